@@ -1,0 +1,28 @@
+/* Small utilities: ids, clocks, timestamps, files. */
+#pragma once
+
+#include <time.h>
+
+#include "lib/err.h"
+
+#define SF_UUID_STRLEN 37
+
+/* A random (version 4) UUID, lower-case. */
+void sf_uuid(char buf[static SF_UUID_STRLEN]);
+bool sf_uuid_valid(const char *s);
+
+uint64_t sf_now_usec(void);      /* CLOCK_MONOTONIC */
+uint64_t sf_realtime_usec(void); /* CLOCK_REALTIME */
+/* RFC 3339 UTC with microseconds: 2026-11-25T12:54:00.123456Z */
+char *sf_timestamp(uint64_t realtime_usec);
+
+/* mkdir -p with the given mode; existing directories are fine. */
+int sf_mkdir_p(const char *path, mode_t mode, sf_err *e);
+/* Writes data to path through a temporary file and rename(), fsync'd. */
+int sf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, sf_err *e);
+/* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
+int sf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, sf_err *e);
+/* rm -rf that does not cross mount points; missing path is fine. */
+int sf_rm_rf(const char *path, sf_err *e);
+/* Parses a size such as "512Mi", "1G", "65536" into bytes. */
+int sf_parse_size(const char *s, uint64_t *ret);
