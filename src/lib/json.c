@@ -23,8 +23,15 @@ int sf_json_only(json_t *obj, const char *const *allowed, sf_err *e)
                                 ok = true;
                                 break;
                         }
-                if (!ok)
-                        return sf_err_set(e, -EINVAL, key, "unknown field");
+                if (!ok) {
+                        _cleanup_free_ char *known = xstrdup("");
+                        for (const char *const *a = allowed; *a; a++) {
+                                char *n = xasprintf("%s%s%s", known, *known ? ", " : "", *a);
+                                free(known);
+                                known = n;
+                        }
+                        return sf_err_set(e, -EINVAL, key, "unknown field (known: %s)", known);
+                }
         }
         return 0;
 }

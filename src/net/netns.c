@@ -1,0 +1,750 @@
+/* Network namespaces bound to files, threads that run inside them, per-namespace sysctls, and
+ * the "is this namespace clean" check used before a recycled namespace is handed out. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/neighbour.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "lib/addr.h"
+#include "lib/util.h"
+#include "lib/log.h"
+#include "net/internal.h"
+#include "net/neigh.h"
+#include "net/netns.h"
+#include "net/nl.h"
+
+SF_LOG_MODULE("netns");
+
+static pthread_mutex_t shared_dir_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- enter / leave / run ---- */
+
+int sf_netns_enter(int netns_fd, int *ret_saved, sf_err *e)
+{
+        int saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), r;
+        if (saved < 0)
+                return sf_err_errno(e, -errno, "open the current network namespace");
+        if (setns(netns_fd, CLONE_NEWNET) < 0) {
+                r = -errno;
+                close(saved);
+                return sf_err_errno(e, r, "enter network namespace");
+        }
+        *ret_saved = saved;
+        return 0;
+}
+
+void sf_netns_leave(int saved)
+{
+        if (setns(saved, CLONE_NEWNET) < 0) {
+                static const char m[] = "superfluid: cannot return to the original network "
+                                        "namespace, aborting\n";
+                (void) !write(STDERR_FILENO, m, sizeof(m) - 1);
+                abort();
+        }
+        close(saved);
+}
+
+struct run_args {
+        int fd;
+        int (*fn)(void *);
+        void *userdata;
+        int setns_err;
+        int ret;
+};
+
+static void *run_thread(void *p)
+{
+        struct run_args *a = p;
+        if (setns(a->fd, CLONE_NEWNET) < 0) {
+                a->setns_err = -errno;
+                return NULL;
+        }
+        a->ret = a->fn(a->userdata);
+        return NULL;
+}
+
+int sf_netns_run(int netns_fd, int (*fn)(void *userdata), void *userdata, sf_err *e)
+{
+        struct run_args a = { .fd = netns_fd, .fn = fn, .userdata = userdata };
+        pthread_t t;
+        int r;
+
+        r = pthread_create(&t, NULL, run_thread, &a);
+        if (r != 0)
+                return sf_err_errno(e, -r, "start a thread for the network namespace");
+        pthread_join(t, NULL);
+        if (a.setns_err < 0)
+                return sf_err_errno(e, a.setns_err, "enter network namespace");
+        return a.ret;
+}
+
+/* ---- create / open / delete ---- */
+
+static int make_dir_shared(const char *dir, sf_err *e)
+{
+        bool made = false;
+        for (;;) {
+                if (mount("", dir, "none", MS_SHARED | MS_REC, NULL) == 0)
+                        return 0;
+                /* EINVAL: not a mount point yet. Make it one, once. */
+                if (errno != EINVAL || made)
+                        return sf_err_errno(e, -errno, "make '%s' a shared mount", dir);
+                if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) < 0)
+                        return sf_err_errno(e, -errno, "bind-mount '%s' onto itself", dir);
+                made = true;
+        }
+}
+
+struct create_args {
+        const char *path;
+        int err;
+        const char *step;
+};
+
+static void *create_thread(void *p)
+{
+        struct create_args *a = p;
+        if (unshare(CLONE_NEWNET) < 0) {
+                a->err = -errno;
+                a->step = "unshare";
+                return NULL;
+        }
+        if (mount("/proc/thread-self/ns/net", a->path, "none", MS_BIND, NULL) < 0) {
+                a->err = -errno;
+                a->step = "bind-mount";
+        }
+        return NULL;
+}
+
+static int check_path(const char *path, sf_err *e)
+{
+        if (!path || path[0] != '/' || path[1] == 0)
+                return sf_err_set(e, -EINVAL, "netns", "'%s' is not an absolute path",
+                                  path ? path : "");
+        if (path[strlen(path) - 1] == '/')
+                return sf_err_set(e, -EINVAL, "netns", "'%s' ends with a slash", path);
+        return 0;
+}
+
+int sf_netns_create(const char *path, sf_err *e)
+{
+        _cleanup_free_ char *dir = NULL;
+        struct create_args a = { .path = path };
+        pthread_t t;
+        int fd, r;
+
+        if ((r = check_path(path, e)) < 0)
+                return r;
+        dir = xstrdup(path);
+        *strrchr(dir, '/') = 0;
+        if (*dir) {
+                if ((r = sf_mkdir_p(dir, 0755, e)) < 0)
+                        return sf_err_prefix_ret(r, e, "create network namespace '%s'", path);
+                pthread_mutex_lock(&shared_dir_lock);
+                r = make_dir_shared(dir, e);
+                pthread_mutex_unlock(&shared_dir_lock);
+                if (r < 0)
+                        return sf_err_prefix_ret(r, e, "create network namespace '%s'", path);
+        }
+
+        fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+        if (fd < 0) {
+                if (errno == EEXIST)
+                        return sf_err_set(e, -EEXIST, NULL, "network namespace '%s' already exists",
+                                          path);
+                return sf_err_errno(e, -errno, "create network namespace '%s'", path);
+        }
+        close(fd);
+
+        r = pthread_create(&t, NULL, create_thread, &a);
+        if (r != 0) {
+                unlink(path);
+                return sf_err_errno(e, -r, "create network namespace '%s': start thread", path);
+        }
+        pthread_join(t, NULL);
+        if (a.err < 0) {
+                (void) umount2(path, MNT_DETACH);
+                unlink(path);
+                return sf_err_errno(e, a.err, "create network namespace '%s': %s", path, a.step);
+        }
+        return 0;
+}
+
+int sf_netns_open(const char *path, sf_err *e)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return sf_err_errno(e, -errno, "open network namespace '%s'", path);
+        return fd;
+}
+
+int sf_netns_delete(const char *path, sf_err *e)
+{
+        int r;
+        if ((r = check_path(path, e)) < 0)
+                return r;
+        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                return sf_err_errno(e, -errno, "unmount network namespace '%s'", path);
+        if (unlink(path) < 0 && errno != ENOENT)
+                return sf_err_errno(e, -errno, "remove network namespace '%s'", path);
+        return 0;
+}
+
+/* ---- processes ---- */
+
+static bool all_digits(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+        return (x > y) - (x < y);
+}
+
+static bool task_in_ns(int procfd, const char *pid, const struct stat *target, pid_t self)
+{
+        _cleanup_free_ char *taskdir = xasprintf("%s/task", pid);
+        int fd = openat(procfd, taskdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool found = false;
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0)
+                return false;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return false;
+        }
+        while (!found && (de = readdir(d))) {
+                _cleanup_free_ char *ns = NULL;
+                struct stat st;
+                if (!all_digits(de->d_name))
+                        continue;
+                if (strtol(de->d_name, NULL, 10) == self)
+                        continue;
+                ns = xasprintf("%s/ns/net", de->d_name);
+                if (fstatat(dirfd(d), ns, &st, 0) < 0)
+                        continue; /* gone, or a kernel thread */
+                found = st.st_dev == target->st_dev && st.st_ino == target->st_ino;
+        }
+        closedir(d);
+        return found;
+}
+
+int sf_netns_pids(const char *path, pid_t **ret, size_t *ret_n, sf_err *e)
+{
+        _cleanup_free_ pid_t *v = NULL;
+        _cleanup_close_ int procfd = -EBADF;
+        pid_t self = gettid();
+        struct stat target;
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d;
+
+        if (stat(path, &target) < 0)
+                return sf_err_errno(e, -errno, "network namespace '%s'", path);
+        procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (procfd < 0)
+                return sf_err_errno(e, -errno, "open /proc");
+        d = opendir("/proc");
+        if (!d)
+                return sf_err_errno(e, -errno, "open /proc");
+        while ((de = readdir(d))) {
+                if (!all_digits(de->d_name))
+                        continue;
+                if (!task_in_ns(procfd, de->d_name, &target, self))
+                        continue;
+                v = xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = (pid_t) strtol(de->d_name, NULL, 10);
+        }
+        closedir(d);
+        if (n)
+                qsort(v, n, sizeof(*v), cmp_pid);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+/* ---- clean check ---- */
+
+struct check_ctx {
+        sf_netns_report *rep;
+        ino_t *ours;
+        size_t n_ours;
+        sf_err err;
+};
+
+static bool is_ours(const struct check_ctx *c, unsigned long ino)
+{
+        for (size_t i = 0; i < c->n_ours; i++)
+                if (c->ours[i] == ino)
+                        return true;
+        return false;
+}
+
+/* "0100007F:0035" (as /proc/net/{tcp,udp,raw} print them) -> "127.0.0.1:53". */
+static char *fmt_proc_endpoint(const char *s, bool v6)
+{
+        char ab[SF_ADDR_STRLEN];
+        sf_addr a = { .family = v6 ? AF_INET6 : AF_INET };
+        const char *colon = strchr(s, ':');
+        size_t words = v6 ? 4 : 1;
+        unsigned long port;
+
+        if (!colon || (size_t) (colon - s) != words * 8)
+                return xstrdup(s);
+        for (size_t i = 0; i < words; i++) {
+                char w[9];
+                uint32_t x;
+                memcpy(w, s + i * 8, 8);
+                w[8] = 0;
+                /* Each word is printed as the native-endian value of 4 network-order bytes. */
+                x = (uint32_t) strtoul(w, NULL, 16);
+                memcpy(a.b + i * 4, &x, 4);
+        }
+        port = strtoul(colon + 1, NULL, 16);
+        return v6 ? xasprintf("[%s]:%lu", sf_addr_fmt(&a, ab), port)
+                  : xasprintf("%s:%lu", sf_addr_fmt(&a, ab), port);
+}
+
+static const char *tcp_state_name(unsigned long st)
+{
+        static const char *const names[] = {
+                "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+                "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+        };
+        return st < ELEMENTSOF(names) ? names[st] : "?";
+}
+
+/* Splits a line on blanks into at most max fields (in place). */
+static size_t split_fields(char *line, char **f, size_t max)
+{
+        size_t n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(line, " \t", &save); t && n < max; t = strtok_r(NULL, " \t", &save))
+                f[n++] = t;
+        return n;
+}
+
+enum proc_kind { PK_INET, PK_INET6, PK_UNIX, PK_PACKET, PK_NETLINK };
+
+static int scan_proc_net(struct check_ctx *c, const char *file, const char *label, enum proc_kind k)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/thread-self/net/%s", file);
+        _cleanup_free_ char *buf = NULL;
+        char *save = NULL, *line;
+        bool first = true;
+        int r;
+
+        r = sf_read_file(path, 64u << 20, &buf, NULL, &c->err);
+        if (r == -ENOENT) {
+                sf_err_clear(&c->err);
+                return 0; /* e.g. no IPv6 in this kernel */
+        }
+        if (r < 0)
+                return r;
+        for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[16];
+                size_t n;
+                unsigned long ino;
+
+                if (first) { /* header */
+                        first = false;
+                        continue;
+                }
+                n = split_fields(line, f, ELEMENTSOF(f));
+                switch (k) {
+                case PK_INET:
+                case PK_INET6: {
+                        _cleanup_free_ char *l = NULL, *rem = NULL;
+                        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+                        if (n < 10)
+                                continue;
+                        ino = strtoul(f[9], NULL, 10);
+                        if (ino && is_ours(c, ino))
+                                continue;
+                        l = fmt_proc_endpoint(f[1], k == PK_INET6);
+                        rem = fmt_proc_endpoint(f[2], k == PK_INET6);
+                        if (STREQ(label, "tcp") || STREQ(label, "tcp6"))
+                                strv_push(&c->rep->sockets,
+                                          xasprintf("%s %s -> %s %s inode %lu", label, l, rem,
+                                                    tcp_state_name(strtoul(f[3], NULL, 16)), ino));
+                        else
+                                strv_push(&c->rep->sockets, xasprintf("%s %s -> %s inode %lu",
+                                                                      label, l, rem, ino));
+                        break;
+                }
+                case PK_UNIX:
+                        /* Num RefCount Protocol Flags Type St Inode [Path] */
+                        if (n < 7)
+                                continue;
+                        ino = strtoul(f[6], NULL, 10);
+                        if (is_ours(c, ino))
+                                continue;
+                        strv_push(&c->rep->sockets, xasprintf("unix %s inode %lu",
+                                                              n > 7 ? f[7] : "(unnamed)", ino));
+                        break;
+                case PK_PACKET:
+                        /* sk RefCnt Type Proto Iface R Rmem User Inode */
+                        if (n < 9)
+                                continue;
+                        ino = strtoul(f[8], NULL, 10);
+                        if (is_ours(c, ino))
+                                continue;
+                        strv_push(&c->rep->sockets, xasprintf("packet proto 0x%s ifindex %s inode %lu",
+                                                              f[3], f[4], ino));
+                        break;
+                case PK_NETLINK:
+                        /* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode; port id 0 is the
+                         * kernel's own socket of that protocol. */
+                        if (n < 10 || STREQ(f[2], "0"))
+                                continue;
+                        ino = strtoul(f[9], NULL, 10);
+                        if (is_ours(c, ino))
+                                continue;
+                        strv_push(&c->rep->sockets, xasprintf("netlink protocol %s portid %s inode %lu",
+                                                              f[1], f[2], ino));
+                        break;
+                }
+        }
+        return 0;
+}
+
+static int check_neighbours(struct check_ctx *c)
+{
+        _cleanup_nl_ sf_nl *nl = NULL;
+        _cleanup_free_ sf_neigh_entry *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sf_nl_open(&nl, &c->err);
+        if (r < 0)
+                return r;
+        r = sf_neigh_list(nl, AF_UNSPEC, 0, &v, &n, &c->err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char ab[SF_ADDR_STRLEN], mb[SF_MAC_STRLEN];
+                if (v[i].state & (NUD_PERMANENT | NUD_NOARP))
+                        continue;
+                strv_push(&c->rep->neighbours,
+                          xasprintf("%s ifindex %d lladdr %s %s", sf_addr_fmt(&v[i].addr, ab),
+                                    v[i].ifindex, v[i].has_lladdr ? sf_mac_fmt(v[i].lladdr, mb) : "-",
+                                    sf_nud_state_name(v[i].state)));
+        }
+        return 0;
+}
+
+/* One conntrack entry -> "ipv4 proto 1 10.0.0.1 -> 10.0.0.2". */
+static int ct_entry_cb(const struct nlmsghdr *nlh, size_t idx, void *userdata, sf_err *e)
+{
+        struct check_ctx *c = userdata;
+        const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *tb[CTA_MAX + 1], *tt[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1],
+                *pr[CTA_PROTO_MAX + 1];
+        char sb[SF_ADDR_STRLEN] = "?", db[SF_ADDR_STRLEN] = "?";
+        unsigned proto = 0;
+
+        if ((nlh->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW)
+                return 0;
+        if (sf_nl_parse_attrs(nlh, sizeof(*nfg), tb, CTA_MAX) < 0)
+                return sf_err_set(e, -EBADMSG, NULL, "malformed conntrack message");
+        if (tb[CTA_TUPLE_ORIG] && sf_nl_parse_nested(tb[CTA_TUPLE_ORIG], tt, CTA_TUPLE_MAX) == 0) {
+                if (tt[CTA_TUPLE_IP] && sf_nl_parse_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX) == 0) {
+                        sf_addr a;
+                        const struct nlattr *s = ip[CTA_IP_V4_SRC] ? ip[CTA_IP_V4_SRC] : ip[CTA_IP_V6_SRC];
+                        const struct nlattr *d = ip[CTA_IP_V4_DST] ? ip[CTA_IP_V4_DST] : ip[CTA_IP_V6_DST];
+                        if (s && (mnl_attr_get_payload_len(s) == 4 || mnl_attr_get_payload_len(s) == 16)) {
+                                a = (sf_addr) { .family = mnl_attr_get_payload_len(s) == 4 ? AF_INET : AF_INET6 };
+                                memcpy(a.b, mnl_attr_get_payload(s), mnl_attr_get_payload_len(s));
+                                sf_addr_fmt(&a, sb);
+                        }
+                        if (d && (mnl_attr_get_payload_len(d) == 4 || mnl_attr_get_payload_len(d) == 16)) {
+                                a = (sf_addr) { .family = mnl_attr_get_payload_len(d) == 4 ? AF_INET : AF_INET6 };
+                                memcpy(a.b, mnl_attr_get_payload(d), mnl_attr_get_payload_len(d));
+                                sf_addr_fmt(&a, db);
+                        }
+                }
+                if (tt[CTA_TUPLE_PROTO] && sf_nl_parse_nested(tt[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX) == 0 &&
+                    pr[CTA_PROTO_NUM] && mnl_attr_get_payload_len(pr[CTA_PROTO_NUM]) == 1)
+                        proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
+        }
+        strv_push(&c->rep->conntrack, xasprintf("%s proto %u %s -> %s",
+                                                nfg->nfgen_family == AF_INET6 ? "ipv6" : "ipv4",
+                                                proto, sb, db));
+        return 0;
+}
+
+static int check_conntrack_netlink(struct check_ctx *c)
+{
+        _cleanup_nl_ sf_nl *nl = NULL;
+        _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
+        struct nfgenmsg *nfg;
+        int rc;
+
+        rc = sf_nl_open_proto(NETLINK_NETFILTER, -1, &nl, &c->err);
+        if (rc < 0)
+                return rc;
+        sf_nlreq_begin(r, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_DUMP,
+                       "list conntrack entries");
+        nfg = sf_nlreq_reserve(r, sizeof(*nfg));
+        if (nfg) {
+                nfg->nfgen_family = AF_UNSPEC;
+                nfg->version = NFNETLINK_V0;
+        }
+        rc = sf_nlreq_end(r, &c->err);
+        if (rc < 0)
+                return rc;
+        return sf_nl_exec(nl, r, ct_entry_cb, c, &c->err);
+}
+
+static int check_conntrack_proc(struct check_ctx *c)
+{
+        _cleanup_free_ char *buf = NULL;
+        char *save = NULL;
+        int r = sf_read_file("/proc/thread-self/net/nf_conntrack", 64u << 20, &buf, NULL, &c->err);
+        if (r < 0)
+                return r;
+        for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                strv_push(&c->rep->conntrack, xstrdup(l));
+        return 0;
+}
+
+static int check_inside(void *userdata)
+{
+        static const struct {
+                const char *file, *label;
+                enum proc_kind kind;
+        } files[] = {
+                { "tcp", "tcp", PK_INET },      { "tcp6", "tcp6", PK_INET6 },
+                { "udp", "udp", PK_INET },      { "udp6", "udp6", PK_INET6 },
+                { "raw", "raw", PK_INET },      { "raw6", "raw6", PK_INET6 },
+                { "unix", "unix", PK_UNIX },    { "packet", "packet", PK_PACKET },
+                { "netlink", "netlink", PK_NETLINK },
+        };
+        struct check_ctx *c = userdata;
+        int r;
+
+        /* Sockets first: the netlink sockets this check opens below do not exist yet. */
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                r = scan_proc_net(c, files[i].file, files[i].label, files[i].kind);
+                if (r < 0)
+                        return sf_err_prefix_ret(r, &c->err, "list sockets");
+        }
+        r = check_neighbours(c);
+        if (r < 0)
+                return sf_err_prefix_ret(r, &c->err, "list neighbours");
+
+        r = check_conntrack_netlink(c);
+        if (r >= 0) {
+                c->rep->conntrack_source = "ctnetlink";
+                return 0;
+        }
+        strv_free(c->rep->conntrack);
+        c->rep->conntrack = NULL;
+        sf_err_clear(&c->err);
+        if (check_conntrack_proc(c) >= 0)
+                c->rep->conntrack_source = "/proc/net/nf_conntrack";
+        sf_err_clear(&c->err);
+        return 0;
+}
+
+int sf_netns_check(const char *path, const int *our_fds, size_t n_our_fds, sf_netns_report **ret,
+                   sf_err *e)
+{
+        _cleanup_netns_report_ sf_netns_report *rep = new0(sf_netns_report, 1);
+        _cleanup_free_ ino_t *ours = new0(ino_t, n_our_fds);
+        struct check_ctx c = { .rep = rep, .ours = ours, .err = SF_ERR_INIT };
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = sf_netns_pids(path, &rep->pids, &rep->n_pids, e);
+        if (r < 0)
+                return sf_err_prefix_ret(r, e, "check network namespace");
+        fd = sf_netns_open(path, e);
+        if (fd < 0)
+                return sf_err_prefix_ret(fd, e, "check network namespace");
+        for (size_t i = 0; i < n_our_fds; i++) {
+                struct stat st;
+                if (our_fds[i] >= 0 && fstat(our_fds[i], &st) == 0 && S_ISSOCK(st.st_mode))
+                        c.ours[c.n_ours++] = st.st_ino;
+        }
+        r = sf_netns_run(fd, check_inside, &c, e);
+        if (r < 0 && c.err.code)
+                sf_err_move(e, &c.err);
+        sf_err_clear(&c.err);
+        if (r < 0)
+                return sf_err_prefix_ret(r, e, "check network namespace '%s'", path);
+        *ret = TAKE_PTR(rep);
+        return 0;
+}
+
+bool sf_netns_report_clean(const sf_netns_report *r)
+{
+        return r->n_pids == 0 && !r->sockets && !r->neighbours && !r->conntrack;
+}
+
+static void append_list(char **s, const char *one, const char *many, char **v)
+{
+        size_t n = strv_length(v);
+        char *t;
+        if (!n)
+                return;
+        t = xasprintf("%s%s%zu %s (", *s ? *s : "", *s ? "; " : "", n, n == 1 ? one : many);
+        for (size_t i = 0; i < n; i++) {
+                char *u = xasprintf("%s%s%s", t, i ? ", " : "", v[i]);
+                free(t);
+                t = u;
+        }
+        free(*s);
+        *s = xasprintf("%s)", t);
+        free(t);
+}
+
+char *sf_netns_report_summary(const sf_netns_report *r)
+{
+        char *s = NULL;
+        if (r->n_pids) {
+                s = xasprintf("%zu process%s (pid", r->n_pids, r->n_pids == 1 ? "" : "es");
+                for (size_t i = 0; i < r->n_pids; i++) {
+                        char *u = xasprintf("%s%s %d", s, i ? "," : "", (int) r->pids[i]);
+                        free(s);
+                        s = u;
+                }
+                char *u = xasprintf("%s)", s);
+                free(s);
+                s = u;
+        }
+        append_list(&s, "socket", "sockets", r->sockets);
+        append_list(&s, "neighbour", "neighbours", r->neighbours);
+        append_list(&s, "conntrack entry", "conntrack entries", r->conntrack);
+        if (!r->conntrack_source) {
+                char *u = xasprintf("%s; conntrack not checked (neither ctnetlink nor "
+                                    "/proc/net/nf_conntrack)", s ? s : "clean");
+                free(s);
+                s = u;
+        }
+        return s ? s : xstrdup("clean");
+}
+
+void sf_netns_report_free(sf_netns_report *r)
+{
+        if (!r)
+                return;
+        free(r->pids);
+        strv_free(r->sockets);
+        strv_free(r->neighbours);
+        strv_free(r->conntrack);
+        free(r);
+}
+
+/* ---- sysctl ---- */
+
+int sf_sysctl_path(const char *key, char **ret, sf_err *e)
+{
+        _cleanup_free_ char *k = NULL;
+
+        if (!key || !*key)
+                return sf_err_set(e, -EINVAL, "sysctl", "empty key");
+        k = xstrdup(key);
+        if (!strchr(key, '/'))
+                for (char *p = k; *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+        if (strncmp(k, "net/", 4) != 0 || k[strlen(k) - 1] == '/')
+                return sf_err_set(e, -EINVAL, "sysctl", "'%s' is not a network sysctl (net.*)", key);
+        for (char *p = k, *end; *p; p = *end ? end + 1 : end) {
+                end = strchrnul(p, '/');
+                if (end == p || (end - p == 2 && p[0] == '.' && p[1] == '.') ||
+                    (end - p == 1 && p[0] == '.'))
+                        return sf_err_set(e, -EINVAL, "sysctl", "'%s' is not a valid key", key);
+        }
+        *ret = xasprintf("/proc/sys/%s", k);
+        return 0;
+}
+
+static int sysctl_open(int netns_fd, const char *key, int flags, char **ret_path, sf_err *e)
+{
+        _cleanup_free_ char *path = NULL;
+        int saved = -EBADF, fd, r;
+
+        r = sf_sysctl_path(key, &path, e);
+        if (r < 0)
+                return r;
+        if (netns_fd >= 0) {
+                r = sf_netns_enter(netns_fd, &saved, e);
+                if (r < 0)
+                        return sf_err_prefix_ret(r, e, "sysctl '%s'", key);
+        }
+        fd = open(path, flags | O_CLOEXEC);
+        r = fd < 0 ? -errno : 0;
+        if (netns_fd >= 0)
+                sf_netns_leave(saved);
+        if (r < 0)
+                return sf_err_errno(e, r, "sysctl '%s'", key);
+        *ret_path = TAKE_PTR(path);
+        return fd;
+}
+
+int sf_sysctl_write(int netns_fd, const char *key, const char *value, sf_err *e)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = sysctl_open(netns_fd, key, O_WRONLY, &path, e);
+        size_t len = strlen(value);
+        ssize_t n;
+
+        if (fd < 0)
+                return fd;
+        n = write(fd, value, len);
+        if (n < 0)
+                return sf_err_errno(e, -errno, "sysctl '%s' = '%s'", key, value);
+        if ((size_t) n != len)
+                return sf_err_set(e, -EIO, NULL, "sysctl '%s' = '%s': short write", key, value);
+        return 0;
+}
+
+int sf_sysctl_read(int netns_fd, const char *key, char **ret, sf_err *e)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        _cleanup_close_ int fd = sysctl_open(netns_fd, key, O_RDONLY, &path, e);
+        size_t len = 0, cap = 0;
+
+        if (fd < 0)
+                return fd;
+        for (;;) {
+                ssize_t n;
+                if (cap - len < 256) {
+                        cap = cap ? cap * 2 : 512;
+                        buf = xrealloc(buf, cap + 1);
+                }
+                n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return sf_err_errno(e, -errno, "read sysctl '%s'", key);
+                if (n == 0)
+                        break;
+                len += n;
+        }
+        if (!buf)
+                buf = xmalloc(1);
+        buf[len] = 0;
+        while (len > 0 && buf[len - 1] == '\n')
+                buf[--len] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

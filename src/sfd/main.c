@@ -1,0 +1,238 @@
+/* sfd: the Superfluid daemon. One binary, three roles: controller (state store + REST API),
+ * agent (makes this node match its desired state) or both (the all-in-one default). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <fcntl.h>
+
+#include "sf-config.h"
+#include "api/api.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "store/store.h"
+#include "vim/vim.h"
+
+SF_LOG_MODULE("sfd");
+
+#define DEFAULT_LISTEN "127.0.0.1:7480"
+#define DEFAULT_STATE_DIR "/var/lib/superfluid"
+
+enum role { ROLE_ALL, ROLE_CONTROLLER, ROLE_AGENT };
+
+struct config {
+        enum role role;
+        const char *listen;
+        const char *state_dir;
+        const char *url_file;
+        bool sync_full;
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: sfd [OPTIONS]\n"
+                "\n"
+                "The Superfluid daemon: network-function orchestrator controller and node agent.\n"
+                "\n"
+                "Options:\n"
+                "  --role ROLE         controller, agent or all (default: all)\n"
+                "  --listen ADDR:PORT  where the REST API listens (default: " DEFAULT_LISTEN ");\n"
+                "                      port 0 picks a free port (see --url-file)\n"
+                "  --state-dir DIR     database and node state (default: " DEFAULT_STATE_DIR ")\n"
+                "  --url-file FILE     write the API's URL there once it listens\n"
+                "  --sync MODE         normal (survives a crash of sfd) or full (also survives\n"
+                "                      power loss; slower writes). Default: normal\n"
+                "  --log-level LEVEL   error, warn, info or debug (default: info)\n"
+                "  -h, --help          show this help\n"
+                "  --version           show the version\n"
+                "\n"
+                "API: GET /healthz, GET /metrics, /v1/<resources>, GET /v1/events?since=REV.\n"
+                "See sfd(8) and sfctl(1).\n");
+}
+
+static int parse_args(int argc, char **argv, struct config *c)
+{
+        enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION };
+        static const struct option opts[] = {
+                { "role", required_argument, NULL, OPT_ROLE },
+                { "listen", required_argument, NULL, OPT_LISTEN },
+                { "state-dir", required_argument, NULL, OPT_STATE },
+                { "url-file", required_argument, NULL, OPT_URLFILE },
+                { "sync", required_argument, NULL, OPT_SYNC },
+                { "log-level", required_argument, NULL, OPT_LOG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        int o, lvl;
+
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                switch (o) {
+                case OPT_ROLE:
+                        if (STREQ(optarg, "all"))
+                                c->role = ROLE_ALL;
+                        else if (STREQ(optarg, "controller"))
+                                c->role = ROLE_CONTROLLER;
+                        else if (STREQ(optarg, "agent"))
+                                c->role = ROLE_AGENT;
+                        else {
+                                fprintf(stderr, "sfd: --role: '%s' is not controller, agent or all\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_LISTEN:
+                        c->listen = optarg;
+                        break;
+                case OPT_STATE:
+                        c->state_dir = optarg;
+                        break;
+                case OPT_URLFILE:
+                        c->url_file = optarg;
+                        break;
+                case OPT_SYNC:
+                        if (STREQ(optarg, "full"))
+                                c->sync_full = true;
+                        else if (STREQ(optarg, "normal"))
+                                c->sync_full = false;
+                        else {
+                                fprintf(stderr, "sfd: --sync: '%s' is not normal or full\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_LOG:
+                        lvl = sf_log_parse_level(optarg);
+                        if (lvl < 0) {
+                                fprintf(stderr, "sfd: --log-level: '%s' is not error, warn, info or debug\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        sf_log_max_level = lvl;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                case OPT_VERSION:
+                        printf("sfd %s\n", SF_VERSION);
+                        exit(0);
+                default:
+                        fprintf(stderr, "Try 'sfd --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sfd: unexpected argument '%s'. Try 'sfd --help'.\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* One sfd per state directory: a second one would share the database writer. */
+static int lock_state_dir(const char *dir, sf_err *e)
+{
+        _cleanup_free_ char *p = xasprintf("%s/sfd.lock", dir);
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return sf_err_errno(e, -errno, "open '%s'", p);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+                close(fd);
+                if (r == -EWOULDBLOCK)
+                        return sf_err_set(e, -EBUSY, NULL,
+                                          "another sfd is using state directory '%s'", dir);
+                return sf_err_errno(e, r, "lock '%s'", p);
+        }
+        return fd; /* kept open (and locked) for the life of the process */
+}
+
+int main(int argc, char **argv)
+{
+        struct config c = { .role = ROLE_ALL, .listen = DEFAULT_LISTEN,
+                            .state_dir = DEFAULT_STATE_DIR };
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_store_ sf_store *store = NULL;
+        _cleanup_free_ char *db = NULL;
+        sf_http_server *http = NULL;
+        sf_vim *vim = NULL;
+        sf_api *api = NULL;
+        sigset_t sigs;
+        int sig, r, lockfd;
+
+        if (parse_args(argc, argv, &c) < 0)
+                return 2;
+        if (c.role == ROLE_AGENT) {
+                fprintf(stderr, "sfd: --role agent is not available yet in this build\n");
+                return 2;
+        }
+
+        /* Signals are taken synchronously by the main thread; block them before any thread
+         * starts so that every thread inherits the mask. */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = sf_mkdir_p(c.state_dir, 0700, &e);
+        if (r < 0)
+                goto fail;
+        lockfd = lock_state_dir(c.state_dir, &e);
+        if (lockfd < 0) {
+                r = lockfd;
+                goto fail;
+        }
+        db = xasprintf("%s/sfd.db", c.state_dir);
+        r = sf_store_open(db, &(struct sf_store_options) { .sync_full = c.sync_full }, &store, &e);
+        if (r < 0)
+                goto fail;
+        r = sf_vim_new(store, NULL, &vim, &e);
+        if (r < 0)
+                goto fail;
+        r = sf_api_new(store, &api, &e);
+        if (r < 0)
+                goto fail;
+        sf_api_add_kinds(api, sf_vim_kinds(vim));
+        r = sf_http_server_start(&(struct sf_http_options) { .listen = c.listen,
+                                                             .handler = sf_api_handle,
+                                                             .observe = sf_api_observe,
+                                                             .userdata = api },
+                                 &http, &e);
+        if (r < 0)
+                goto fail;
+        log_info("sfd %s (%s) listening on %s, state in '%s', revision %" PRId64, SF_VERSION,
+                 c.role == ROLE_ALL ? "all-in-one" : "controller", sf_http_server_url(http),
+                 c.state_dir, sf_store_revision(store));
+        if (c.url_file) {
+                _cleanup_free_ char *u = xasprintf("%s\n", sf_http_server_url(http));
+                r = sf_write_file_atomic(c.url_file, u, strlen(u), 0644, &e);
+                if (r < 0)
+                        goto fail;
+        }
+
+        for (;;) {
+                if (sigwait(&sigs, &sig) != 0)
+                        continue;
+                if (sig == SIGHUP) {
+                        log_info("SIGHUP: nothing to reload");
+                        continue;
+                }
+                break;
+        }
+        log_info("%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sf_store_shutdown(store);
+        sf_http_server_stop(http);
+        sf_api_free(api);
+        sf_vim_free(vim);
+        log_info("stopped");
+        return 0;
+
+fail:
+        log_error("%s", sf_err_msg(&e));
+        sf_http_server_stop(http);
+        sf_api_free(api);
+        sf_vim_free(vim);
+        return 1;
+}

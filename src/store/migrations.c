@@ -1,0 +1,31 @@
+/* The schema, as an append-only list of migrations. Never edit a released migration: add one. */
+#include "store/migrations.h"
+
+static const char *const migrations[] = {
+        /* 1: resources, events, allocation tables */
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE resources ("
+        "  kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+        "  revision INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+        "  owner TEXT, node TEXT, body TEXT NOT NULL,"
+        "  UNIQUE (kind, id), UNIQUE (kind, name));"
+        "CREATE INDEX resources_owner ON resources(kind, owner) WHERE owner IS NOT NULL;"
+        "CREATE INDEX resources_node ON resources(kind, node) WHERE node IS NOT NULL;"
+        "CREATE TABLE events ("
+        "  revision INTEGER PRIMARY KEY, type TEXT NOT NULL, kind TEXT NOT NULL,"
+        "  id TEXT NOT NULL, object TEXT NOT NULL);"
+        /* IPAM: one row per address in use; the primary key makes double allocation
+         * impossible even if the code had a bug. */
+        "CREATE TABLE ip_allocations ("
+        "  subnet_id TEXT NOT NULL, address TEXT NOT NULL, port_id TEXT NOT NULL,"
+        "  PRIMARY KEY (subnet_id, address)) WITHOUT ROWID;"
+        "CREATE INDEX ip_allocations_port ON ip_allocations(port_id);"
+        "CREATE TABLE mac_allocations (mac TEXT PRIMARY KEY, port_id TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE vni_allocations (vni INTEGER PRIMARY KEY, network_id TEXT NOT NULL)",
+};
+
+const char *const *sf_store_migrations(size_t *ret_n)
+{
+        *ret_n = sizeof(migrations) / sizeof(migrations[0]);
+        return migrations;
+}

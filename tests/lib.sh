@@ -1,0 +1,97 @@
+# Shared helpers for API and system tests (sourced). Starts a real sfd on a free loopback
+# port with a temporary state directory and removes everything on exit.
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B="$top/${SF_BUILD:-build}"
+SFD="$B/src/sfd/sfd"
+SFCTL="$B/src/cli/sfctl"
+LOAD="$B/bench/api/sf-api-load"
+T=$(mktemp -d /tmp/sftest.XXXXXX)
+SFD_PID=""
+CLEANUPS=()
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "--- $*"; }
+on_exit() { CLEANUPS+=("$*"); }
+
+_cleanup() {
+        local rc=$?
+        for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" || true; done
+        stop_sfd
+        if [ $rc -ne 0 ] && [ -f "$T/sfd.log" ]; then
+                echo "=== sfd log (tail) ==="; tail -n 40 "$T/sfd.log"
+        fi
+        rm -rf "$T"
+        exit $rc
+}
+trap _cleanup EXIT
+
+# start_sfd [extra sfd args...]: starts sfd, waits for /healthz, sets U (the URL).
+start_sfd() {
+        rm -f "$T/url"
+        "$SFD" --state-dir "$T/state" --listen 127.0.0.1:0 --url-file "$T/url" "$@" \
+                >>"$T/sfd.log" 2>&1 &
+        SFD_PID=$!
+        for _ in $(seq 1 200); do
+                [ -s "$T/url" ] && break
+                kill -0 "$SFD_PID" 2>/dev/null || die "sfd exited at start: $(tail -n 5 "$T/sfd.log")"
+                sleep 0.05
+        done
+        U=$(cat "$T/url") || die "sfd did not start"
+        export SUPERFLUID_ENDPOINT="$U"
+        curl -sf "$U/healthz" >/dev/null || die "sfd not healthy"
+}
+
+# stop_sfd: SIGTERM and wait; fails the test if sfd does not exit cleanly (sanitizers report
+# leaks at exit, so a non-zero status is a finding).
+stop_sfd() {
+        [ -n "$SFD_PID" ] || return 0
+        if kill -0 "$SFD_PID" 2>/dev/null; then
+                kill -TERM "$SFD_PID"
+                local rc=0
+                wait "$SFD_PID" || rc=$?
+                SFD_PID=""
+                [ $rc -eq 0 ] || { echo "sfd exited with status $rc"; tail -n 30 "$T/sfd.log"; return 1; }
+        fi
+        SFD_PID=""
+}
+
+kill9_sfd() {
+        kill -9 "$SFD_PID" 2>/dev/null
+        wait "$SFD_PID" 2>/dev/null
+        SFD_PID=""
+}
+
+sf() { "$SFCTL" --endpoint "$U" "$@"; }
+
+# api METHOD PATH [BODY] -> sets STATUS and BODY
+api() {
+        local m=$1 p=$2 d=${3:-}
+        local out
+        if [ -n "$d" ]; then
+                out=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
+                        --data-binary "$d" "$U$p")
+        else
+                out=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
+        fi
+        STATUS=$out
+        BODY=$(cat "$T/body")
+}
+
+expect_status() { # expected, description
+        [ "$STATUS" = "$1" ] || die "$2: expected HTTP $1, got $STATUS: $BODY"
+}
+
+expect_error() { # status, field (or -), message substring, description
+        expect_status "$1" "$4"
+        if [ "$2" != "-" ]; then
+                local f
+                f=$(echo "$BODY" | jq -r '.error.field // "-"')
+                [ "$f" = "$2" ] || die "$4: expected field '$2', got '$f': $BODY"
+        fi
+        echo "$BODY" | jq -r .error.message | grep -qF -- "$3" || die "$4: message lacks '$3': $BODY"
+}
+
+need_root() {
+        [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+}

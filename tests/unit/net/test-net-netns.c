@@ -1,0 +1,136 @@
+/* Unit tests for the parts of src/net/{netns,plumb,features}.c that need no privilege: sysctl
+ * key validation, path checks, the clean-report summary, plumb input validation, feature
+ * names. */
+#include "lib/macro.h"
+#include "net/features.h"
+#include "net/netns.h"
+#include "net/plumb.h"
+#include "nltest.h"
+
+static void test_sysctl_path(void **state)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        char *p = NULL;
+
+        assert_int_equal(sf_sysctl_path("net.ipv4.ip_forward", &p, NULL), 0);
+        assert_string_equal(p, "/proc/sys/net/ipv4/ip_forward");
+        free(p);
+        assert_int_equal(sf_sysctl_path("net/ipv4/conf/eth0.100/proxy_arp", &p, NULL), 0);
+        assert_string_equal(p, "/proc/sys/net/ipv4/conf/eth0.100/proxy_arp");
+        free(p);
+
+        assert_int_equal(sf_sysctl_path("kernel.hostname", &p, &e), -EINVAL);
+        assert_string_equal(e.field, "sysctl");
+        assert_int_equal(sf_sysctl_path("net/../kernel/hostname", &p, NULL), -EINVAL);
+        assert_int_equal(sf_sysctl_path("net/ipv4//ip_forward", &p, NULL), -EINVAL);
+        assert_int_equal(sf_sysctl_path("net/ipv4/./ip_forward", &p, NULL), -EINVAL);
+        assert_int_equal(sf_sysctl_path("net.ipv4.", &p, NULL), -EINVAL);
+        assert_int_equal(sf_sysctl_path("", &p, NULL), -EINVAL);
+        assert_int_equal(sf_sysctl_write(-1, "kernel/hostname", "x", NULL), -EINVAL);
+}
+
+static void test_netns_paths(void **state)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        assert_int_equal(sf_netns_create("relative/ns", &e), -EINVAL);
+        assert_string_equal(e.field, "netns");
+        assert_int_equal(sf_netns_create("/", NULL), -EINVAL);
+        assert_int_equal(sf_netns_create("/run/x/", NULL), -EINVAL);
+        assert_int_equal(sf_netns_delete("x", NULL), -EINVAL);
+        /* A path that does not exist is fine to delete. */
+        assert_int_equal(sf_netns_delete("/nonexistent-sf-test/ns", NULL), 0);
+}
+
+static void test_report_summary(void **state)
+{
+        sf_netns_report r = { .conntrack_source = "ctnetlink" };
+        pid_t pids[] = { 12, 14 };
+        char *s;
+
+        s = sf_netns_report_summary(&r);
+        assert_string_equal(s, "clean");
+        assert_true(sf_netns_report_clean(&r));
+        free(s);
+
+        r.pids = pids;
+        r.n_pids = 2;
+        strv_push(&r.sockets, xstrdup("udp 127.0.0.1:40404 -> 0.0.0.0:0 inode 7"));
+        strv_push(&r.neighbours, xstrdup("10.0.0.7 ifindex 2 lladdr - REACHABLE"));
+        strv_push(&r.neighbours, xstrdup("10.0.0.8 ifindex 2 lladdr - STALE"));
+        assert_false(sf_netns_report_clean(&r));
+        s = sf_netns_report_summary(&r);
+        assert_string_equal(s, "2 processes (pid 12, 14); 1 socket (udp 127.0.0.1:40404 -> 0.0.0.0:0 "
+                               "inode 7); 2 neighbours (10.0.0.7 ifindex 2 lladdr - REACHABLE, "
+                               "10.0.0.8 ifindex 2 lladdr - STALE)");
+        free(s);
+        strv_free(r.sockets);
+        strv_free(r.neighbours);
+
+        r = (sf_netns_report) {};
+        strv_push(&r.conntrack, xstrdup("ipv4 proto 1 10.0.0.1 -> 10.0.0.2"));
+        s = sf_netns_report_summary(&r);
+        assert_string_equal(s, "1 conntrack entry (ipv4 proto 1 10.0.0.1 -> 10.0.0.2); conntrack not "
+                               "checked (neither ctnetlink nor /proc/net/nf_conntrack)");
+        free(s);
+        strv_free(r.conntrack);
+}
+
+static void test_plumb_validation(void **state)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_addr gws[2];
+        sf_plumb_cfg c = { .netns_path = "/run/sf-unit/ns", .host_ifname = "sfp0123456789abcd" };
+
+        assert_int_equal(sf_plumb_port(NULL, &c, NULL, &e), -EINVAL);
+        assert_string_equal(e.field, "host_ifname");
+
+        sf_err_clear(&e);
+        c.host_ifname = "sfp0";
+        c.peer_ifname = "";
+        assert_int_equal(sf_plumb_port(NULL, &c, NULL, &e), -EINVAL);
+        assert_string_equal(e.field, "peer_ifname");
+
+        sf_err_clear(&e);
+        c.peer_ifname = NULL;
+        assert_int_equal(sf_addr_parse("10.0.0.1", &gws[0]), 0);
+        assert_int_equal(sf_addr_parse("10.0.0.2", &gws[1]), 0);
+        c.gateways = gws;
+        c.n_gateways = 2;
+        assert_int_equal(sf_plumb_port(NULL, &c, NULL, &e), -EINVAL);
+        assert_string_equal(e.field, "gateways");
+
+        sf_err_clear(&e);
+        c.n_gateways = 0;
+        c.netns_path = "ns";
+        assert_int_equal(sf_plumb_port(NULL, &c, NULL, &e), -EINVAL);
+        assert_string_equal(e.field, "netns_path");
+}
+
+static void test_feature_names(void **state)
+{
+        char *s;
+        assert_string_equal(sf_feature_name(SF_FEAT_VETH), "veth");
+        assert_string_equal(sf_feature_name(SF_FEAT_VLAN), "8021q");
+        assert_string_equal(sf_feature_name(SF_FEAT_KVM), "kvm");
+        assert_null(sf_feature_name(0));
+        assert_null(sf_feature_name(SF_FEAT_VETH | SF_FEAT_BRIDGE));
+        assert_null(sf_feature_name(1u << SF_FEAT_COUNT));
+        s = sf_features_fmt(SF_FEAT_VETH | SF_FEAT_VXLAN | SF_FEAT_CLS_BPF);
+        assert_string_equal(s, "veth vxlan cls_bpf");
+        free(s);
+        s = sf_features_fmt(0);
+        assert_string_equal(s, "");
+        free(s);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_sysctl_path),
+                cmocka_unit_test(test_netns_paths),
+                cmocka_unit_test(test_report_summary),
+                cmocka_unit_test(test_plumb_validation),
+                cmocka_unit_test(test_feature_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
