@@ -338,18 +338,39 @@ static void handle_update(sf_api *a, struct sf_kind *k, const char *ref, sf_http
         sf_http_resp_json(resp, 200, obj);
 }
 
+static int delete_opt(void *u, const char *k, const char *v)
+{
+        json_t *opts = u;
+        if (STREQ(k, "force")) {
+                if (!STREQ(v, "true") && !STREQ(v, "1") && !STREQ(v, "false") && !STREQ(v, "0"))
+                        return -EINVAL;
+                json_object_set_new(opts, "force", json_boolean(STREQ(v, "true") || STREQ(v, "1")));
+                return 0;
+        }
+        return -ENOENT;
+}
+
 static void handle_delete(sf_api *a, struct sf_kind *k, const char *ref, sf_http_req *req,
                           sf_http_resp *resp)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_tx_ sf_tx *tx = NULL;
-        json_auto_t *cur = NULL;
+        json_auto_t *cur = NULL, *opts = json_object();
         sf_rd rd;
         int r;
 
         if (!k->remove) {
                 resp->allow = "GET";
                 sf_http_resp_errorf(resp, -ENOSYS, NULL, "%s cannot be deleted", k->plural);
+                return;
+        }
+        r = sf_http_req_query_foreach(req, delete_opt, opts);
+        if (r == -EINVAL) {
+                sf_http_resp_errorf(resp, -EINVAL, "force", "must be true or false");
+                return;
+        }
+        if (r < 0) {
+                sf_http_resp_errorf(resp, -EINVAL, NULL, "DELETE accepts only the 'force' parameter");
                 return;
         }
         r = sf_tx_begin(a->store, &tx, &e);
@@ -360,8 +381,19 @@ static void handle_delete(sf_api *a, struct sf_kind *k, const char *ref, sf_http
         if (r >= 0)
                 r = check_if_match(req, cur, &e);
         if (r >= 0)
-                r = k->remove(k->ctx, tx, cur, &e);
-        if (r >= 0)
+                r = k->remove(k->ctx, tx, cur, opts, &e);
+        if (r == 1) {
+                /* Accepted: completes once the node confirms. Answer with the marked object. */
+                json_auto_t *now = NULL;
+                sf_rd_from_tx(tx, &rd);
+                r = sf_res_get(&rd, k->name, json_string_value(json_object_get(cur, "id")), &now, &e);
+                if (r >= 0)
+                        r = sf_tx_commit(TAKE_PTR(tx), &e);
+                if (r >= 0) {
+                        sf_http_resp_json(resp, 202, json_incref(now));
+                        return;
+                }
+        } else if (r >= 0)
                 r = sf_tx_commit(TAKE_PTR(tx), &e);
         if (r < 0) {
                 sf_http_resp_error(resp, &e);

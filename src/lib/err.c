@@ -92,14 +92,14 @@ int sf_err_prefix(sf_err *e, const char *fmt, ...)
         _cleanup_free_ char *p = NULL;
         char *m;
         if (!e)
-                return 0;
+                return -EIO; /* the caller's code is unknown here, but it was a failure */
         va_start(ap, fmt);
         p = xvasprintf(fmt, ap);
         va_end(ap);
         m = xasprintf("%s: %s", p, sf_err_msg(e));
         free(e->msg);
         e->msg = m;
-        return e->code;
+        return e->code ? e->code : -EIO;
 }
 
 void sf_err_field_prefix(sf_err *e, const char *prefix)

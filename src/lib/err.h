@@ -17,8 +17,16 @@ typedef struct sf_err {
 int sf_err_set(sf_err *e, int code, const char *field, const char *fmt, ...) _printf_(4, 5);
 /* Like sf_err_set, with strerror(-code) appended: "open 'x': No such file or directory". */
 int sf_err_errno(sf_err *e, int code, const char *fmt, ...) _printf_(3, 4);
-/* Prepends context to an existing message: "what: old message". Returns e->code. */
+/* Prepends context to an existing message: "what: old message". Returns e->code (-EIO when e
+ * is NULL or unset, never 0). To keep an exact code when e may be NULL, use sf_err_wrap. */
 int sf_err_prefix(sf_err *e, const char *fmt, ...) _printf_(2, 3);
+/* Adds context to e and returns r, whatever e is. */
+#define sf_err_wrap(r, e, ...)                           \
+        ({                                               \
+                int _wr_ = (r);                          \
+                sf_err_prefix((e), __VA_ARGS__);         \
+                _wr_;                                    \
+        })
 /* Prepends a path to the field: field "b" becomes "a.b" (or "a[0].b" when prefix ends with ]). */
 void sf_err_field_prefix(sf_err *e, const char *prefix);
 void sf_err_clear(sf_err *e);

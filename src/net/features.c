@@ -365,7 +365,7 @@ int sf_features_detect(sf_features *ret, sf_err *e)
         if (p.fatal < 0) {
                 sf_err_move(e, &p.err);
                 sf_features_done(&f);
-                return sf_err_prefix_ret(p.fatal, e, "detect kernel features");
+                return sf_err_wrap(p.fatal, e, "detect kernel features");
         }
         sf_err_clear(&p.err);
         probe_devices(&f);

@@ -362,7 +362,7 @@ int sf_tap_create(sf_nl *nl, const sf_tap_cfg *c, int *ret_fd, sf_err *e)
         if (c->netns_fd >= 0) {
                 r = sf_netns_enter(c->netns_fd, &saved, e);
                 if (r < 0)
-                        return sf_err_prefix_ret(r, e, "create tap '%s'", c->name);
+                        return sf_err_wrap(r, e, "create tap '%s'", c->name);
         }
         fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         r = fd < 0 ? -errno : 0;
@@ -391,7 +391,7 @@ int sf_tap_create(sf_nl *nl, const sf_tap_cfg *c, int *ret_fd, sf_err *e)
                 if (r < 0) {
                         if (c->persist)
                                 (void) ioctl(fd, TUNSETPERSIST, 0);
-                        return sf_err_prefix_ret(r, e, "create tap '%s'", c->name);
+                        return sf_err_wrap(r, e, "create tap '%s'", c->name);
                 }
         }
         if (ret_fd)

@@ -360,7 +360,7 @@ int sf_garp_send(int netns_fd, const char *ifname, const sf_addr *addr, unsigned
         if (netns_fd >= 0) {
                 r = sf_netns_enter(netns_fd, &saved, e);
                 if (r < 0)
-                        return sf_err_prefix_ret(r, e, "gratuitous ARP");
+                        return sf_err_wrap(r, e, "gratuitous ARP");
         }
         fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(proto));
         r = fd < 0 ? -errno : 0;

@@ -145,12 +145,12 @@ int sf_netns_create(const char *path, sf_err *e)
         *strrchr(dir, '/') = 0;
         if (*dir) {
                 if ((r = sf_mkdir_p(dir, 0755, e)) < 0)
-                        return sf_err_prefix_ret(r, e, "create network namespace '%s'", path);
+                        return sf_err_wrap(r, e, "create network namespace '%s'", path);
                 pthread_mutex_lock(&shared_dir_lock);
                 r = make_dir_shared(dir, e);
                 pthread_mutex_unlock(&shared_dir_lock);
                 if (r < 0)
-                        return sf_err_prefix_ret(r, e, "create network namespace '%s'", path);
+                        return sf_err_wrap(r, e, "create network namespace '%s'", path);
         }
 
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
@@ -543,11 +543,11 @@ static int check_inside(void *userdata)
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 r = scan_proc_net(c, files[i].file, files[i].label, files[i].kind);
                 if (r < 0)
-                        return sf_err_prefix_ret(r, &c->err, "list sockets");
+                        return sf_err_wrap(r, &c->err, "list sockets");
         }
         r = check_neighbours(c);
         if (r < 0)
-                return sf_err_prefix_ret(r, &c->err, "list neighbours");
+                return sf_err_wrap(r, &c->err, "list neighbours");
 
         r = check_conntrack_netlink(c);
         if (r >= 0) {
@@ -574,10 +574,10 @@ int sf_netns_check(const char *path, const int *our_fds, size_t n_our_fds, sf_ne
 
         r = sf_netns_pids(path, &rep->pids, &rep->n_pids, e);
         if (r < 0)
-                return sf_err_prefix_ret(r, e, "check network namespace");
+                return sf_err_wrap(r, e, "check network namespace");
         fd = sf_netns_open(path, e);
         if (fd < 0)
-                return sf_err_prefix_ret(fd, e, "check network namespace");
+                return sf_err_wrap(fd, e, "check network namespace");
         for (size_t i = 0; i < n_our_fds; i++) {
                 struct stat st;
                 if (our_fds[i] >= 0 && fstat(our_fds[i], &st) == 0 && S_ISSOCK(st.st_mode))
@@ -588,7 +588,7 @@ int sf_netns_check(const char *path, const int *our_fds, size_t n_our_fds, sf_ne
                 sf_err_move(e, &c.err);
         sf_err_clear(&c.err);
         if (r < 0)
-                return sf_err_prefix_ret(r, e, "check network namespace '%s'", path);
+                return sf_err_wrap(r, e, "check network namespace '%s'", path);
         *ret = TAKE_PTR(rep);
         return 0;
 }
@@ -688,7 +688,7 @@ static int sysctl_open(int netns_fd, const char *key, int flags, char **ret_path
         if (netns_fd >= 0) {
                 r = sf_netns_enter(netns_fd, &saved, e);
                 if (r < 0)
-                        return sf_err_prefix_ret(r, e, "sysctl '%s'", key);
+                        return sf_err_wrap(r, e, "sysctl '%s'", key);
         }
         fd = open(path, flags | O_CLOEXEC);
         r = fd < 0 ? -errno : 0;

@@ -54,7 +54,7 @@ int sf_nl_open_proto(int protocol, int netns_fd, sf_nl **ret, sf_err *e)
         if (netns_fd >= 0) {
                 r = sf_netns_enter(netns_fd, &saved, e);
                 if (r < 0)
-                        return sf_err_prefix_ret(r, e, "open netlink socket");
+                        return sf_err_wrap(r, e, "open netlink socket");
         }
         sock = mnl_socket_open2(protocol, SOCK_CLOEXEC);
         r = sock ? 0 : -errno;

@@ -132,19 +132,19 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
                 return rc;
         if (!nl) {
                 if ((rc = sf_nl_open(&own, e)) < 0)
-                        return sf_err_prefix_ret(rc, e, "plumb port '%s'", c->host_ifname);
+                        return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
                 nl = own;
         }
         if (master <= 0 && c->bridge) {
                 master = sf_link_ifindex(nl, c->bridge, e);
                 if (master < 0)
-                        return sf_err_prefix_ret(master, e, "plumb port '%s': bridge", c->host_ifname);
+                        return sf_err_wrap(master, e, "plumb port '%s': bridge", c->host_ifname);
         }
 
         nsfd = open(c->netns_path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0 && errno == ENOENT) {
                 if ((rc = sf_netns_create(c->netns_path, e)) < 0)
-                        return sf_err_prefix_ret(rc, e, "plumb port '%s'", c->host_ifname);
+                        return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
                 created = true;
                 nsfd = open(c->netns_path, O_RDONLY | O_CLOEXEC);
         }
@@ -172,7 +172,7 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
         }
         if (rc < 0) {
                 rollback(nl, c, false, created);
-                return sf_err_prefix_ret(rc, e, "plumb port '%s'", c->host_ifname);
+                return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
         }
 
         rc = sf_nl_open_in_netns(nsfd, &inner, e);
@@ -197,7 +197,7 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
                 rc = sf_nl_exec(inner, r, NULL, NULL, e);
         if (rc < 0) {
                 rollback(nl, c, true, created);
-                return sf_err_prefix_ret(rc, e, "plumb port '%s'", c->host_ifname);
+                return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
         }
         if (ret)
                 *ret = (sf_plumb_result) {
@@ -218,17 +218,17 @@ int sf_unplumb_port(sf_nl *nl, const char *host_ifname, const char *netns_path, 
                 return r;
         if ((flags & SF_UNPLUMB_ASYNC) && netns_path) {
                 r = sf_netns_delete(netns_path, e);
-                return r < 0 ? sf_err_prefix_ret(r, e, "unplumb port '%s'", host_ifname) : 0;
+                return r < 0 ? sf_err_wrap(r, e, "unplumb port '%s'", host_ifname) : 0;
         }
         if (!nl) {
                 if ((r = sf_nl_open(&own, e)) < 0)
-                        return sf_err_prefix_ret(r, e, "unplumb port '%s'", host_ifname);
+                        return sf_err_wrap(r, e, "unplumb port '%s'", host_ifname);
                 nl = own;
         }
         r = sf_link_del(nl, SF_LINK_NAME(host_ifname), SF_NL_MISSING_OK, e);
         if (r < 0)
-                return sf_err_prefix_ret(r, e, "unplumb port '%s'", host_ifname);
+                return sf_err_wrap(r, e, "unplumb port '%s'", host_ifname);
         if (netns_path && (r = sf_netns_delete(netns_path, e)) < 0)
-                return sf_err_prefix_ret(r, e, "unplumb port '%s'", host_ifname);
+                return sf_err_wrap(r, e, "unplumb port '%s'", host_ifname);
         return 0;
 }

@@ -34,8 +34,10 @@ struct sf_kind {
         int (*create)(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e);
         /* Applies patch (a JSON merge patch) to cur; NULL when the kind is immutable. */
         int (*update)(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t **ret, sf_err *e);
-        /* Deletes cur, refusing with -EBUSY when something depends on it. */
-        int (*remove)(void *ctx, sf_tx *tx, json_t *cur, sf_err *e);
+        /* Deletes cur, refusing with -EBUSY when something depends on it. opts holds the query
+         * arguments (e.g. "force": true). Returns 0 when deleted, 1 when the deletion was
+         * accepted and completes later (the object is then marked, e.g. Terminating). */
+        int (*remove)(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *e);
         const struct sf_kind_action *actions; /* terminated by { NULL } */
         /* Optional: adds derived fields to an object before it is returned (never stored). */
         void (*decorate)(void *ctx, sf_rd *rd, json_t *obj);

@@ -654,6 +654,11 @@ static char *where_clause(const struct sf_res_filter *f)
                 free(w);
                 w = n;
         }
+        if (f->node_null) {
+                char *n = xasprintf("%s AND node IS NULL", w);
+                free(w);
+                w = n;
+        }
         if (f->body) {
                 size_t i = 0;
                 const char *k;

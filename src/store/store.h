@@ -89,6 +89,7 @@ struct sf_res_filter {
         const char *node;
         json_t *body; /* may be NULL */
         unsigned limit; /* 0 = all */
+        bool node_null; /* only objects without a node */
 };
 int sf_res_list(sf_rd *rd, const char *kind, const struct sf_res_filter *f, json_t **ret,
                 sf_err *e);

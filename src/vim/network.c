@@ -96,7 +96,7 @@ static char *names_of(json_t *arr, size_t max)
         return s;
 }
 
-static int network_remove(void *ctx, sf_tx *tx, json_t *cur, sf_err *e)
+static int network_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *e)
 {
         const char *id = json_string_value(json_object_get(cur, "id"));
         const char *name = json_string_value(json_object_get(cur, "name"));
@@ -446,7 +446,7 @@ static int subnet_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_
         return 0;
 }
 
-static int subnet_remove(void *ctx, sf_tx *tx, json_t *cur, sf_err *e)
+static int subnet_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *e)
 {
         const char *id = json_string_value(json_object_get(cur, "id"));
         int64_t used = 0;

@@ -63,7 +63,7 @@ static int site_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
         return 0;
 }
 
-static int site_remove(void *ctx, sf_tx *tx, json_t *cur, sf_err *e)
+static int site_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *e)
 {
         const char *id = json_string_value(json_object_get(cur, "id"));
         struct sf_res_filter f = { .owner = id };
@@ -254,7 +254,7 @@ static int node_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
         return 0;
 }
 
-static int node_remove(void *ctx, sf_tx *tx, json_t *cur, sf_err *e)
+static int node_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *e)
 {
         const char *id = json_string_value(json_object_get(cur, "id"));
         struct sf_res_filter f = { .node = id };

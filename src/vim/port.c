@@ -399,8 +399,15 @@ int sf_vim_port_delete(sf_vim *v, sf_tx *tx, json_t *port, sf_err *e)
         return r;
 }
 
-static int port_remove(void *ctx, sf_tx *tx, json_t *cur, sf_err *e)
+static int port_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *e)
 {
+        const char *owner = json_string_value(json_object_get(cur, "device_owner"));
+        const char *dev = json_string_value(json_object_get(cur, "device_id"));
+        if (owner && strncmp(owner, "compute:", 8) == 0 && dev && *dev &&
+            !json_is_true(json_object_get(opts, "force")))
+                return sf_err_set(e, -EBUSY, NULL,
+                                  "port '%s' is used by %s '%s': delete that first (or force)",
+                                  json_string_value(json_object_get(cur, "name")), owner + 8, dev);
         return sf_vim_port_delete(ctx, tx, cur, e);
 }
 

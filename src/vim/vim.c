@@ -7,10 +7,12 @@
 int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret, sf_err *e)
 {
         sf_vim *v = new0(sf_vim, 1);
-        struct sf_kind *kinds[] = { &vim_site_kind, &vim_node_kind, &vim_network_kind,
-                                    &vim_subnet_kind, &vim_port_kind };
+        struct sf_kind *kinds[] = { &vim_site_kind,   &vim_node_kind,      &vim_network_kind,
+                                    &vim_subnet_kind, &vim_port_kind,      &vim_router_kind,
+                                    &vim_container_kind };
         v->store = store;
         v->default_mtu = opts && opts->default_mtu ? opts->default_mtu : 1450;
+        v->lease_ms = opts && opts->lease_ms ? opts->lease_ms : 15000;
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 kinds[i]->ctx = v;
                 v->kinds[i] = kinds[i];
@@ -19,10 +21,32 @@ int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret,
         return 0;
 }
 
+int sf_vim_start(sf_vim *v, sf_err *e)
+{
+        int r = sf_sched_start(v, e);
+        if (r >= 0)
+                r = sf_lease_start(v, e);
+        return r;
+}
+
+void sf_vim_stop(sf_vim *v)
+{
+        if (!v)
+                return;
+        v->stopping = true;
+        sf_store_shutdown(v->store);
+        if (v->sched_running)
+                pthread_join(v->sched_thread, NULL);
+        if (v->lease_running)
+                pthread_join(v->lease_thread, NULL);
+        v->sched_running = v->lease_running = false;
+}
+
 void sf_vim_free(sf_vim *v)
 {
         if (!v)
                 return;
+        sf_vim_stop(v);
         free(v->hints);
         free(v);
 }

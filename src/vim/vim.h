@@ -9,12 +9,18 @@ typedef struct sf_vim sf_vim;
 
 struct sf_vim_options {
         unsigned default_mtu; /* 0: 1450, fits a VXLAN overlay on a 1500-byte underlay */
+        unsigned lease_ms;    /* 0: 15000; a node without heartbeat that long is NotReady */
 };
 
 int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret, sf_err *e);
+/* Starts the controller loops: scheduling of Pending workloads, node leases. */
+int sf_vim_start(sf_vim *v, sf_err *e);
+/* Stops the loops (also wakes every watcher of the store: call at shutdown only). */
+void sf_vim_stop(sf_vim *v);
 void sf_vim_free(sf_vim *v);
 
-/* The kinds this layer serves: site, node, network, subnet, port. Terminated by NULL. */
+/* The kinds this layer serves: site, node, network, subnet, port, router, container.
+ * Terminated by NULL. */
 struct sf_kind *const *sf_vim_kinds(sf_vim *v);
 
 /* ---- for other layers (VNFM/NFVO, pools): the same operations without HTTP ---- */

@@ -1,0 +1,159 @@
+/* Compute drivers: one table of operations per workload kind, in the style of Open vSwitch's
+ * netdev_class. The container driver (OCI runtime through sf-shim) implements it now; the VM
+ * driver (QEMU) will implement the same table, so nothing here is container-specific.
+ *
+ * Ownership and lifetimes
+ * -----------------------
+ * - Driver tables are static const data. sf_compute_open() creates a driver *instance*
+ *   (sf_compute), owned by the caller and released with sf_compute_close(). One instance
+ *   serves every workload of its kind on the node.
+ * - Operations may run concurrently on several threads for different workload ids. Operations
+ *   on the same id are serialised by the caller (the agent reconciles one workload at a time).
+ * - The sf_workload_spec passed to an operation is borrowed for the duration of the call; the
+ *   driver keeps no pointer into it. Drivers hold no per-workload memory at all: a workload's
+ *   state lives in the kernel and in its state directory, so an agent that restarts (or is
+ *   killed) loses nothing.
+ * - spec->state_dir belongs to the agent: it chooses it, keeps it across agent restarts and
+ *   deletes it after remove(). The driver creates it if missing and writes only inside it
+ *   (container: bundle/, and the shim's files, see shim-proto.h). The log file (spec->log_path,
+ *   default <state_dir>/console.log) outlives the workload until the agent deletes it.
+ * - Workloads outlive the agent process: a per-workload monitor (sf-shim, later QEMU itself)
+ *   is their parent and records their exit. After a restart the agent calls adopt() for each
+ *   workload it knows, and list() to find leaks (ids the runtime knows and the agent does not).
+ * - What comes back through ret_* (strings, string arrays, fds) is owned by the caller; out
+ *   parameters are untouched on failure. sf_workload_status is a plain value.
+ * - Restart policy is applied by the agent from exit statuses; drivers never restart.
+ *
+ * Lifecycle: prepare -> start -> (watch fd fires) -> reap -> ... -> stop -> remove.
+ * prepare and remove are idempotent; stop on an exited workload is a no-op. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "lib/err.h"
+
+typedef enum sf_workload_state {
+        SF_WORKLOAD_UNKNOWN,  /* never started, or its monitor died before it ran */
+        SF_WORKLOAD_CREATED,  /* exists in the runtime but not running yet */
+        SF_WORKLOAD_RUNNING,
+        SF_WORKLOAD_EXITED,
+} sf_workload_state;
+
+const char *sf_workload_state_str(sf_workload_state s);
+
+typedef enum sf_restart_policy {
+        SF_RESTART_NEVER,
+        SF_RESTART_ON_FAILURE,
+        SF_RESTART_ALWAYS,
+} sf_restart_policy;
+
+typedef struct sf_workload_mount {
+        const char *source;      /* absolute host path, e.g. a day-0 configuration file */
+        const char *destination; /* absolute path inside the workload */
+        bool readonly;
+} sf_workload_mount;
+
+typedef struct sf_workload_spec {
+        const char *id;          /* required; unique on the node, a valid name (it is the
+                                  * runtime id and the cgroup name superfluid/<id>) */
+        const char *name;        /* for people; NULL: the id */
+        const char *kind;        /* "container" or "vm": selects the driver */
+        const char *rootfs;      /* container: prepared root filesystem (absolute path);
+                                  * vm: disk image */
+        bool readonly_rootfs;
+
+        char *const *args;       /* container: the command; vm: extra kernel arguments */
+        char *const *env;        /* "K=V" */
+        const char *cwd;
+        uint32_t uid, gid;
+        const char *hostname;    /* NULL: the id */
+
+        uint32_t cpu_millicores; /* required: 1..64000 */
+        uint64_t memory_bytes;   /* 0: no limit (containers); at least 4 MiB */
+        uint32_t pids_limit;     /* 0: no limit */
+
+        const char *netns_path;  /* container: network namespace to join (pre-plumbed) */
+        const int *tap_fds;      /* vm: one open tap fd per NIC, borrowed */
+        size_t n_tap_fds;
+
+        const sf_workload_mount *mounts;
+        size_t n_mounts;
+        char *const *dns_servers;
+        char *const *dns_search;
+        char *const *hosts;      /* extra /etc/hosts lines, "10.0.0.5 vnf1" */
+
+        const char *state_dir;   /* required; see the header comment */
+        const char *log_path;    /* console output; NULL: <state_dir>/console.log */
+        sf_restart_policy restart;
+} sf_workload_spec;
+
+typedef struct sf_workload_status {
+        sf_workload_state state;
+        pid_t pid;               /* the workload's main process (container init, QEMU) */
+        bool exit_known;         /* EXITED with a recorded exit status */
+        int exit_code;           /* the exit status, or 128 + signal */
+        int exit_signal;         /* 0 for a normal exit */
+        uint64_t started_usec;   /* CLOCK_REALTIME; 0 if unknown */
+        uint64_t finished_usec;
+} sf_workload_status;
+
+/* Driver-specific settings for sf_compute_open(); each driver reads the fields it knows. */
+typedef struct sf_compute_options {
+        const char *runtime;        /* container: "runc" (default) or "crun" */
+        const char *runtime_binary; /* container: NULL: from PATH */
+        const char *runtime_root;   /* container: NULL: /run/superfluid/<runtime> */
+        const char *shim;           /* container: NULL: sf_shim_path() */
+        const char *exec_dir;       /* container: NULL: /run/superfluid/exec */
+        int start_timeout_ms;       /* 0: the driver's default (30 s) */
+        const char *qemu_binary;    /* vm */
+} sf_compute_options;
+
+typedef struct sf_compute sf_compute;
+
+struct sf_compute_driver {
+        const char *kind; /* "container", "vm" */
+
+        int (*open)(const sf_compute_options *o, sf_compute **ret, sf_err *e);
+        void (*close)(sf_compute *c);
+
+        /* Validates the spec and writes what start needs (container: the OCI bundle). No
+         * process is started. Field errors name the spec field ("memory", "mounts[0].source"). */
+        int (*prepare)(sf_compute *c, const sf_workload_spec *w, sf_err *e);
+        /* Starts a prepared workload; returns when it runs or failed with the real cause. */
+        int (*start)(sf_compute *c, const sf_workload_spec *w, sf_workload_status *ret,
+                     sf_err *e);
+        /* Graceful stop (SIGTERM or ACPI), forced after timeout_ms. Returns once exited. */
+        int (*stop)(sf_compute *c, const sf_workload_spec *w, int timeout_ms, sf_err *e);
+        /* Removes every trace outside state_dir (runtime state, cgroups, bundle); forces a
+         * running workload down. An unknown workload is fine. */
+        int (*remove)(sf_compute *c, const sf_workload_spec *w, sf_err *e);
+        /* Status from the system, after an agent restart or at any time. */
+        int (*adopt)(sf_compute *c, const sf_workload_spec *w, sf_workload_status *ret,
+                     sf_err *e);
+        /* An fd that polls readable (POLLIN) when the workload exits; -ESRCH when it does
+         * not run. Then call reap(). */
+        int (*watch)(sf_compute *c, const sf_workload_spec *w, int *ret_fd, sf_err *e);
+        /* The exit status once the watch fd fired (waits briefly for it to be recorded). */
+        int (*reap)(sf_compute *c, const sf_workload_spec *w, sf_workload_status *ret,
+                    sf_err *e);
+        /* Runs a command inside the workload and captures its output. */
+        int (*exec)(sf_compute *c, const sf_workload_spec *w, char *const *argv,
+                    char *const *env, int timeout_ms, char **ret_out, char **ret_err,
+                    int *ret_exit_code, sf_err *e);
+        /* Ids of all workloads this driver instance has in the system (leak checks). */
+        int (*list)(sf_compute *c, char ***ret_ids, sf_err *e);
+};
+
+/* The base of every driver instance; drivers embed it as their first member. */
+struct sf_compute {
+        const struct sf_compute_driver *driver;
+};
+
+extern const struct sf_compute_driver sf_container_driver;
+
+/* NULL when no driver handles kind. */
+const struct sf_compute_driver *sf_compute_driver_find(const char *kind);
+int sf_compute_open(const char *kind, const sf_compute_options *o, sf_compute **ret, sf_err *e);
+void sf_compute_close(sf_compute *c);
+static inline void sf_compute_closep(sf_compute **c) { sf_compute_close(*c); }
+#define _cleanup_compute_ _cleanup_(sf_compute_closep)

@@ -1,0 +1,298 @@
+/* Unit tests (no root) for the runtime driver and sf-shim together, with a fake OCI runtime
+ * (fake-runtime.sh) whose "containers" are plain processes: the status protocol, detaching,
+ * state and exit records, stop, adopt, exec, errors and timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "agent/compute/runtime.h"
+#include "lib/spawn.h"
+#include "lib/util.h"
+
+typedef struct fixture {
+        char dir[64];
+        char *root, *bundle, *state, *log;
+        sf_runtime *rt;
+} fixture;
+
+static int setup(void **state)
+{
+        fixture *f = new0(fixture, 1);
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_runtime_config c = { .kind = SF_RUNTIME_RUNC, .binary = getenv("SF_FAKE_RUNTIME"),
+                                .start_timeout_ms = 1500 };
+
+        snprintf(f->dir, sizeof(f->dir), "/tmp/sf-test-runtime-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->root = xasprintf("%s/root", f->dir);
+        f->bundle = xasprintf("%s/bundle", f->dir);
+        f->state = xasprintf("%s/state", f->dir);
+        f->log = xasprintf("%s/console.log", f->dir);
+        c.root = f->root;
+        c.exec_dir = f->dir;
+        c.cgroup_root = f->dir; /* no cgroups here: leave the real ones alone */
+        assert_int_equal(sf_mkdir_p(f->bundle, 0755, NULL), 0);
+        if (sf_runtime_new(&c, &f->rt, &e) < 0)
+                fail_msg("%s", sf_err_msg(&e));
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture *f = *state;
+        sf_runtime_stop(f->rt, "t1", f->state, 0, NULL);
+        sf_runtime_delete(f->rt, "t1", true, NULL);
+        sf_runtime_free(f->rt);
+        sf_rm_rf(f->dir, NULL);
+        free(f->root);
+        free(f->bundle);
+        free(f->state);
+        free(f->log);
+        free(f);
+        return 0;
+}
+
+static void set_mode(fixture *f, const char *mode)
+{
+        _cleanup_free_ char *p = xasprintf("%s/mode", f->bundle);
+        assert_int_equal(sf_write_file_atomic(p, mode, strlen(mode), 0644, NULL), 0);
+}
+
+static pid_t start(fixture *f)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        pid_t pid = 0;
+        if (sf_runtime_start(f->rt, "t1", f->bundle, f->state, f->log, &pid, &e) < 0)
+                fail_msg("start: %s", sf_err_msg(&e));
+        assert_true(pid > 0);
+        return pid;
+}
+
+static pid_t ppid_of(pid_t pid)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int) pid), *buf = NULL;
+        int ppid = -1;
+        assert_int_equal(sf_read_file(path, 4096, &buf, NULL, NULL), 0);
+        assert_int_equal(sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid), 1);
+        return ppid;
+}
+
+static void test_start_stop(void **state)
+{
+        fixture *f = *state;
+        _cleanup_shim_state_ sf_shim_state st = { 0 };
+        _cleanup_free_ char *log = NULL;
+        sf_container_info info;
+        sf_exit_record rec;
+        pid_t pid = start(f);
+
+        assert_int_equal(sf_shim_state_read(f->state, &st, NULL), 0);
+        assert_int_equal(st.pid, pid);
+        assert_string_equal(st.id, "t1");
+        assert_true(st.started_usec > 0);
+        /* Detached: neither the shim nor the container is our child. */
+        assert_int_not_equal(ppid_of(st.shim_pid), getpid());
+        assert_int_equal(ppid_of(pid), st.shim_pid); /* the shim is its subreaper */
+
+        assert_int_equal(sf_runtime_adopt(f->rt, "t1", f->state, &info, NULL), 0);
+        assert_int_equal(info.status, SF_CONTAINER_RUNNING);
+        assert_int_equal(info.pid, pid);
+        assert_true(info.shim_alive);
+        assert_false(info.exit_known);
+
+        /* The container writes straight into the log. */
+        assert_int_equal(sf_read_file(f->log, 1 << 20, &log, NULL, NULL), 0);
+        assert_non_null(strstr(log, "fake container t1 started"));
+
+        /* sleep dies of SIGTERM; the shim records it. */
+        assert_int_equal(sf_runtime_stop(f->rt, "t1", f->state, 5000, NULL), 0);
+        assert_int_equal(sf_exit_record_read(f->state, &rec, NULL), 0);
+        assert_int_equal(rec.pid, pid);
+        assert_int_equal(rec.signal, SIGTERM);
+        assert_int_equal(rec.exit_code, 143);
+        assert_int_equal(sf_runtime_adopt(f->rt, "t1", f->state, &info, NULL), 0);
+        assert_int_equal(info.status, SF_CONTAINER_STOPPED);
+        assert_true(info.exit_known);
+        assert_int_equal(info.exit.exit_code, 143);
+        /* Stopping again is fine. */
+        assert_int_equal(sf_runtime_stop(f->rt, "t1", f->state, 5000, NULL), 0);
+
+        assert_int_equal(sf_runtime_delete(f->rt, "t1", true, NULL), 0);
+        assert_int_equal(sf_runtime_delete(f->rt, "t1", false, NULL), 0); /* idempotent */
+}
+
+static void test_watch_exit(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_exit_record rec;
+        struct pollfd p;
+        pid_t pid;
+        int fd;
+
+        set_mode(f, "exit7");
+        pid = start(f);
+        fd = sf_runtime_pidfd(f->state, &e);
+        if (fd < 0)
+                fail_msg("%s", sf_err_msg(&e));
+        p = (struct pollfd) { .fd = fd, .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        close(fd);
+        if (sf_runtime_wait_exit(f->state, 5000, &rec, &e) < 0)
+                fail_msg("%s", sf_err_msg(&e));
+        assert_int_equal(rec.pid, pid);
+        assert_int_equal(rec.exit_code, 7);
+        assert_int_equal(rec.signal, 0);
+        /* Gone now: no pidfd for it. */
+        assert_int_equal(sf_runtime_pidfd(f->state, NULL), -ESRCH);
+}
+
+static void test_start_error(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        pid_t pid = 0;
+
+        set_mode(f, "fail");
+        assert_int_equal(sf_runtime_start(f->rt, "t1", f->bundle, f->state, f->log, &pid, &e),
+                         -EIO);
+        assert_int_equal(pid, 0);
+        /* The runtime's own words, error lines only. */
+        if (!strstr(e.msg, "start container 't1': runc run exited with status 1: fake: cannot "
+                           "start t1: no such thing") ||
+            strstr(e.msg, "warning"))
+                fail_msg("%s", e.msg);
+}
+
+static void test_start_timeout(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        uint64_t t0 = sf_now_usec();
+        pid_t pid = 0;
+
+        set_mode(f, "hang");
+        assert_int_equal(sf_runtime_start(f->rt, "t1", f->bundle, f->state, f->log, &pid, &e),
+                         -ETIMEDOUT);
+        assert_true(sf_now_usec() - t0 < 3000000);
+        assert_non_null(strstr(e.msg, "did not finish within 1200 ms and was killed"));
+}
+
+static void test_shim_killed(void **state)
+{
+        fixture *f = *state;
+        _cleanup_shim_state_ sf_shim_state st = { 0 };
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_close_ int shimfd = -EBADF;
+        sf_container_info info;
+        sf_exit_record rec;
+        pid_t pid = start(f);
+
+        assert_int_equal(sf_shim_state_read(f->state, &st, NULL), 0);
+        shimfd = sf_pidfd_open_verified(st.shim_pid, st.shim_starttime, NULL);
+        assert_true(shimfd >= 0);
+        assert_int_equal(sf_pidfd_kill(shimfd, SIGKILL, NULL), 0);
+        assert_int_equal(sf_pidfd_wait(shimfd, 5000, NULL), 0);
+
+        assert_int_equal(sf_runtime_adopt(f->rt, "t1", f->state, &info, NULL), 0);
+        assert_int_equal(info.status, SF_CONTAINER_RUNNING);
+        assert_int_equal(info.pid, pid);
+        assert_false(info.shim_alive);
+        assert_int_equal(sf_runtime_stop(f->rt, "t1", f->state, 5000, NULL), 0);
+        assert_int_equal(sf_runtime_wait_exit(f->state, 1000, &rec, &e), -ENOENT);
+        assert_non_null(strstr(e.msg, "exit status lost"));
+}
+
+static void test_exec(void **state)
+{
+        fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo $FOO; echo oops >&2; exit 3", NULL };
+        char *env[] = { "FOO=bar", NULL };
+        char *slow[] = { "sleep", "30", NULL };
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        int code;
+
+        start(f);
+        assert_int_equal(sf_runtime_exec(f->rt, "t1", argv, env, 5000, &out, &err, &code, &e),
+                         0);
+        assert_string_equal(out, "bar\n");
+        assert_string_equal(err, "oops\n");
+        assert_int_equal(code, 3);
+        /* Without ret_exit_code a failure is an error with stderr. */
+        assert_int_equal(sf_runtime_exec(f->rt, "t1", argv, env, 5000, NULL, NULL, NULL, &e),
+                         -EIO);
+        assert_non_null(strstr(e.msg, "'sh' exited with status 3: oops"));
+        assert_int_equal(sf_runtime_exec(f->rt, "t1", slow, NULL, 200, NULL, NULL, &code, &e),
+                         -ETIMEDOUT);
+}
+
+static void test_list_and_state(void **state)
+{
+        fixture *f = *state;
+        _cleanup_strv_free_ char **ids = NULL;
+        sf_container_state cs;
+        pid_t pid = start(f);
+
+        assert_int_equal(sf_runtime_list(f->rt, &ids, NULL), 0);
+        assert_int_equal(strv_length(ids), 1);
+        assert_string_equal(ids[0], "t1");
+        assert_int_equal(sf_runtime_state(f->rt, "t1", &cs, NULL), 0);
+        assert_int_equal(cs.status, SF_CONTAINER_RUNNING);
+        assert_int_equal(cs.pid, pid);
+        assert_int_equal(sf_runtime_state(f->rt, "nope", &cs, NULL), -ENOENT);
+}
+
+static void test_kill(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_exit_record rec;
+        pid_t pid = start(f);
+
+        if (sf_runtime_kill(f->rt, "t1", SIGUSR1, &e) < 0)
+                fail_msg("%s", sf_err_msg(&e));
+        if (sf_runtime_wait_exit(f->state, 5000, &rec, &e) < 0)
+                fail_msg("%s", sf_err_msg(&e));
+        assert_int_equal(rec.pid, pid);
+        assert_int_equal(rec.signal, SIGUSR1);
+        assert_int_equal(rec.exit_code, 128 + SIGUSR1);
+}
+
+static void test_bad_input(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_container_info info;
+        pid_t pid;
+        assert_int_equal(sf_runtime_start(f->rt, "../x", f->bundle, f->state, f->log, &pid, &e),
+                         -EINVAL);
+        assert_int_equal(sf_runtime_adopt(f->rt, "t9", f->state, &info, &e), -ENOENT);
+        assert_non_null(strstr(e.msg, "container 't9' is unknown"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_watch_exit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_start_error, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_start_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shim_killed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_and_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        };
+        if (!getenv("SF_FAKE_RUNTIME") || !getenv("SF_SHIM")) {
+                fprintf(stderr, "SF_FAKE_RUNTIME and SF_SHIM must be set (meson test does)\n");
+                return 77;
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
