@@ -88,7 +88,7 @@ const struct resource res_network = {
                 { "update", "NAME|ID [OPTIONS]", "change a network", network_update_opts,
                   crud_update, &network_crud },
                 { "delete", "NAME|ID...", "delete networks (refused while ports exist)",
-                  crud_ref_opts, crud_delete, &network_crud },
+                  crud_delete_opts, crud_delete, &network_crud },
                 { NULL },
         },
 };
@@ -216,7 +216,7 @@ const struct resource res_subnet = {
                 { "update", "NAME|ID [OPTIONS]", "change a subnet", subnet_update_opts,
                   crud_update, &subnet_crud },
                 { "delete", "NAME|ID...", "delete subnets (refused while addresses are in use)",
-                  crud_ref_opts, crud_delete, &subnet_crud },
+                  crud_delete_opts, crud_delete, &subnet_crud },
                 { NULL },
         },
 };
@@ -341,7 +341,7 @@ const struct resource res_port = {
                 { "show", "NAME|ID", "show a port", crud_ref_opts, crud_show, &port_crud },
                 { "update", "NAME|ID [OPTIONS]", "change a port", port_update_opts, crud_update,
                   &port_crud },
-                { "delete", "NAME|ID...", "delete ports and free their addresses", crud_ref_opts,
+                { "delete", "NAME|ID...", "delete ports and free their addresses", crud_delete_opts,
                   crud_delete, &port_crud },
                 { NULL },
         },

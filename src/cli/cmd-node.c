@@ -38,7 +38,7 @@ const struct resource res_site = {
                 { "update", "NAME|ID [OPTIONS]", "change a site", site_update_opts, crud_update,
                   &site_crud },
                 { "delete", "NAME|ID...", "delete sites (refused while they have nodes)",
-                  crud_ref_opts, crud_delete, &site_crud },
+                  crud_delete_opts, crud_delete, &site_crud },
                 { NULL },
         },
 };
@@ -114,7 +114,7 @@ const struct resource res_node = {
                 { "update", "NAME|ID [OPTIONS]", "change a node", node_update_opts, crud_update,
                   &node_crud },
                 { "delete", "NAME|ID...", "delete nodes (refused while ports are bound)",
-                  crud_ref_opts, crud_delete, &node_crud },
+                  crud_delete_opts, crud_delete, &node_crud },
                 { NULL },
         },
 };

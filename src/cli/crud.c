@@ -2,6 +2,10 @@
 #include "cli/sfctl.h"
 
 const struct opt crud_ref_opts[] = { { NULL } };
+const struct opt crud_delete_opts[] = {
+        { "force", NULL, "delete even if in use or not confirmed by the node" },
+        { NULL },
+};
 
 int body_str(struct args *a, const char *opt, json_t *body, const char *key)
 {
@@ -175,7 +179,8 @@ int crud_delete(struct sfctl *c, const struct verb *v, struct args *a)
         if (a->n_pos < 1)
                 return usage_error(d->kind, "delete takes one or more NAMEs or IDs"), EXIT_USAGE;
         for (size_t i = 0; i < a->n_pos; i++) {
-                _cleanup_free_ char *path = obj_path(d, a->pos[i]);
+                _cleanup_free_ char *p = obj_path(d, a->pos[i]);
+                _cleanup_free_ char *path = xasprintf("%s%s", p, args_has(a, "force") ? "?force=true" : "");
                 if (sf_httpc_call(c->http, "DELETE", path, NULL, NULL, &e) < 0) {
                         rc = fail(&e);
                         sf_err_clear(&e);

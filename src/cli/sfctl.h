@@ -97,7 +97,8 @@ int crud_list(struct sfctl *c, const struct verb *v, struct args *a);
 int crud_show(struct sfctl *c, const struct verb *v, struct args *a);
 int crud_update(struct sfctl *c, const struct verb *v, struct args *a);
 int crud_delete(struct sfctl *c, const struct verb *v, struct args *a);
-extern const struct opt crud_ref_opts[];     /* show/delete: NAME */
+extern const struct opt crud_ref_opts[];     /* show: NAME */
+extern const struct opt crud_delete_opts[];  /* delete: NAME... [--force] */
 /* "key=value&..." for the given option names that were set; malloc'd. */
 char *query_from(struct args *a, const char *const *names);
 

@@ -24,7 +24,7 @@ echo "$p6" | jq -r '.fixed_ips[0].ip_address' | grep -q '^fd00:2::' || die "v6 a
 [ "$(sf port list --network net1 -o json | jq length)" = 2 ] || die "filter by network"
 [ "$(sf port list --network net2 -o json | jq length)" = 1 ] || die "filter by network 2"
 [ "$(sf port list --network nosuch -o json | jq length)" = 0 ] || die "filter by unknown network"
-sf port update web --device-id abc --device-owner compute:container -q >/dev/null || die "port update"
+sf port update web --device-id abc --device-owner network:test -q >/dev/null || die "port update"
 [ "$(sf port list --device-id abc -o json | jq -r '.[0].name')" = web ] || die "filter by device_id"
 
 note "sites and nodes"
