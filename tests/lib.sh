@@ -26,10 +26,37 @@ _cleanup() {
 }
 trap _cleanup EXIT
 
+# Commands that must reach a daemon inside a test namespace run through $NSX (empty when
+# sfd runs in the current namespace).
+NSX=""
+NS=""
+RUN=""
+
+# make_ns NAME: a network namespace for this test, removed on exit.
+make_ns() {
+        NS="$1-$$"
+        ip netns add "$NS" || die "ip netns add $NS"
+        ip -n "$NS" link set lo up
+        NSX="nsenter --net=/run/netns/$NS"
+        RUN=$(mktemp -d /run/sftest.XXXXXX)
+        CLEANUPS+=("cleanup_ns")
+}
+
+cleanup_ns() {
+        [ -n "$NS" ] || return 0
+        # Anything the agent left in its run dir (this is what the leak checks look at).
+        grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+        rm -rf "$RUN"
+        ip netns del "$NS" 2>/dev/null
+        NS=""
+}
+
 # start_sfd [extra sfd args...]: starts sfd, waits for /healthz, sets U (the URL).
 start_sfd() {
         rm -f "$T/url"
-        "$SFD" --state-dir "$T/state" --listen 127.0.0.1:0 --url-file "$T/url" "$@" \
+        local extra=()
+        [ -n "$NS" ] && extra=(--netns "/run/netns/$NS" --run-dir "$RUN")
+        "$SFD" --state-dir "$T/state" --listen 127.0.0.1:0 --url-file "$T/url" "${extra[@]}" "$@" \
                 >>"$T/sfd.log" 2>&1 &
         SFD_PID=$!
         for _ in $(seq 1 200); do
@@ -39,7 +66,7 @@ start_sfd() {
         done
         U=$(cat "$T/url") || die "sfd did not start"
         export SUPERFLUID_ENDPOINT="$U"
-        curl -sf "$U/healthz" >/dev/null || die "sfd not healthy"
+        $NSX curl -sf "$U/healthz" >/dev/null || die "sfd not healthy"
 }
 
 # stop_sfd: SIGTERM and wait; fails the test if sfd does not exit cleanly (sanitizers report
@@ -62,17 +89,17 @@ kill9_sfd() {
         SFD_PID=""
 }
 
-sf() { "$SFCTL" --endpoint "$U" "$@"; }
+sf() { $NSX "$SFCTL" --endpoint "$U" "$@"; }
 
 # api METHOD PATH [BODY] -> sets STATUS and BODY
 api() {
         local m=$1 p=$2 d=${3:-}
         local out
         if [ -n "$d" ]; then
-                out=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
+                out=$($NSX curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
                         --data-binary "$d" "$U$p")
         else
-                out=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
+                out=$($NSX curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
         fi
         STATUS=$out
         BODY=$(cat "$T/body")
@@ -94,4 +121,38 @@ expect_error() { # status, field (or -), message substring, description
 
 need_root() {
         [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+}
+
+# wait_for TIMEOUT_S DESCRIPTION COMMAND...: retries COMMAND every 0.1 s.
+wait_for() {
+        local t=$1 what=$2; shift 2
+        local end=$(( $(date +%s) + t ))
+        until "$@" >/dev/null 2>&1; do
+                [ "$(date +%s)" -lt "$end" ] || die "timed out after ${t}s waiting for: $what"
+                sleep 0.1
+        done
+}
+
+# phase NAME: the container's status phase
+phase() { sf container show "$1" -o json 2>/dev/null | jq -r .status.phase; }
+
+# Kernel objects made by this test's agent: processes in superfluid cgroups, mounts and netns
+# under $RUN, interfaces other than lo in $NS.
+leaks() {
+        local out=""
+        local m; m=$(grep -c " $RUN/\(containers\|netns/\)" /proc/mounts)
+        [ "$m" = 0 ] || out+="mounts: $(grep " $RUN/\(containers\|netns/\)" /proc/mounts | awk '{print $2}' | tr '\n' ' ')"$'\n'
+        local n; n=$(ls "$RUN/netns" 2>/dev/null | wc -l)
+        [ "$n" = 0 ] || out+="netns files: $(ls "$RUN/netns")"$'\n'
+        local l; l=$(ip -n "$NS" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -v '^lo$' | tr '\n' ' ')
+        [ -z "$l" ] || out+="interfaces: $l"$'\n'
+        # cgroups of the containers this test created (the event log has every one of them)
+        local id c=""
+        for id in $(sf events --since 0 --kinds container -o json | jq -r 'select(.type == "created") | .id' | sort -u); do
+                c+=$(ls -d /sys/fs/cgroup/*/superfluid/"$id" 2>/dev/null | tr '\n' ' ')
+        done
+        [ -z "$c" ] || out+="cgroups: $c"$'\n'
+        local p; p=$(pgrep -f "sf-shim .*$RUN" | tr '\n' ' ')
+        [ -z "$p" ] || out+="shim processes: $p"$'\n'
+        printf '%s' "$out"
 }

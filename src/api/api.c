@@ -32,7 +32,15 @@ struct sf_api {
         size_t n_routes;
         sf_metrics *metrics;
         uint64_t started;
+        void (*extra_metrics)(void *userdata, FILE *out);
+        void *extra_metrics_userdata;
 };
+
+void sf_api_add_metrics(sf_api *a, void (*fn)(void *userdata, FILE *out), void *userdata)
+{
+        a->extra_metrics = fn;
+        a->extra_metrics_userdata = userdata;
+}
 
 int sf_api_new(sf_store *store, sf_api **ret, sf_err *e)
 {
@@ -542,16 +550,20 @@ static void handle_metrics(sf_api *a, sf_http_resp *resp)
         if (!f)
                 sf_oom();
         sf_metrics_render(a->metrics, f);
-        sf_rd_get(a->store, &rd);
-        fprintf(f, "# HELP sf_resources Objects stored, by kind.\n# TYPE sf_resources gauge\n");
-        if (sf_res_count_all(&rd, &counts, NULL) >= 0)
-                json_object_foreach(counts, k, v)
-                        fprintf(f, "sf_resources{kind=\"%s\"} %" JSON_INTEGER_FORMAT "\n", k,
-                                json_integer_value(v));
-        fprintf(f,
-                "# HELP sf_store_revision Current global revision.\n# TYPE sf_store_revision "
-                "gauge\nsf_store_revision %" PRId64 "\n",
-                sf_store_revision(a->store));
+        if (a->store) {
+                sf_rd_get(a->store, &rd);
+                fprintf(f, "# HELP sf_resources Objects stored, by kind.\n# TYPE sf_resources gauge\n");
+                if (sf_res_count_all(&rd, &counts, NULL) >= 0)
+                        json_object_foreach(counts, k, v)
+                                fprintf(f, "sf_resources{kind=\"%s\"} %" JSON_INTEGER_FORMAT "\n", k,
+                                        json_integer_value(v));
+                fprintf(f,
+                        "# HELP sf_store_revision Current global revision.\n# TYPE sf_store_revision "
+                        "gauge\nsf_store_revision %" PRId64 "\n",
+                        sf_store_revision(a->store));
+        }
+        if (a->extra_metrics)
+                a->extra_metrics(a->extra_metrics_userdata, f);
         fprintf(f,
                 "# HELP sf_start_time_seconds Start time of the process.\n# TYPE "
                 "sf_start_time_seconds gauge\nsf_start_time_seconds %" PRIu64 "\n",
@@ -588,10 +600,13 @@ void sf_api_handle(void *userdata, sf_http_req *req, sf_http_resp *resp)
 
         if (req->n_segs == 1 && STREQ(req->segs[0], "healthz")) {
                 sf_api_set_route(resp, "/healthz");
-                sf_http_resp_json(resp, 200,
-                                  json_pack("{s:s, s:I, s:i}", "status", "ok", "revision",
-                                            (json_int_t) sf_store_revision(a->store),
-                                            "schema_version", sf_store_schema_version(a->store)));
+                if (!a->store)
+                        sf_http_resp_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "role", "agent"));
+                else
+                        sf_http_resp_json(resp, 200,
+                                          json_pack("{s:s, s:I, s:i}", "status", "ok", "revision",
+                                                    (json_int_t) sf_store_revision(a->store),
+                                                    "schema_version", sf_store_schema_version(a->store)));
                 return;
         }
         if (req->n_segs == 1 && STREQ(req->segs[0], "metrics")) {
@@ -599,7 +614,7 @@ void sf_api_handle(void *userdata, sf_http_req *req, sf_http_resp *resp)
                 handle_metrics(a, resp);
                 return;
         }
-        if (req->n_segs < 1 || !STREQ(req->segs[0], "v1")) {
+        if (req->n_segs < 1 || !STREQ(req->segs[0], "v1") || !a->store) {
                 sf_api_set_route(resp, "other");
                 sf_http_resp_errorf(resp, -ENOENT, NULL, "no such path '%.200s'; the API is under /v1",
                                     req->url);

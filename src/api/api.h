@@ -7,6 +7,7 @@
 
 typedef struct sf_api sf_api;
 
+/* store may be NULL (an agent-only daemon): then only /healthz, /metrics and added routes. */
 int sf_api_new(sf_store *store, sf_api **ret, sf_err *e);
 void sf_api_free(sf_api *api);
 /* Registers a NULL-terminated table of kinds; the tables must outlive the API. */
@@ -18,6 +19,9 @@ void sf_api_add_kinds(sf_api *api, struct sf_kind *const *kinds);
 typedef void (*sf_api_route_fn)(void *userdata, sf_http_req *req, sf_http_resp *resp);
 void sf_api_add_route(sf_api *api, const char *method, const char *pattern, sf_api_route_fn fn,
                       void *userdata);
+
+/* A function that appends more Prometheus metrics to /metrics (e.g. port pools). */
+void sf_api_add_metrics(sf_api *api, void (*fn)(void *userdata, FILE *out), void *userdata);
 
 /* The sf_http_options handler and observe callbacks, with the sf_api as userdata. */
 void sf_api_handle(void *api, sf_http_req *req, sf_http_resp *resp);

@@ -3,7 +3,9 @@
 #include "cli/sfctl.h"
 
 static const struct resource *const resources[] = {
-        &res_site, &res_node, &res_network, &res_subnet, &res_port, &res_events, NULL,
+        &res_run,   &res_ps,        &res_logs,  &res_exec,  &res_stop,    &res_start,
+        &res_rm,    &res_container, &res_image, &res_network, &res_subnet, &res_port,
+        &res_router, &res_site,     &res_node,  &res_events,  NULL,
 };
 
 static void main_usage(FILE *f)
@@ -30,6 +32,8 @@ static void main_usage(FILE *f)
                 "\n"
                 "Examples:\n"
                 "  sfctl network create net1 --cidr 10.1.0.0/24\n"
+                "  sfctl run --name web --network net1 busybox -- httpd -f -p 80\n"
+                "  sfctl exec web -- ip addr\n"
                 "  sfctl port create --network net1\n"
                 "  sfctl port list --network net1 -o json\n");
 }
@@ -44,7 +48,10 @@ static void resource_usage(FILE *f, const struct resource *r)
 
 static void verb_usage(FILE *f, const struct resource *r, const struct verb *v)
 {
-        fprintf(f, "Usage: sfctl %s %s %s\n\n%s.\n", r->name, v->name, v->usage, v->summary);
+        if (STREQ(r->name, v->name))
+                fprintf(f, "Usage: sfctl %s %s\n\n%s.\n", r->name, v->usage, v->summary);
+        else
+                fprintf(f, "Usage: sfctl %s %s %s\n\n%s.\n", r->name, v->name, v->usage, v->summary);
         if (v->opts && v->opts->name) {
                 fprintf(f, "\nOptions:\n");
                 print_opts(f, v->opts);
@@ -140,17 +147,22 @@ int main(int argc, char **argv)
         i++;
         if (i >= argc || STREQ(argv[i], "--help") || STREQ(argv[i], "-h")) {
                 /* A resource with a single verb runs it without naming it. */
-                if (i >= argc && res->verbs[0].name && !res->verbs[1].name)
+                if (res->verbs[0].name && !res->verbs[1].name) {
+                        if (i < argc) {
+                                verb_usage(stdout, res, &res->verbs[0]);
+                                return EXIT_OK;
+                        }
                         verb = &res->verbs[0];
-                else {
+                } else {
                         resource_usage(i >= argc ? stderr : stdout, res);
                         return i >= argc ? EXIT_USAGE : EXIT_OK;
                 }
         } else {
                 for (const struct verb *v = res->verbs; v->name; v++)
-                        if (STREQ(v->name, argv[i]))
+                        if (STREQ(v->name, argv[i]) && !STREQ(v->name, res->name))
                                 verb = v;
-                if (!verb && argv[i][0] == '-' && !res->verbs[1].name)
+                /* A resource with a single verb is the verb: "sfctl logs web". */
+                if (!verb && !res->verbs[1].name)
                         verb = &res->verbs[0];
                 else if (!verb) {
                         fprintf(stderr, "sfctl: %s has no verb '%s'. Try 'sfctl %s --help'.\n",

@@ -107,4 +107,6 @@ int body_str(struct args *a, const char *opt, json_t *body, const char *key);
 int body_int(struct args *a, const char *opt, json_t *body, const char *key, sf_err *e);
 int body_labels(struct args *a, json_t *body, sf_err *e);
 
-extern const struct resource res_site, res_node, res_network, res_subnet, res_port, res_events;
+extern const struct resource res_site, res_node, res_network, res_subnet, res_port, res_events,
+        res_run, res_ps, res_logs, res_exec, res_stop, res_start, res_rm, res_container, res_image,
+        res_router;

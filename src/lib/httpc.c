@@ -8,7 +8,16 @@ struct sf_httpc {
         CURL *curl;
         char *base;
         long timeout_ms;
+        const volatile bool *cancel;
 };
+
+static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+        const sf_httpc *c = u;
+        return c->cancel && *c->cancel; /* non-zero aborts the transfer */
+}
+
+void sf_httpc_set_cancel(sf_httpc *c, const volatile bool *flag) { c->cancel = flag; }
 
 void sf_httpc_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -108,6 +117,11 @@ int sf_httpc_do(sf_httpc *c, const char *method, const char *path, const json_t 
         curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
         /* The API is on loopback or a lab network: never through an HTTP proxy. */
         curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "*");
+        if (c->cancel) {
+                curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+                curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+                curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+        }
         hdrs = curl_slist_append(hdrs, "Accept: application/json");
         hdrs = curl_slist_append(hdrs, "Expect:");
         if (body) {
@@ -129,6 +143,7 @@ int sf_httpc_do(sf_httpc *c, const char *method, const char *path, const json_t 
         if (cc != CURLE_OK) {
                 int code = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
                            : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+                           : cc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED
                                                             : -EIO;
                 sf_httpc_resp_clear(&r);
                 return sf_err_set(e, code, NULL, "%s %s: %s", method, url, curl_easy_strerror(cc));

@@ -16,6 +16,8 @@ static inline void sf_httpc_freep(sf_httpc **c) { sf_httpc_free(*c); }
 const char *sf_httpc_base(sf_httpc *c);
 /* Whole-request timeout in milliseconds (default 30 s); 0 = none. */
 void sf_httpc_set_timeout(sf_httpc *c, long ms);
+/* When *flag becomes true, a request in progress is aborted (-ECANCELED) within a second. */
+void sf_httpc_set_cancel(sf_httpc *c, const volatile bool *flag);
 
 struct sf_httpc_resp {
         long status;

@@ -1,6 +1,8 @@
 /* sfd: the Superfluid daemon. One binary, three roles: controller (state store + REST API),
  * agent (makes this node match its desired state) or both (the all-in-one default). */
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,7 +10,9 @@
 #include <fcntl.h>
 
 #include "sf-config.h"
+#include "agent/agent.h"
 #include "api/api.h"
+#include "lib/httpc.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "store/store.h"
@@ -23,10 +27,22 @@ enum role { ROLE_ALL, ROLE_CONTROLLER, ROLE_AGENT };
 
 struct config {
         enum role role;
-        const char *listen;
+        const char *listen; /* NULL: by role */
         const char *state_dir;
+        const char *run_dir;
+        const char *netns;
         const char *url_file;
         bool sync_full;
+        unsigned lease_s;
+        /* agent */
+        const char *controller;
+        const char *node;
+        const char *site;
+        const char *underlay_ip;
+        const char *runtime;
+        const char *advertise;
+        const char *labels;
+        unsigned workers;
 };
 
 static void usage(FILE *f)
@@ -41,10 +57,27 @@ static void usage(FILE *f)
                 "  --listen ADDR:PORT  where the REST API listens (default: " DEFAULT_LISTEN ");\n"
                 "                      port 0 picks a free port (see --url-file)\n"
                 "  --state-dir DIR     database and node state (default: " DEFAULT_STATE_DIR ")\n"
+                "  --run-dir DIR       volatile node state: netns, containers, runtime\n"
+                "                      (default: /run/superfluid)\n"
                 "  --url-file FILE     write the API's URL there once it listens\n"
                 "  --sync MODE         normal (survives a crash of sfd) or full (also survives\n"
                 "                      power loss; slower writes). Default: normal\n"
+                "  --lease SECONDS     controller: a node without heartbeat that long is NotReady\n"
+                "                      (default: 15)\n"
                 "  --log-level LEVEL   error, warn, info or debug (default: info)\n"
+                "\n"
+                "Agent options (--role agent or all):\n"
+                "  --controller URL    the controller (agent role; default http://127.0.0.1:7480)\n"
+                "  --node NAME         this node's name (default: the host name)\n"
+                "  --site SITE         the site this node belongs to\n"
+                "  --underlay-ip IP    this node's underlay (VXLAN tunnel) address\n"
+                "  --runtime NAME      OCI runtime: runc (default) or crun\n"
+                "  --advertise-url URL where the controller reaches this agent (default: the\n"
+                "                      listen address)\n"
+                "  --labels K=V,...    node labels for placement\n"
+                "  --workers N         parallel workload operations (default 8)\n"
+                "  --netns PATH        run in this network namespace (a simulated host of the\n"
+                "                      lab); only the network namespace changes\n"
                 "  -h, --help          show this help\n"
                 "  --version           show the version\n"
                 "\n"
@@ -54,7 +87,9 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct config *c)
 {
-        enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION };
+        enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION,
+               OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
+               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -62,6 +97,17 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "url-file", required_argument, NULL, OPT_URLFILE },
                 { "sync", required_argument, NULL, OPT_SYNC },
                 { "log-level", required_argument, NULL, OPT_LOG },
+                { "run-dir", required_argument, NULL, OPT_RUN },
+                { "lease", required_argument, NULL, OPT_LEASE },
+                { "controller", required_argument, NULL, OPT_CONTROLLER },
+                { "node", required_argument, NULL, OPT_NODE },
+                { "site", required_argument, NULL, OPT_SITE },
+                { "underlay-ip", required_argument, NULL, OPT_UNDERLAY },
+                { "runtime", required_argument, NULL, OPT_RUNTIME },
+                { "advertise-url", required_argument, NULL, OPT_ADVERTISE },
+                { "labels", required_argument, NULL, OPT_LABELS },
+                { "workers", required_argument, NULL, OPT_WORKERS },
+                { "netns", required_argument, NULL, OPT_NETNS },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -111,6 +157,60 @@ static int parse_args(int argc, char **argv, struct config *c)
                         }
                         sf_log_max_level = lvl;
                         break;
+                case OPT_RUN:
+                        c->run_dir = optarg;
+                        break;
+                case OPT_LEASE:
+                case OPT_WORKERS: {
+                        char *end;
+                        unsigned long v;
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || errno || v == 0 || v > 3600) {
+                                fprintf(stderr, "sfd: --%s: '%s' must be 1 to 3600\n",
+                                        o == OPT_LEASE ? "lease" : "workers", optarg);
+                                return -EINVAL;
+                        }
+                        if (o == OPT_LEASE)
+                                c->lease_s = v;
+                        else
+                                c->workers = v;
+                        break;
+                }
+                case OPT_CONTROLLER:
+                        c->controller = optarg;
+                        break;
+                case OPT_NODE:
+                        c->node = optarg;
+                        break;
+                case OPT_SITE:
+                        c->site = optarg;
+                        break;
+                case OPT_UNDERLAY: {
+                        struct in6_addr x;
+                        if (inet_pton(AF_INET, optarg, &x) != 1 && inet_pton(AF_INET6, optarg, &x) != 1) {
+                                fprintf(stderr, "sfd: --underlay-ip: '%s' is not an IP address\n", optarg);
+                                return -EINVAL;
+                        }
+                        c->underlay_ip = optarg;
+                        break;
+                }
+                case OPT_RUNTIME:
+                        if (!STREQ(optarg, "runc") && !STREQ(optarg, "crun")) {
+                                fprintf(stderr, "sfd: --runtime: '%s' is not runc or crun\n", optarg);
+                                return -EINVAL;
+                        }
+                        c->runtime = optarg;
+                        break;
+                case OPT_NETNS:
+                        c->netns = optarg;
+                        break;
+                case OPT_ADVERTISE:
+                        c->advertise = optarg;
+                        break;
+                case OPT_LABELS:
+                        c->labels = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -149,12 +249,12 @@ static int lock_state_dir(const char *dir, sf_err *e)
 
 int main(int argc, char **argv)
 {
-        struct config c = { .role = ROLE_ALL, .listen = DEFAULT_LISTEN,
-                            .state_dir = DEFAULT_STATE_DIR };
+        struct config c = { .role = ROLE_ALL, .state_dir = DEFAULT_STATE_DIR };
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_store_ sf_store *store = NULL;
         _cleanup_free_ char *db = NULL;
         sf_http_server *http = NULL;
+        sf_agent *agent = NULL;
         sf_vim *vim = NULL;
         sf_api *api = NULL;
         sigset_t sigs;
@@ -162,9 +262,29 @@ int main(int argc, char **argv)
 
         if (parse_args(argc, argv, &c) < 0)
                 return 2;
-        if (c.role == ROLE_AGENT) {
-                fprintf(stderr, "sfd: --role agent is not available yet in this build\n");
+        if (!c.listen)
+                c.listen = c.role == ROLE_AGENT ? "127.0.0.1:7481" : DEFAULT_LISTEN;
+        if (c.role == ROLE_CONTROLLER && (c.node || c.site || c.underlay_ip || c.controller)) {
+                fprintf(stderr, "sfd: --node, --site, --underlay-ip and --controller are agent "
+                                "options; --role controller runs no agent\n");
                 return 2;
+        }
+        if (c.role == ROLE_ALL && c.controller) {
+                fprintf(stderr, "sfd: --controller is for --role agent; the all-in-one role is "
+                                "its own controller\n");
+                return 2;
+        }
+
+        /* Enter the node's network namespace before any thread exists, so every thread and
+         * every socket lives there. Unlike `ip netns exec`, the mount namespace stays the
+         * host's: the runtime needs the real cgroup and /sys mounts. */
+        if (c.netns) {
+                int fd = open(c.netns, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+                        fprintf(stderr, "sfd: --netns: cannot enter '%s': %m\n", c.netns);
+                        return 1;
+                }
+                close(fd);
         }
 
         /* Signals are taken synchronously by the main thread; block them before any thread
@@ -175,6 +295,7 @@ int main(int argc, char **argv)
         sigaddset(&sigs, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
+        sf_httpc_global_init();
 
         r = sf_mkdir_p(c.state_dir, 0700, &e);
         if (r < 0)
@@ -184,17 +305,22 @@ int main(int argc, char **argv)
                 r = lockfd;
                 goto fail;
         }
-        db = xasprintf("%s/sfd.db", c.state_dir);
-        r = sf_store_open(db, &(struct sf_store_options) { .sync_full = c.sync_full }, &store, &e);
-        if (r < 0)
-                goto fail;
-        r = sf_vim_new(store, NULL, &vim, &e);
-        if (r < 0)
-                goto fail;
+        if (c.role != ROLE_AGENT) {
+                db = xasprintf("%s/sfd.db", c.state_dir);
+                r = sf_store_open(db, &(struct sf_store_options) { .sync_full = c.sync_full },
+                                  &store, &e);
+                if (r < 0)
+                        goto fail;
+                r = sf_vim_new(store, &(struct sf_vim_options) { .lease_ms = c.lease_s * 1000 },
+                               &vim, &e);
+                if (r < 0)
+                        goto fail;
+        }
         r = sf_api_new(store, &api, &e);
         if (r < 0)
                 goto fail;
-        sf_api_add_kinds(api, sf_vim_kinds(vim));
+        if (vim)
+                sf_api_add_kinds(api, sf_vim_kinds(vim));
         r = sf_http_server_start(&(struct sf_http_options) { .listen = c.listen,
                                                              .handler = sf_api_handle,
                                                              .observe = sf_api_observe,
@@ -202,9 +328,33 @@ int main(int argc, char **argv)
                                  &http, &e);
         if (r < 0)
                 goto fail;
-        log_info("sfd %s (%s) listening on %s, state in '%s', revision %" PRId64, SF_VERSION,
-                 c.role == ROLE_ALL ? "all-in-one" : "controller", sf_http_server_url(http),
-                 c.state_dir, sf_store_revision(store));
+        if (vim) {
+                r = sf_vim_start(vim, &e);
+                if (r < 0)
+                        goto fail;
+        }
+        if (c.role != ROLE_CONTROLLER) {
+                struct sf_agent_options ao = {
+                        .controller = c.role == ROLE_ALL ? sf_http_server_url(http)
+                                                         : c.controller ? c.controller
+                                                                        : "http://127.0.0.1:7480",
+                        .agent_url = c.advertise ? c.advertise : sf_http_server_url(http),
+                        .node = c.node,
+                        .site = c.site,
+                        .underlay_ip = c.underlay_ip,
+                        .state_dir = c.state_dir,
+                        .run_dir = c.run_dir,
+                        .runtime = c.runtime,
+                        .workers = c.workers,
+                        .labels = c.labels,
+                };
+                r = sf_agent_start(&ao, api, &agent, &e);
+                if (r < 0)
+                        goto fail;
+        }
+        log_info("sfd %s (%s) listening on %s, state in '%s'%s", SF_VERSION,
+                 c.role == ROLE_ALL ? "all-in-one" : c.role == ROLE_AGENT ? "agent" : "controller",
+                 sf_http_server_url(http), c.state_dir, store ? "" : " (no database: agent only)");
         if (c.url_file) {
                 _cleanup_free_ char *u = xasprintf("%s\n", sf_http_server_url(http));
                 r = sf_write_file_atomic(c.url_file, u, strlen(u), 0644, &e);
@@ -221,8 +371,12 @@ int main(int argc, char **argv)
                 }
                 break;
         }
-        log_info("%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        sf_store_shutdown(store);
+        log_info("%s received, shutting down (workloads keep running)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sf_agent_stop(agent);
+        sf_vim_stop(vim);
+        if (store)
+                sf_store_shutdown(store);
         sf_http_server_stop(http);
         sf_api_free(api);
         sf_vim_free(vim);
@@ -231,6 +385,10 @@ int main(int argc, char **argv)
 
 fail:
         log_error("%s", sf_err_msg(&e));
+        sf_agent_stop(agent);
+        sf_vim_stop(vim);
+        if (store)
+                sf_store_shutdown(store);
         sf_http_server_stop(http);
         sf_api_free(api);
         sf_vim_free(vim);

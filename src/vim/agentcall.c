@@ -4,6 +4,25 @@
 #include "lib/util.h"
 #include "vim/vim-internal.h"
 
+int sf_vim_node_call(sf_vim *v, json_t *node, const char *method, const char *path, json_t *in,
+                     long timeout_ms, json_t **ret, sf_err *e)
+{
+        const char *url = json_string_value(json_object_get(node, "agent_url"));
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        int r;
+        if (!url)
+                return sf_err_set(e, -EAGAIN, NULL, "node '%s' has no agent address",
+                                  json_string_value(json_object_get(node, "name")));
+        r = sf_httpc_new(url, &c, e);
+        if (r < 0)
+                return r;
+        sf_httpc_set_timeout(c, timeout_ms);
+        r = sf_httpc_call(c, method, path, in, ret, e);
+        if (r < 0 && (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EIO) && !e->field)
+                sf_err_prefix(e, "agent of node '%s'", json_string_value(json_object_get(node, "name")));
+        return r;
+}
+
 int sf_vim_agent_call(sf_vim *v, sf_store *s, json_t *w, const char *method, const char *action,
                       json_t *in, json_t **ret, sf_err *e)
 {

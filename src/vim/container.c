@@ -13,7 +13,7 @@ SF_LOG_MODULE("vim");
 static const char *const container_create_keys[] = {
         "name", "image", "command", "env", "workdir", "hostname", "networks", "ports", "node",
         "site", "node_selector", "cpu", "memory", "restart_policy", "runtime", "files",
-        "description", "labels", "anti_affinity", "kind", "vcpus", NULL
+        "description", "labels", "anti_affinity", "kind", "vcpus", "stop_grace_seconds", NULL
 };
 static const char *const container_update_keys[] = {
         "name", "description", "labels", "restart_policy", "desired_state", "status", NULL
@@ -56,7 +56,7 @@ static int parse_cpu(json_t *in, int64_t *ret, sf_err *e)
                 d /= 1000.0;
         else if (*end)
                 return sf_err_set(e, -EINVAL, "cpu", "'%.32s' is not a CPU amount such as 500m or 0.5", s);
-        if (d * 1000 < 1 || d > 64)
+        if (!(d * 1000 >= 1 && d <= 64)) /* written so that NaN fails too */
                 return sf_err_set(e, -EINVAL, "cpu", "must be between 1m and 64 cores");
         *ret = (int64_t) (d * 1000 + 0.5);
         return 0;
@@ -201,6 +201,50 @@ static int check_networks(json_t *in, json_t **ret, sf_err *e)
         return 0;
 }
 
+/* An image that no node has is a mistake in the request, not a placement problem: images are
+ * imported into node stores, never pulled, so waiting would not help. Only decided when every
+ * node reports its images. */
+static int check_image_known(sf_tx *tx, json_t *w, sf_err *e)
+{
+        json_auto_t *nodes = NULL, *have = json_array();
+        const char *kind = json_string_value(json_object_get(w, "kind"));
+        const char *img = json_string_value(json_object_get(w, "image"));
+        const char *key = STREQ(kind, "vm") ? "vm_images" : "images";
+        _cleanup_free_ char *want = NULL, *list = xstrdup("");
+        json_t *n, *x;
+        size_t i, j;
+        sf_rd rd;
+        int r;
+
+        sf_rd_from_tx(tx, &rd);
+        r = sf_res_list(&rd, "node", NULL, &nodes, e);
+        if (r < 0 || json_array_size(nodes) == 0)
+                return r;
+        want = strchr(img, ':') && (!strrchr(img, '/') || strrchr(img, ':') > strrchr(img, '/'))
+                       ? xstrdup(img)
+                       : xasprintf("%s:latest", img);
+        json_array_foreach(nodes, i, n) {
+                json_t *imgs = json_object_get(json_object_get(json_object_get(n, "status"), "info"), key);
+                if (!json_is_array(imgs))
+                        return 0; /* a node that does not say: let placement decide */
+                json_array_foreach(imgs, j, x) {
+                        if (json_is_string(x) && (STREQ(json_string_value(x), want) ||
+                                                  STREQ(json_string_value(x), img)))
+                                return 0;
+                        if (json_is_string(x) && json_array_size(have) < 10) {
+                                char *nl = xasprintf("%s%s%s", list, *list ? ", " : "", json_string_value(x));
+                                free(list);
+                                list = nl;
+                                json_array_append(have, x);
+                        }
+                }
+        }
+        return sf_err_set(e, -EINVAL, "image",
+                          "'%s' is in no node's image store (import it with 'sfctl image import'; "
+                          "known: %s)",
+                          img, *list ? list : "none");
+}
+
 static json_t *port_request(json_t *net_entry, const char *cid, const char *node_id)
 {
         json_t *req = json_pack("{s:O, s:s, s:s}", "network", json_object_get(net_entry, "network"),
@@ -241,7 +285,7 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_t *cmd = NULL, *env = NULL, *files = NULL, *ports = NULL, *sel = NULL, *x;
         const char *image = NULL, *workdir = NULL, *hostname = NULL, *restart = "never",
                    *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL;
-        int64_t cpu = 100, mem = 0, vcpus = 0;
+        int64_t cpu = 100, mem = 0, vcpus = 0, grace = 10;
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         _cleanup_free_ char *node_id = NULL, *reason = NULL;
         const char *cid;
@@ -282,6 +326,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         if (r >= 0)
                 r = sf_json_int(in, "vcpus", false, 1, 64, &vcpus, e);
         if (r >= 0)
+                r = sf_json_int(in, "stop_grace_seconds", false, 0, 300, &grace, e);
+        if (r >= 0)
                 r = parse_memory(in, "memory", &mem, e);
         if (r >= 0)
                 r = check_files(in, &files, e);
@@ -320,14 +366,18 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_object_set_new(obj, "runtime", runtime ? json_string(runtime) : json_null());
         json_object_set_new(obj, "cpu", json_integer(cpu));
         json_object_set_new(obj, "memory", json_integer(mem));
+        json_object_set_new(obj, "stop_grace_seconds", json_integer(grace));
         json_object_set_new(obj, "files", files ? json_deep_copy(files) : json_array());
-        json_object_set_new(obj, "networks", json_incref(nets ? nets : json_array()));
+        json_object_set_new(obj, "networks", nets ? json_incref(nets) : json_array());
         json_object_set_new(obj, "site", site ? json_string(site) : json_null());
         json_object_set_new(obj, "node_selector", sel ? json_deep_copy(sel) : json_object());
         json_object_set_new(obj, "anti_affinity", aa ? json_string(aa) : json_null());
         json_object_set_new(obj, "desired_state", json_string("running"));
         json_object_set_new(obj, "generation", json_integer(1));
 
+        r = check_image_known(tx, obj, e);
+        if (r < 0)
+                return r;
         if (node) {
                 json_auto_t *n = NULL;
                 r = vim_resolve(tx, "node", node, "node", &n, e);
@@ -450,7 +500,7 @@ static int container_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, js
                 return r;
         if (restart)
                 json_object_set_new(obj, "restart_policy", json_string(restart));
-        if (desired && !json_equal(json_object_get(obj, "desired_state"), json_string(desired))) {
+        if (desired && !STREQ(json_string_value(json_object_get(obj, "desired_state")) ?: "", desired)) {
                 if (json_is_true(json_object_get(obj, "deleting")))
                         return sf_err_set(e, -EBUSY, "desired_state", "the container is being deleted");
                 json_object_set_new(obj, "desired_state", json_string(desired));

@@ -43,7 +43,7 @@ static int mark_not_ready(sf_vim *v, const char *id, uint64_t silent_ms, sf_err 
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
         st = json_object_get(node, "status");
-        if (!json_is_object(st) || !json_equal(json_object_get(st, "state"), json_string("Ready")))
+        if (!json_is_object(st) || !STREQ(json_string_value(json_object_get(st, "state")) ?: "", "Ready"))
                 return 0;
         json_object_set_new(st, "state", json_string("NotReady"));
         {
@@ -94,7 +94,7 @@ static void *lease_loop(void *u)
                                 continue;
                         }
                         if (now - s->since > (uint64_t) v->lease_ms * 1000 &&
-                            json_equal(json_object_get(st, "state"), json_string("Ready")) &&
+                            STREQ(json_string_value(json_object_get(st, "state")) ?: "", "Ready") &&
                             mark_not_ready(v, id, (now - s->since) / 1000, &e) < 0)
                                 log_warn("marking node NotReady: %s", sf_err_msg(&e));
                 }

@@ -2,6 +2,7 @@
  * kernel features, underlay address, and status as reported by each node's agent. */
 #include <inttypes.h>
 
+#include "lib/httpc.h"
 #include "lib/log.h"
 #include "vim/vim-internal.h"
 
@@ -281,6 +282,37 @@ static const struct sf_kind_filter node_filters[] = {
 };
 static const struct sf_kind_action no_actions[] = { { NULL } };
 
+/* Images live on nodes: these forward to the node's agent. */
+static int node_images(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        return sf_vim_node_call(ctx, cur, "GET", "/agent/v1/images", NULL, 30000, ret, e);
+}
+
+static int node_import_image(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        /* Imports unpack whole images: allow them time. */
+        return sf_vim_node_call(ctx, cur, "POST", "/agent/v1/images", in, 600000, ret, e);
+}
+
+static int node_remove_image(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        const char *name = NULL;
+        _cleanup_free_ char *path = NULL, *en = NULL;
+        int r = sf_json_str(in, "name", true, &name, e);
+        if (r < 0)
+                return r;
+        en = sf_httpc_escape(name);
+        path = xasprintf("/agent/v1/images?name=%s", en);
+        return sf_vim_node_call(ctx, cur, "DELETE", path, NULL, 30000, ret, e);
+}
+
+static const struct sf_kind_action node_actions[] = {
+        { "images", true, node_images },
+        { "import-image", false, node_import_image },
+        { "remove-image", false, node_remove_image },
+        { NULL },
+};
+
 struct sf_kind vim_site_kind = {
         .name = "site",
         .plural = "sites",
@@ -298,5 +330,5 @@ struct sf_kind vim_node_kind = {
         .create = node_create,
         .update = node_update,
         .remove = node_remove,
-        .actions = no_actions,
+        .actions = node_actions,
 };

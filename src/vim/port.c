@@ -362,7 +362,7 @@ static int port_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
                 json_object_set(obj, "allowed_address_pairs", pairs);
         }
         if ((val = json_object_get(patch, "fixed_ips"))) {
-                json_auto_t *net = NULL, *fixed = NULL;
+                json_auto_t *net = NULL, *fixed = NULL, *none = json_array();
                 json_t *req = NULL;
                 r = sf_json_array(patch, "fixed_ips", false, &req, e);
                 if (r < 0)
@@ -375,7 +375,8 @@ static int port_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
                 r = sf_ipam_release_port(tx, id, e);
                 if (r < 0)
                         return r;
-                r = assign_ips(v, tx, net, id, req ? req : json_array(), &fixed, e);
+                /* "fixed_ips": null removes every address, like []. */
+                r = assign_ips(v, tx, net, id, req ? req : none, &fixed, e);
                 if (r < 0)
                         return r;
                 json_object_set(obj, "fixed_ips", fixed);

@@ -311,7 +311,7 @@ static int retry_pending(sf_vim *v, sf_err *e)
                 if (node) {
                         r = sf_vim_container_bind(v, tx, c, node, e);
                         json_object_set_new(st, "message", json_string("waiting for the node's agent"));
-                } else if (!json_equal(json_object_get(st, "message"), json_string(reason))) {
+                } else if (!STREQ(json_string_value(json_object_get(st, "message")) ?: "", reason)) {
                         json_object_set_new(st, "message", json_string(reason));
                 } else
                         continue;

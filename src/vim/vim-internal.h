@@ -58,5 +58,7 @@ int sf_lease_start(sf_vim *v, sf_err *e);
 int sf_vim_container_bind(sf_vim *v, sf_tx *tx, json_t *obj, const char *node_id, sf_err *e);
 int sf_vim_container_purge(sf_vim *v, sf_tx *tx, json_t *cur, sf_err *e);
 /* agentcall.c: forwards an action to the agent of the workload's node */
+int sf_vim_node_call(sf_vim *v, json_t *node, const char *method, const char *path, json_t *in,
+                     long timeout_ms, json_t **ret, sf_err *e);
 int sf_vim_agent_call(sf_vim *v, sf_store *s, json_t *workload, const char *method,
                       const char *action, json_t *in, json_t **ret, sf_err *e);

@@ -1,0 +1,132 @@
+/* Shared between the agent's source files. Locking: a->lock guards the cache (desired state),
+ * the local workload table and the job queue; work that talks to the kernel, the runtime or
+ * the controller runs without it. */
+#pragma once
+
+#include <pthread.h>
+
+#include "agent/agent.h"
+#include "agent/compute/driver.h"
+#include "agent/image/image.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+#include "net/nl.h"
+
+enum lw_state {
+        LW_NEW,      /* known, nothing done yet */
+        LW_RUNNING,
+        LW_STOPPED,  /* stopped on request */
+        LW_EXITED,   /* its process ended by itself */
+        LW_FAILED,   /* could not be created or started */
+        LW_GONE,     /* torn down */
+};
+
+enum job_type { JOB_CREATE, JOB_START, JOB_STOP, JOB_DELETE, JOB_REAP };
+
+struct lw {                     /* a workload on this node, as the node knows it */
+        char id[40];
+        char *name;
+        json_t *spec;           /* the desired object it was made from */
+        int64_t generation;     /* spec generation last acted on */
+        enum lw_state state;
+        bool busy;              /* a job runs for it */
+        bool reap_pending;      /* it exited while a job ran: reap after that job */
+        bool deleting;
+        bool finalized;
+        sf_workload_status st;
+        int exit_fd;            /* pidfd watched for exit, -1 */
+        unsigned restarts;
+        uint64_t retry_at;      /* monotonic usec: earliest restart or retry */
+        char *message;
+        json_t *timings;        /* ms per step of the last creation */
+        char *network_ready_at, *started_at, *finished_at;
+        json_t *ips;
+        json_t *reported;       /* the last status sent, to send only changes */
+};
+
+struct job {
+        enum job_type type;
+        char id[40];
+        struct job *next;
+};
+
+struct sf_agent {
+        struct sf_agent_options o;
+        char *node_name;
+        char *node_id;
+        char *self_url;
+        sf_api *api;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;       /* reconcile wakeups */
+        pthread_cond_t job_cond;   /* workers */
+        volatile bool stopping;
+        bool dirty;                /* something changed: reconcile */
+
+        /* desired state, from the controller (informer cache) */
+        json_t *cache;             /* {kind: {id: object}} */
+        int64_t revision;
+        bool synced;               /* listed at least once */
+        bool connected;
+
+        /* actual state */
+        struct lw **lws;
+        size_t n_lws;
+        struct job *jobs, *jobs_tail;
+
+        sf_compute *containers;
+        sf_image_store *images;
+        json_t *image_names;       /* reported in node status */
+
+        /* threads */
+        pthread_t watch_thread, reconcile_thread, heartbeat_thread, exit_thread;
+        pthread_t *workers;
+        unsigned n_workers;
+        int exit_epfd;
+        int exit_wakefd;
+
+        pthread_mutex_t dp_lock;   /* dataplane changes (bridges, policy) */
+        char *nft_applied;         /* the policy ruleset last applied */
+        json_t *features;
+        uint64_t last_heartbeat_ok;
+};
+
+/* cache.c */
+int agent_cache_start(sf_agent *a, sf_err *e);
+json_t *agent_cache_get(sf_agent *a, const char *kind, const char *id); /* borrowed, lock held */
+json_t *agent_cache_kind(sf_agent *a, const char *kind);               /* {id: obj}, lock held */
+void agent_wake(sf_agent *a);                                          /* lock held */
+
+/* reconcile.c */
+int agent_reconcile_start(sf_agent *a, sf_err *e);
+void agent_job_push(sf_agent *a, enum job_type t, const char *id);   /* lock held */
+struct lw *agent_lw_find(sf_agent *a, const char *id);               /* lock held */
+struct lw *agent_lw_add(sf_agent *a, const char *id);                /* lock held */
+void agent_lw_remove(sf_agent *a, struct lw *w);                     /* lock held */
+void agent_lw_set_message(struct lw *w, const char *fmt, ...) _printf_(2, 3);
+
+/* workload.c: jobs, run without the lock */
+void agent_job_run(sf_agent *a, sf_httpc *http, struct job *j);
+int agent_adopt_all(sf_agent *a, sf_err *e);
+int agent_exit_watch_start(sf_agent *a, sf_err *e);
+void agent_exit_watch_add(sf_agent *a, struct lw *w);                /* lock held */
+char *agent_container_dir(sf_agent *a, const char *id);
+char *agent_netns_path(sf_agent *a, const char *id);
+
+/* dataplane.c */
+int agent_dp_init(sf_agent *a, sf_err *e);
+/* Ensures the bridge of a network exists, with the gateways of its subnets on it; returns
+ * its ifindex. */
+int agent_dp_network_up(sf_agent *a, sf_nl *nl, json_t *network, json_t *subnets, sf_err *e);
+/* Removes bridges of networks no local port uses; applies routing policy. Lock NOT held. */
+int agent_dp_sync(sf_agent *a, json_t *networks_in_use, json_t *routers, json_t *subnets, sf_err *e);
+char *agent_bridge_name(json_t *network);
+char *agent_host_ifname(const char *port_id);
+
+/* node.c: registration and heartbeats */
+int agent_node_register(sf_agent *a, sf_httpc *http, sf_err *e);
+int agent_heartbeat_start(sf_agent *a, sf_err *e);
+void agent_refresh_images(sf_agent *a);
+
+/* http.c */
+void agent_routes_register(sf_agent *a);

@@ -1,0 +1,166 @@
+/* Agent lifecycle: set-up of its directories, image store (with the busybox image made from
+ * Debian's busybox-static when missing), compute driver and data plane; adoption of what runs
+ * already; then the threads: watch, reconcile, workers, exits, heartbeats. */
+#include <unistd.h>
+
+#include "agent/agent-internal.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "net/features.h"
+
+SF_LOG_MODULE("agent");
+
+json_t *agent_detect_features(void);
+
+int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret, sf_err *e)
+{
+        sf_agent *a = new0(sf_agent, 1);
+        _cleanup_free_ char *images = NULL, *rt_root = NULL, *exec_dir = NULL;
+        _cleanup_image_info_ sf_image_info *bb = NULL;
+        char host[256];
+        int r;
+
+        a->o = *o;
+        a->api = api;
+        a->exit_epfd = a->exit_wakefd = -1;
+        if (!a->o.run_dir)
+                a->o.run_dir = "/run/superfluid";
+        if (!a->o.state_dir)
+                a->o.state_dir = "/var/lib/superfluid";
+        if (!a->o.runtime)
+                a->o.runtime = "runc";
+        if (!a->o.workers)
+                a->o.workers = 8;
+        if (!a->o.heartbeat_ms)
+                a->o.heartbeat_ms = 5000;
+        a->n_workers = a->o.workers;
+        if (o->node)
+                a->node_name = xstrdup(o->node);
+        else {
+                if (gethostname(host, sizeof(host) - 1) < 0)
+                        snprintf(host, sizeof(host), "node");
+                host[sizeof(host) - 1] = 0;
+                a->node_name = xstrdup(host);
+        }
+        if (!sf_name_valid(a->node_name)) {
+                r = sf_err_set(e, -EINVAL, "node", "'%s' is not a valid node name", a->node_name);
+                goto fail;
+        }
+        a->self_url = xstrdup(o->agent_url);
+        pthread_mutex_init(&a->lock, NULL);
+        {
+                pthread_condattr_t ca;
+                pthread_condattr_init(&ca);
+                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+                pthread_cond_init(&a->cond, &ca);
+                pthread_condattr_destroy(&ca);
+        }
+        pthread_cond_init(&a->job_cond, NULL);
+
+        for (const char *const *d = (const char *const[]) { "containers", "netns", NULL }; *d; d++) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", a->o.run_dir, *d);
+                r = sf_mkdir_p(p, 0700, e);
+                if (r < 0)
+                        goto fail;
+        }
+        images = xasprintf("%s/images", a->o.state_dir);
+        r = sf_mkdir_p(images, 0700, e);
+        if (r >= 0)
+                r = sf_image_store_open(images, &a->images, e);
+        if (r < 0)
+                goto fail;
+        if (sf_image_get(a->images, "busybox", &bb, NULL) == -ENOENT) {
+                r = sf_image_create_busybox(a->images, "busybox", e);
+                if (r < 0 && r != -EEXIST) {
+                        sf_err_prefix(e, "create the busybox image (is busybox-static installed?)");
+                        goto fail;
+                }
+                log_info("image 'busybox' created from the host's busybox-static");
+        }
+        agent_refresh_images(a);
+
+        rt_root = xasprintf("%s/%s", a->o.run_dir, a->o.runtime);
+        exec_dir = xasprintf("%s/exec", a->o.run_dir);
+        r = sf_compute_open("container",
+                            &(sf_compute_options) { .runtime = a->o.runtime,
+                                                    .runtime_root = rt_root,
+                                                    .exec_dir = exec_dir },
+                            &a->containers, e);
+        if (r < 0)
+                goto fail;
+        a->features = agent_detect_features();
+        r = agent_dp_init(a, e);
+        if (r >= 0)
+                r = agent_adopt_all(a, e);
+        if (r >= 0)
+                r = agent_exit_watch_start(a, e);
+        if (r < 0)
+                goto fail;
+        agent_routes_register(a);
+        r = agent_cache_start(a, e);
+        if (r >= 0)
+                r = agent_reconcile_start(a, e);
+        if (r >= 0)
+                r = agent_heartbeat_start(a, e);
+        if (r < 0)
+                goto fail;
+        log_info("agent for node '%s' started (runtime %s, controller %s)", a->node_name,
+                 a->o.runtime, a->o.controller);
+        *ret = a;
+        return 0;
+fail:
+        sf_agent_stop(a);
+        return r;
+}
+
+void sf_agent_stop(sf_agent *a)
+{
+        if (!a)
+                return;
+        pthread_mutex_lock(&a->lock);
+        a->stopping = true;
+        pthread_cond_broadcast(&a->cond);
+        pthread_cond_broadcast(&a->job_cond);
+        pthread_mutex_unlock(&a->lock);
+        if (a->exit_wakefd >= 0) {
+                uint64_t one = 1;
+                (void) !write(a->exit_wakefd, &one, sizeof(one));
+        }
+        if (a->watch_thread)
+                pthread_join(a->watch_thread, NULL);
+        if (a->reconcile_thread)
+                pthread_join(a->reconcile_thread, NULL);
+        if (a->heartbeat_thread)
+                pthread_join(a->heartbeat_thread, NULL);
+        for (unsigned i = 0; a->workers && i < a->n_workers; i++)
+                if (a->workers[i])
+                        pthread_join(a->workers[i], NULL);
+        if (a->exit_thread)
+                pthread_join(a->exit_thread, NULL);
+        while (a->n_lws)
+                agent_lw_remove(a, a->lws[0]);
+        free(a->lws);
+        while (a->jobs) {
+                struct job *j = a->jobs;
+                a->jobs = j->next;
+                free(j);
+        }
+        if (a->exit_epfd >= 0)
+                close(a->exit_epfd);
+        if (a->exit_wakefd >= 0)
+                close(a->exit_wakefd);
+        sf_compute_close(a->containers);
+        sf_image_store_free(a->images);
+        if (a->cache)
+                json_decref(a->cache);
+        if (a->image_names)
+                json_decref(a->image_names);
+        if (a->features)
+                json_decref(a->features);
+        free(a->workers);
+        free(a->nft_applied);
+        free(a->node_name);
+        free(a->node_id);
+        free(a->self_url);
+        free(a);
+}

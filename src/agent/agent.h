@@ -1,0 +1,31 @@
+/* The node agent: makes this node match the desired state the controller holds for it.
+ * It registers the node, keeps its lease with heartbeats, watches the controller's event
+ * stream (level-triggered: any change leads to a full comparison of desired and actual
+ * state), plumbs networks through netlink, runs workloads through the compute drivers, and
+ * reports status back. Workloads and networking keep running when the agent or the
+ * controller stops; a restarted agent adopts what it finds. */
+#pragma once
+
+#include "api/api.h"
+#include "lib/err.h"
+
+typedef struct sf_agent sf_agent;
+
+struct sf_agent_options {
+        const char *controller;   /* controller URL, e.g. http://127.0.0.1:7480 */
+        const char *agent_url;    /* where this agent's own API answers (exec, logs, images) */
+        const char *node;         /* node name; NULL: the host name */
+        const char *site;         /* site name or id; NULL: none */
+        const char *underlay_ip;  /* VTEP address for the overlay; NULL: none (single node) */
+        const char *state_dir;    /* persistent: images */
+        const char *run_dir;      /* volatile: netns, runtime state, containers (tmpfs) */
+        const char *runtime;      /* "runc" (default) or "crun" */
+        unsigned workers;         /* parallel workload operations; 0: 8 */
+        unsigned heartbeat_ms;    /* 0: 5000 */
+        const char *labels;       /* "k=v,k2=v2" node labels; NULL: none */
+};
+
+/* Starts the agent's threads; registers its routes (/agent/v1/...) on api. */
+int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret, sf_err *e);
+/* Stops the threads. Workloads keep running (they are not the agent's children). */
+void sf_agent_stop(sf_agent *a);

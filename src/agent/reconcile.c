@@ -1,0 +1,370 @@
+/* The reconciler: compares desired state (the cache) with the node's workloads and queues
+ * jobs for the difference (create, start, stop, delete, restart per policy), keeps the data
+ * plane in step (bridges of networks in use, routing policy), and reports each workload's
+ * status back when it changed. Jobs run on a pool of workers, one job per workload at a time. */
+#include <inttypes.h>
+#include <time.h>
+
+#include "agent/agent-internal.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+SF_LOG_MODULE("reconcile");
+
+struct lw *agent_lw_find(sf_agent *a, const char *id)
+{
+        for (size_t i = 0; i < a->n_lws; i++)
+                if (STREQ(a->lws[i]->id, id))
+                        return a->lws[i];
+        return NULL;
+}
+
+struct lw *agent_lw_add(sf_agent *a, const char *id)
+{
+        struct lw *w = new0(struct lw, 1);
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        w->exit_fd = -1;
+        a->lws = xrealloc(a->lws, sizeof(*a->lws) * (a->n_lws + 1));
+        a->lws[a->n_lws++] = w;
+        return w;
+}
+
+void agent_lw_remove(sf_agent *a, struct lw *w)
+{
+        for (size_t i = 0; i < a->n_lws; i++)
+                if (a->lws[i] == w) {
+                        a->lws[i] = a->lws[--a->n_lws];
+                        break;
+                }
+        if (w->exit_fd >= 0)
+                close(w->exit_fd);
+        free(w->name);
+        free(w->message);
+        free(w->network_ready_at);
+        free(w->started_at);
+        free(w->finished_at);
+        if (w->spec)
+                json_decref(w->spec);
+        if (w->timings)
+                json_decref(w->timings);
+        if (w->ips)
+                json_decref(w->ips);
+        if (w->reported)
+                json_decref(w->reported);
+        free(w);
+}
+
+void agent_lw_set_message(struct lw *w, const char *fmt, ...)
+{
+        va_list ap;
+        free(w->message);
+        va_start(ap, fmt);
+        w->message = fmt ? xvasprintf(fmt, ap) : NULL;
+        va_end(ap);
+}
+
+void agent_job_push(sf_agent *a, enum job_type t, const char *id)
+{
+        struct job *j = new0(struct job, 1);
+        struct lw *w = agent_lw_find(a, id);
+        j->type = t;
+        snprintf(j->id, sizeof(j->id), "%s", id);
+        if (w)
+                w->busy = true;
+        if (a->jobs_tail)
+                a->jobs_tail->next = j;
+        else
+                a->jobs = j;
+        a->jobs_tail = j;
+        pthread_cond_signal(&a->job_cond);
+}
+
+static bool mine(sf_agent *a, json_t *obj)
+{
+        const char *n = json_string_value(json_object_get(obj, "node_id"));
+        return n && a->node_id && STREQ(n, a->node_id);
+}
+
+static bool restart_allowed(struct lw *w)
+{
+        const char *p = json_string_value(json_object_get(w->spec, "restart_policy")) ?: "never";
+        if (STREQ(p, "always"))
+                return true;
+        if (STREQ(p, "on-failure"))
+                return !(w->st.exit_known && w->st.exit_code == 0);
+        return false;
+}
+
+static const char *phase_of(struct lw *w)
+{
+        switch (w->state) {
+        case LW_NEW:
+                return w->busy ? "Creating" : "Pending";
+        case LW_RUNNING:
+                return "Running";
+        case LW_STOPPED:
+                return "Stopped";
+        case LW_EXITED:
+                return "Exited";
+        case LW_FAILED:
+                return "Failed";
+        default:
+                return "Terminating";
+        }
+}
+
+static json_t *status_of(sf_agent *a, struct lw *w)
+{
+        json_t *s = json_pack("{s:s, s:I, s:i}", "phase", phase_of(w), "observed_generation",
+                              (json_int_t) w->generation, "restarts", (int) w->restarts);
+        json_object_set_new(s, "message", json_string(w->message ? w->message : ""));
+        if (w->state == LW_RUNNING && w->st.pid > 0)
+                json_object_set_new(s, "pid", json_integer(w->st.pid));
+        else
+                json_object_set_new(s, "pid", json_null());
+        if ((w->state == LW_EXITED || w->state == LW_STOPPED) && w->st.exit_known)
+                json_object_set_new(s, "exit_code", json_integer(w->st.exit_code));
+        else
+                json_object_set_new(s, "exit_code", json_null());
+        json_object_set_new(s, "ips", w->ips ? json_incref(w->ips) : json_array());
+        sf_json_set_str(s, "network_ready_at", w->network_ready_at);
+        sf_json_set_str(s, "started_at", w->started_at);
+        sf_json_set_str(s, "finished_at", w->finished_at);
+        json_object_set_new(s, "timings", w->timings ? json_incref(w->timings) : json_object());
+        json_object_set_new(s, "runtime", json_string(a->o.runtime ? a->o.runtime : "runc"));
+        {
+                _cleanup_free_ char *ns = agent_netns_path(a, w->id);
+                json_object_set_new(s, "netns", json_string(ns));
+        }
+        return s;
+}
+
+struct report {
+        char id[40];
+        json_t *status;
+};
+
+static void reconcile_pass(sf_agent *a, sf_httpc *http)
+{
+        json_auto_t *in_use = json_object(), *routers = NULL, *subnets = NULL;
+        struct report *reports = NULL;
+        size_t n_reports = 0;
+        uint64_t now = sf_now_usec();
+        const char *id;
+        json_t *c, *p;
+
+        pthread_mutex_lock(&a->lock);
+        a->dirty = false;
+        if (!a->synced || !a->node_id) {
+                pthread_mutex_unlock(&a->lock);
+                return;
+        }
+        json_object_foreach(agent_cache_kind(a, "container"), id, c) {
+                struct lw *w = agent_lw_find(a, id);
+                const char *desired;
+                int64_t gen = json_integer_value(json_object_get(c, "generation"));
+                if (!mine(a, c))
+                        continue;
+                if (json_is_true(json_object_get(c, "deleting"))) {
+                        if (!w) {
+                                w = agent_lw_add(a, id);
+                                w->state = LW_GONE;
+                                w->spec = json_incref(c);
+                        }
+                        if (!w->busy && !w->finalized) {
+                                w->deleting = true;
+                                agent_job_push(a, JOB_DELETE, id);
+                        }
+                        continue;
+                }
+                if (!w) {
+                        w = agent_lw_add(a, id);
+                        w->spec = json_incref(c);
+                        w->name = xstrdup(json_string_value(json_object_get(c, "name")));
+                        w->generation = gen;
+                        agent_job_push(a, JOB_CREATE, id);
+                        continue;
+                }
+                if (w->busy)
+                        continue;
+                if (w->spec != c) {
+                        json_decref(w->spec);
+                        w->spec = json_incref(c);
+                }
+                desired = json_string_value(json_object_get(c, "desired_state")) ?: "running";
+                w->generation = gen;
+                switch (w->state) {
+                case LW_NEW:
+                        agent_job_push(a, JOB_CREATE, id);
+                        break;
+                case LW_RUNNING:
+                        if (STREQ(desired, "stopped"))
+                                agent_job_push(a, JOB_STOP, id);
+                        break;
+                case LW_STOPPED:
+                        if (STREQ(desired, "running"))
+                                agent_job_push(a, JOB_START, id);
+                        break;
+                case LW_EXITED:
+                        if (STREQ(desired, "stopped")) {
+                                w->state = LW_STOPPED;
+                                agent_wake(a);
+                        } else if (restart_allowed(w) && now >= w->retry_at)
+                                agent_job_push(a, JOB_START, id);
+                        break;
+                case LW_FAILED:
+                        if (STREQ(desired, "running") && now >= w->retry_at)
+                                agent_job_push(a, JOB_CREATE, id);
+                        break;
+                default:
+                        break;
+                }
+        }
+        /* Workloads the controller no longer wants here: force-deleted, or moved away. */
+        for (size_t i = 0; i < a->n_lws; i++) {
+                struct lw *w = a->lws[i];
+                json_t *want = agent_cache_get(a, "container", w->id);
+                if (w->busy || w->finalized)
+                        continue;
+                if (!want || !mine(a, want)) {
+                        if (w->state == LW_GONE) {
+                                agent_lw_remove(a, w);
+                                i--;
+                                continue;
+                        }
+                        w->deleting = true;
+                        agent_job_push(a, JOB_DELETE, w->id);
+                }
+        }
+        /* Networks with a port of this node's workloads need their bridge here. */
+        json_object_foreach(agent_cache_kind(a, "port"), id, p) {
+                const char *owner = json_string_value(json_object_get(p, "device_owner"));
+                if (!mine(a, p) || !owner || strncmp(owner, "compute:", 8) != 0)
+                        continue;
+                json_object_set(in_use, json_string_value(json_object_get(p, "network_id")),
+                                agent_cache_get(a, "network", json_string_value(json_object_get(p, "network_id"))) ?: json_null());
+        }
+        routers = json_deep_copy(agent_cache_kind(a, "router"));
+        subnets = json_deep_copy(agent_cache_kind(a, "subnet"));
+        json_object_foreach(in_use, id, c)
+                if (json_is_object(c))
+                        json_object_set_new(in_use, id, json_deep_copy(c));
+        /* Status reports: only what changed since the last one. */
+        for (size_t i = 0; i < a->n_lws; i++) {
+                struct lw *w = a->lws[i];
+                json_t *s;
+                if (w->deleting || w->state == LW_GONE || !agent_cache_get(a, "container", w->id))
+                        continue;
+                s = status_of(a, w);
+                if (w->reported && json_equal(s, w->reported)) {
+                        json_decref(s);
+                        continue;
+                }
+                reports = xrealloc(reports, sizeof(*reports) * (n_reports + 1));
+                snprintf(reports[n_reports].id, sizeof(reports->id), "%s", w->id);
+                reports[n_reports++].status = s;
+        }
+        pthread_mutex_unlock(&a->lock);
+
+        {
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                if (agent_dp_sync(a, in_use, routers, subnets, &e) < 0)
+                        log_warn("data plane: %s", sf_err_msg(&e));
+        }
+        for (size_t i = 0; i < n_reports; i++) {
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                _cleanup_free_ char *path = xasprintf("/v1/containers/%s", reports[i].id);
+                json_auto_t *body = json_pack("{s:O}", "status", reports[i].status);
+                int r = sf_httpc_call(http, "PATCH", path, body, NULL, &e);
+                pthread_mutex_lock(&a->lock);
+                if (r >= 0) {
+                        struct lw *w = agent_lw_find(a, reports[i].id);
+                        if (w) {
+                                if (w->reported)
+                                        json_decref(w->reported);
+                                w->reported = json_incref(reports[i].status);
+                        }
+                } else if (r != -ENOENT)
+                        log_debug("status of '%s' not reported: %s", reports[i].id, sf_err_msg(&e));
+                pthread_mutex_unlock(&a->lock);
+                json_decref(reports[i].status);
+        }
+        free(reports);
+}
+
+static void *reconcile_loop(void *u)
+{
+        sf_agent *a = u;
+        _cleanup_httpc_ sf_httpc *http = NULL;
+        if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
+                return NULL;
+        sf_httpc_set_timeout(http, 10000);
+        while (!a->stopping) {
+                struct timespec ts;
+                reconcile_pass(a, http);
+                pthread_mutex_lock(&a->lock);
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += 2; /* timers: restarts and retries come due without events */
+                while (!a->dirty && !a->stopping)
+                        if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT)
+                                break;
+                pthread_mutex_unlock(&a->lock);
+        }
+        return NULL;
+}
+
+static void *worker_loop(void *u)
+{
+        sf_agent *a = u;
+        _cleanup_httpc_ sf_httpc *http = NULL;
+        if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
+                return NULL;
+        sf_httpc_set_timeout(http, 10000);
+        for (;;) {
+                struct job *j;
+                struct lw *w;
+                pthread_mutex_lock(&a->lock);
+                while (!a->jobs && !a->stopping)
+                        pthread_cond_wait(&a->job_cond, &a->lock);
+                if (a->stopping) {
+                        pthread_mutex_unlock(&a->lock);
+                        break;
+                }
+                j = a->jobs;
+                a->jobs = j->next;
+                if (!a->jobs)
+                        a->jobs_tail = NULL;
+                pthread_mutex_unlock(&a->lock);
+
+                agent_job_run(a, http, j);
+
+                pthread_mutex_lock(&a->lock);
+                w = agent_lw_find(a, j->id);
+                if (w) {
+                        w->busy = false;
+                        if (w->reap_pending && !w->deleting) {
+                                w->reap_pending = false;
+                                agent_job_push(a, JOB_REAP, w->id);
+                        }
+                }
+                agent_wake(a);
+                pthread_mutex_unlock(&a->lock);
+                free(j);
+        }
+        return NULL;
+}
+
+int agent_reconcile_start(sf_agent *a, sf_err *e)
+{
+        int r;
+        a->workers = new0(pthread_t, a->n_workers);
+        for (unsigned i = 0; i < a->n_workers; i++) {
+                r = pthread_create(&a->workers[i], NULL, worker_loop, a);
+                if (r)
+                        return sf_err_errno(e, -r, "start worker");
+        }
+        r = pthread_create(&a->reconcile_thread, NULL, reconcile_loop, a);
+        if (r)
+                return sf_err_errno(e, -r, "start reconciler");
+        return 0;
+}

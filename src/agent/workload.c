@@ -1,0 +1,853 @@
+/* Workload jobs, run by the agent's workers: create (plumb the ports' network namespace,
+ * prepare the root filesystem, write day-0 files, start through the compute driver), start,
+ * stop, reap an exit, delete (the reverse, then confirm to the controller), and adoption of
+ * what already runs after an agent restart. Every step that fails undoes what the job did. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "agent/agent-internal.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "net/link.h"
+#include "net/netns.h"
+#include "net/plumb.h"
+
+SF_LOG_MODULE("workload");
+
+#define MAX_PORTS 8
+/* The workload's grace period between SIGTERM and SIGKILL (stop_grace_seconds, 10 s by
+ * default, as Docker's). Lock held or spec private. */
+static int grace_ms(json_t *spec)
+{
+        json_t *g = json_object_get(spec, "stop_grace_seconds");
+        return json_is_integer(g) ? (int) json_integer_value(g) * 1000 : 10000;
+}
+
+static int grace_of(sf_agent *a, const char *id)
+{
+        int ms;
+        struct lw *w;
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, id);
+        ms = grace_ms(w ? w->spec : NULL);
+        pthread_mutex_unlock(&a->lock);
+        return ms;
+}
+
+char *agent_container_dir(sf_agent *a, const char *id)
+{
+        return xasprintf("%s/containers/%s", a->o.run_dir, id);
+}
+
+char *agent_netns_path(sf_agent *a, const char *id)
+{
+        return xasprintf("%s/netns/%s", a->o.run_dir, id);
+}
+
+static double ms_since(uint64_t t0) { return (sf_now_usec() - t0) / 1000.0; }
+
+/* ---- what a job needs, copied out of the cache under the lock ---- */
+
+struct port_plan {
+        char id[40];
+        char *host_if;
+        char peer[8];
+        uint8_t mac[6];
+        unsigned mtu;
+        sf_prefix addrs[4];
+        size_t n_addrs;
+        sf_addr gws[2];
+        size_t n_gws;
+        sf_route_cfg routes[8];
+        size_t n_routes;
+        json_t *network;
+        json_t *subnets;
+        json_t *ips; /* ["10.0.0.5"] */
+};
+
+struct plan {
+        json_t *spec;
+        struct port_plan ports[MAX_PORTS];
+        size_t n_ports;
+        char **dns;
+        char **hosts;
+};
+
+static void plan_done(struct plan *p)
+{
+        if (p->spec)
+                json_decref(p->spec);
+        for (size_t i = 0; i < p->n_ports; i++) {
+                free(p->ports[i].host_if);
+                if (p->ports[i].network)
+                        json_decref(p->ports[i].network);
+                if (p->ports[i].subnets)
+                        json_decref(p->ports[i].subnets);
+                if (p->ports[i].ips)
+                        json_decref(p->ports[i].ips);
+        }
+        strv_free(p->dns);
+        strv_free(p->hosts);
+        memset(p, 0, sizeof(*p));
+}
+
+/* Lock held. */
+static int plan_make(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
+{
+        json_t *pid;
+        size_t i;
+        const char *hostname = json_string_value(json_object_get(w->spec, "hostname"));
+
+        p->spec = json_deep_copy(w->spec);
+        json_array_foreach(json_object_get(w->spec, "port_ids"), i, pid) {
+                struct port_plan *pp;
+                json_t *port = agent_cache_get(a, "port", json_string_value(pid)), *net, *fip;
+                size_t j;
+                if (i >= MAX_PORTS)
+                        return sf_err_set(e, -EINVAL, "ports", "at most %d ports", MAX_PORTS);
+                if (!port)
+                        return sf_err_set(e, -EAGAIN, NULL, "port %s is not known yet",
+                                          json_string_value(pid));
+                net = agent_cache_get(a, "network", json_string_value(json_object_get(port, "network_id")));
+                if (!net)
+                        return sf_err_set(e, -EAGAIN, NULL, "network of port %s is not known yet",
+                                          json_string_value(pid));
+                pp = &p->ports[p->n_ports++];
+                snprintf(pp->id, sizeof(pp->id), "%s", json_string_value(pid));
+                pp->host_if = agent_host_ifname(pp->id);
+                snprintf(pp->peer, sizeof(pp->peer), "eth%zu", i);
+                sf_mac_parse(json_string_value(json_object_get(port, "mac_address")), pp->mac);
+                pp->mtu = (unsigned) json_integer_value(json_object_get(net, "mtu"));
+                pp->network = json_deep_copy(net);
+                pp->subnets = json_array();
+                pp->ips = json_array();
+                {
+                        const char *sid;
+                        json_t *s;
+                        json_object_foreach(agent_cache_kind(a, "subnet"), sid, s)
+                                if (json_equal(json_object_get(s, "network_id"), json_object_get(net, "id")))
+                                        json_array_append_new(pp->subnets, json_deep_copy(s));
+                }
+                json_array_foreach(json_object_get(port, "fixed_ips"), j, fip) {
+                        json_t *s = agent_cache_get(a, "subnet", json_string_value(json_object_get(fip, "subnet_id")));
+                        const char *ip = json_string_value(json_object_get(fip, "ip_address"));
+                        sf_prefix cidr;
+                        sf_addr addr, gw;
+                        json_t *hr;
+                        size_t k;
+                        if (!s || !ip || sf_addr_parse(ip, &addr) < 0 ||
+                            sf_prefix_parse(json_string_value(json_object_get(s, "cidr")), true, &cidr) < 0 ||
+                            pp->n_addrs == ELEMENTSOF(pp->addrs))
+                                continue;
+                        pp->addrs[pp->n_addrs++] = (sf_prefix) { .addr = addr, .len = cidr.len };
+                        json_array_append_new(pp->ips, json_string(ip));
+                        if (hostname && j == 0) {
+                                _cleanup_free_ char *h = xasprintf("%s %s", ip, hostname);
+                                strv_push(&p->hosts, TAKE_PTR(h));
+                        }
+                        /* The default route goes through the first port only. */
+                        if (i == 0 && pp->n_gws < ELEMENTSOF(pp->gws) &&
+                            sf_addr_parse(json_string_value(json_object_get(s, "gateway_ip")), &gw) >= 0) {
+                                bool dup = false;
+                                for (size_t g = 0; g < pp->n_gws; g++)
+                                        dup |= pp->gws[g].family == gw.family;
+                                if (!dup)
+                                        pp->gws[pp->n_gws++] = gw;
+                        }
+                        json_array_foreach(json_object_get(s, "dns_nameservers"), k, hr)
+                                if (i == 0 && json_is_string(hr) && strv_length(p->dns) < 3)
+                                        strv_push(&p->dns, xstrdup(json_string_value(hr)));
+                        json_array_foreach(json_object_get(s, "host_routes"), k, hr) {
+                                sf_route_cfg *rc;
+                                if (pp->n_routes == ELEMENTSOF(pp->routes))
+                                        break;
+                                rc = &pp->routes[pp->n_routes];
+                                memset(rc, 0, sizeof(*rc));
+                                if (sf_prefix_parse(json_string_value(json_object_get(hr, "destination")), true, &rc->dst) < 0 ||
+                                    sf_addr_parse(json_string_value(json_object_get(hr, "nexthop")), &rc->gateway) < 0)
+                                        continue;
+                                pp->n_routes++;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* ---- local record: what was made, for teardown after restarts ---- */
+
+static int local_write(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
+{
+        _cleanup_free_ char *dir = agent_container_dir(a, w->id);
+        _cleanup_free_ char *path = xasprintf("%s/local.json", dir);
+        _cleanup_free_ char *txt = NULL;
+        json_auto_t *rec = json_pack("{s:O, s:I, s:[]}", "spec", p->spec, "generation",
+                                     (json_int_t) w->generation, "host_ifs");
+        for (size_t i = 0; i < p->n_ports; i++)
+                json_array_append_new(json_object_get(rec, "host_ifs"), json_string(p->ports[i].host_if));
+        json_object_set_new(rec, "ips", json_array());
+        for (size_t i = 0; i < p->n_ports; i++)
+                json_array_extend(json_object_get(rec, "ips"), p->ports[i].ips);
+        txt = sf_json_dumps(rec);
+        return sf_write_file_atomic(path, txt, strlen(txt), 0600, e);
+}
+
+static json_t *local_read(sf_agent *a, const char *id)
+{
+        _cleanup_free_ char *dir = agent_container_dir(a, id);
+        _cleanup_free_ char *path = xasprintf("%s/local.json", dir);
+        return json_load_file(path, 0, NULL);
+}
+
+/* ---- the driver's view of a workload ---- */
+
+struct wspec {
+        sf_workload_spec ws;
+        char *dir, *netns, *rootfs, *hostname, *cwd;
+        char **args, **env;
+};
+
+static void wspec_done(struct wspec *s)
+{
+        free(s->dir);
+        free(s->netns);
+        free(s->rootfs);
+        free(s->hostname);
+        free(s->cwd);
+        strv_free(s->args);
+        strv_free(s->env);
+        memset(s, 0, sizeof(*s));
+}
+
+/* The minimal spec for stop/remove/adopt/exec: id and state dir. */
+static void wspec_min(sf_agent *a, const char *id, struct wspec *s)
+{
+        memset(s, 0, sizeof(*s));
+        s->dir = agent_container_dir(a, id);
+        s->ws.id = id;
+        s->ws.kind = "container";
+        s->ws.state_dir = s->dir;
+        s->ws.cpu_millicores = 100;
+}
+
+static char **strv_from_json(json_t *arr)
+{
+        char **v = NULL;
+        json_t *x;
+        size_t i;
+        strv_push(&v, NULL);
+        free(v);
+        v = new0(char *, 1);
+        json_array_foreach(arr, i, x)
+                if (json_is_string(x))
+                        strv_push(&v, xstrdup(json_string_value(x)));
+        return v;
+}
+
+static int wspec_full(sf_agent *a, struct lw *w, struct plan *p, const char *rootfs,
+                      sf_image_info *img, struct wspec *s, sf_err *e)
+{
+        json_t *spec = p->spec, *env = json_object_get(spec, "env"), *v;
+        const char *k, *wd = json_string_value(json_object_get(spec, "workdir"));
+        const char *policy = json_string_value(json_object_get(spec, "restart_policy")) ?: "never";
+
+        wspec_min(a, w->id, s);
+        s->netns = agent_netns_path(a, w->id);
+        s->rootfs = xstrdup(rootfs);
+        s->hostname = xstrdup(json_string_value(json_object_get(spec, "hostname")) ?: w->id);
+        /* Docker semantics: the command replaces the image's Entrypoint + Cmd. */
+        if (json_array_size(json_object_get(spec, "command")) > 0)
+                s->args = strv_from_json(json_object_get(spec, "command"));
+        else {
+                s->args = new0(char *, 1);
+                for (char **x = img->entrypoint; x && *x; x++)
+                        strv_push(&s->args, xstrdup(*x));
+                for (char **x = img->cmd; x && *x; x++)
+                        strv_push(&s->args, xstrdup(*x));
+        }
+        if (strv_length(s->args) == 0)
+                return sf_err_set(e, -EINVAL, "command",
+                                  "no command given and image '%s' has no default command",
+                                  img->name);
+        s->env = new0(char *, 1);
+        for (char **x = img->env; x && *x; x++)
+                strv_push(&s->env, xstrdup(*x));
+        strv_push(&s->env, xasprintf("HOSTNAME=%s", s->hostname));
+        json_object_foreach(env, k, v)
+                strv_push(&s->env, xasprintf("%s=%s", k, json_string_value(v)));
+        s->cwd = xstrdup(wd ? wd : img->working_dir && *img->working_dir ? img->working_dir : "/");
+
+        s->ws.name = json_string_value(json_object_get(spec, "name"));
+        s->ws.rootfs = s->rootfs;
+        s->ws.args = s->args;
+        s->ws.env = s->env;
+        s->ws.cwd = s->cwd;
+        s->ws.hostname = s->hostname;
+        s->ws.cpu_millicores = (uint32_t) json_integer_value(json_object_get(spec, "cpu"));
+        s->ws.memory_bytes = (uint64_t) json_integer_value(json_object_get(spec, "memory"));
+        s->ws.netns_path = s->netns;
+        s->ws.dns_servers = p->dns;
+        s->ws.hosts = p->hosts;
+        s->ws.restart = STREQ(policy, "always")       ? SF_RESTART_ALWAYS
+                        : STREQ(policy, "on-failure") ? SF_RESTART_ON_FAILURE
+                                                      : SF_RESTART_NEVER;
+        return 0;
+}
+
+/* ---- pieces ---- */
+
+static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
+{
+        _cleanup_nl_ sf_nl *nl = NULL;
+        _cleanup_free_ char *netns = agent_netns_path(a, w->id);
+        int r = sf_nl_open(&nl, e);
+        if (r < 0)
+                return r;
+        if (p->n_ports == 0) {
+                /* No network: a namespace with only loopback, like Docker's --network none. */
+                _cleanup_nl_ sf_nl *inner = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                r = sf_netns_create(netns, e);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+                fd = sf_netns_open(netns, e);
+                if (fd < 0)
+                        return fd;
+                r = sf_nl_open_in_netns(fd, &inner, e);
+                if (r >= 0)
+                        r = sf_link_set_up(inner, SF_LINK_NAME("lo"), true, e);
+                return r;
+        }
+        for (size_t i = 0; i < p->n_ports; i++) {
+                struct port_plan *pp = &p->ports[i];
+                int br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e);
+                if (br < 0)
+                        return br;
+                /* A port plumbed before a crash is plumbed again from scratch. */
+                sf_unplumb_port(nl, pp->host_if, NULL, 0, NULL);
+                r = sf_plumb_port(nl,
+                                  &(sf_plumb_cfg) { .netns_path = netns,
+                                                    .host_ifname = pp->host_if,
+                                                    .bridge_ifindex = br,
+                                                    .peer_ifname = pp->peer,
+                                                    .mac = pp->mac,
+                                                    .mtu = pp->mtu,
+                                                    .addrs = pp->addrs,
+                                                    .n_addrs = pp->n_addrs,
+                                                    .gateways = pp->gws,
+                                                    .n_gateways = pp->n_gws,
+                                                    .routes = pp->routes,
+                                                    .n_routes = pp->n_routes },
+                                  NULL, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void unplumb_all(sf_agent *a, const char *id, json_t *host_ifs)
+{
+        _cleanup_nl_ sf_nl *nl = NULL;
+        _cleanup_free_ char *netns = agent_netns_path(a, id);
+        json_t *h;
+        size_t i;
+        if (sf_nl_open(&nl, NULL) < 0)
+                return;
+        json_array_foreach(host_ifs, i, h) {
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                if (sf_unplumb_port(nl, json_string_value(h), NULL, 0, &e) < 0)
+                        log_warn("remove port interface '%s': %s, ignoring", json_string_value(h),
+                                 sf_err_msg(&e));
+        }
+        {
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                if (sf_netns_delete(netns, &e) < 0)
+                        log_warn("remove network namespace '%s': %s, ignoring", netns, sf_err_msg(&e));
+        }
+}
+
+static int write_files(const char *rootfs, json_t *files, sf_err *e)
+{
+        json_t *f;
+        size_t i;
+        json_array_foreach(files, i, f) {
+                const char *path = json_string_value(json_object_get(f, "path"));
+                const char *content = json_string_value(json_object_get(f, "content"));
+                json_int_t mode = json_is_integer(json_object_get(f, "mode"))
+                                          ? json_integer_value(json_object_get(f, "mode"))
+                                          : 0644;
+                int r = sf_rootfs_write_file(rootfs, path, content, strlen(content), (mode_t) mode,
+                                             (uid_t) -1, (gid_t) -1, e);
+                if (r < 0)
+                        return sf_err_wrap(r, e, "day-0 file '%s'", path);
+        }
+        return 0;
+}
+
+/* ---- jobs ---- */
+
+static void set_failed(sf_agent *a, const char *id, const sf_err *err, uint64_t retry_in_usec)
+{
+        struct lw *w;
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, id);
+        if (w) {
+                w->state = LW_FAILED;
+                agent_lw_set_message(w, "%s", sf_err_msg(err));
+                w->retry_at = sf_now_usec() + retry_in_usec;
+        }
+        pthread_mutex_unlock(&a->lock);
+}
+
+static void teardown(sf_agent *a, const char *id, json_t *host_ifs)
+{
+        struct wspec s;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        wspec_min(a, id, &s);
+        if (a->containers->driver->remove(a->containers, &s.ws, &e) < 0)
+                log_warn("remove workload %s: %s, ignoring", id, sf_err_msg(&e));
+        sf_err_clear(&e);
+        if (sf_rootfs_release(s.dir, &e) < 0)
+                log_warn("release root filesystem of %s: %s, ignoring", id, sf_err_msg(&e));
+        unplumb_all(a, id, host_ifs);
+        wspec_done(&s);
+}
+
+static void job_create(sf_agent *a, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_image_info_ sf_image_info *img = NULL;
+        _cleanup_free_ char *dir = agent_container_dir(a, j->id), *rootfs = NULL;
+        _cleanup_free_ char *t_net = NULL;
+        json_auto_t *host_ifs = json_array(), *ips = json_array();
+        struct plan p = { 0 };
+        struct wspec s = { 0 };
+        sf_workload_status st = { 0 };
+        uint64_t t0 = sf_now_usec(), t1, t2, t3;
+        struct lw *w;
+        int r;
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        r = w ? plan_make(a, w, &p, &e) : -ENOENT;
+        if (w) {
+                w->state = LW_NEW;
+                agent_lw_set_message(w, "creating");
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (r == -ENOENT)
+                return;
+        for (size_t i = 0; i < p.n_ports; i++) {
+                json_array_append_new(host_ifs, json_string(p.ports[i].host_if));
+                json_array_extend(ips, p.ports[i].ips);
+        }
+        if (r < 0)
+                goto fail;
+        r = sf_mkdir_p(dir, 0700, &e);
+        if (r < 0)
+                goto fail;
+        r = local_write(a, w, &p, &e);
+        if (r < 0)
+                goto fail;
+
+        r = plumb_all(a, w, &p, &e);
+        if (r < 0)
+                goto fail;
+        t1 = sf_now_usec();
+        t_net = sf_timestamp(sf_realtime_usec());
+
+        r = sf_image_get(a->images, json_string_value(json_object_get(p.spec, "image")), &img, &e);
+        if (r < 0) {
+                sf_err_prefix(&e, "on node '%s'", a->node_name);
+                goto fail;
+        }
+        r = sf_rootfs_prepare(a->images, img->name, dir, &rootfs, &e);
+        if (r < 0)
+                goto fail;
+        r = write_files(rootfs, json_object_get(p.spec, "files"), &e);
+        if (r < 0)
+                goto fail;
+        t2 = sf_now_usec();
+
+        r = wspec_full(a, w, &p, rootfs, img, &s, &e);
+        if (r >= 0)
+                r = a->containers->driver->prepare(a->containers, &s.ws, &e);
+        if (r >= 0)
+                r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
+        if (r < 0)
+                goto fail;
+        t3 = sf_now_usec();
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w) {
+                w->state = LW_RUNNING;
+                w->st = st;
+                agent_lw_set_message(w, NULL);
+                free(w->network_ready_at);
+                w->network_ready_at = TAKE_PTR(t_net);
+                free(w->started_at);
+                w->started_at = sf_timestamp(sf_realtime_usec());
+                free(w->finished_at);
+                w->finished_at = NULL;
+                if (w->ips)
+                        json_decref(w->ips);
+                w->ips = json_incref(ips);
+                if (w->timings)
+                        json_decref(w->timings);
+                w->timings = json_pack("{s:f, s:f, s:f, s:f}", "network_ms", (t1 - t0) / 1000.0,
+                                       "rootfs_ms", (t2 - t1) / 1000.0, "runtime_ms",
+                                       (t3 - t2) / 1000.0, "total_ms", ms_since(t0));
+                agent_exit_watch_add(a, w);
+        }
+        pthread_mutex_unlock(&a->lock);
+        log_info("container '%s' running (pid %d) in %.1f ms: network %.1f, rootfs %.1f, runtime %.1f",
+                 json_string_value(json_object_get(p.spec, "name")), (int) st.pid, ms_since(t0),
+                 (t1 - t0) / 1000.0, (t2 - t1) / 1000.0, (t3 - t2) / 1000.0);
+        wspec_done(&s);
+        plan_done(&p);
+        return;
+fail:
+        log_warn("container '%s': %s", p.spec ? json_string_value(json_object_get(p.spec, "name")) : j->id,
+                 sf_err_msg(&e));
+        teardown(a, j->id, host_ifs);
+        if (r != -EAGAIN)
+                sf_rm_rf(dir, NULL);
+        /* Not-yet-known dependencies are retried soon; real failures back off. */
+        set_failed(a, j->id, &e, r == -EAGAIN ? 500000 : 10000000);
+        wspec_done(&s);
+        plan_done(&p);
+}
+
+/* Starts an exited or stopped workload again, reusing its namespace and root filesystem. */
+static void job_start(sf_agent *a, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_image_info_ sf_image_info *img = NULL;
+        _cleanup_free_ char *dir = agent_container_dir(a, j->id), *rootfs = NULL;
+        struct plan p = { 0 };
+        struct wspec s = { 0 };
+        sf_workload_status st = { 0 };
+        bool restart;
+        struct lw *w;
+        int r;
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        r = w ? plan_make(a, w, &p, &e) : -ENOENT;
+        restart = w && w->state == LW_EXITED;
+        pthread_mutex_unlock(&a->lock);
+        if (r == -ENOENT)
+                return;
+        if (r < 0)
+                goto fail;
+        r = sf_image_get(a->images, json_string_value(json_object_get(p.spec, "image")), &img, &e);
+        if (r >= 0)
+                r = sf_rootfs_prepare(a->images, img->name, dir, &rootfs, &e);
+        if (r >= 0)
+                r = wspec_full(a, w, &p, rootfs, img, &s, &e);
+        if (r >= 0)
+                r = a->containers->driver->remove(a->containers, &s.ws, &e);
+        if (r >= 0)
+                r = a->containers->driver->prepare(a->containers, &s.ws, &e);
+        if (r >= 0)
+                r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
+        if (r < 0)
+                goto fail;
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w) {
+                w->state = LW_RUNNING;
+                w->st = st;
+                if (restart)
+                        w->restarts++;
+                agent_lw_set_message(w, NULL);
+                free(w->started_at);
+                w->started_at = sf_timestamp(sf_realtime_usec());
+                free(w->finished_at);
+                w->finished_at = NULL;
+                agent_exit_watch_add(a, w);
+        }
+        pthread_mutex_unlock(&a->lock);
+        log_info("container '%s' %s (pid %d)", json_string_value(json_object_get(p.spec, "name")),
+                 restart ? "restarted" : "started", (int) st.pid);
+        wspec_done(&s);
+        plan_done(&p);
+        return;
+fail:
+        log_warn("start container %s: %s", j->id, sf_err_msg(&e));
+        set_failed(a, j->id, &e, 10000000);
+        wspec_done(&s);
+        plan_done(&p);
+}
+
+static void record_exit(sf_agent *a, const char *id, const sf_workload_status *st, enum lw_state state)
+{
+        struct lw *w;
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, id);
+        if (w) {
+                uint64_t ran = 0;
+                w->st = *st;
+                w->state = state;
+                free(w->finished_at);
+                w->finished_at = sf_timestamp(st->finished_usec ? st->finished_usec : sf_realtime_usec());
+                if (st->started_usec && st->finished_usec > st->started_usec)
+                        ran = st->finished_usec - st->started_usec;
+                /* Quick crashes back off (0.5 s doubling to 30 s); a long run resets it. */
+                w->retry_at = sf_now_usec() +
+                              (ran > 10000000 ? 500000 : MIN(500000ULL << MIN(w->restarts, 6u), 30000000ULL));
+                if (state == LW_EXITED)
+                        agent_lw_set_message(w, "exited with status %d", st->exit_code);
+                else {
+                        /* Stopped on request: its exit is accounted for here. */
+                        agent_lw_set_message(w, NULL);
+                        w->reap_pending = false;
+                        if (w->exit_fd >= 0) {
+                                close(w->exit_fd);
+                                w->exit_fd = -1;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&a->lock);
+}
+
+static void job_stop(sf_agent *a, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_workload_status st = { 0 };
+        struct wspec s;
+        wspec_min(a, j->id, &s);
+        if (a->containers->driver->stop(a->containers, &s.ws, grace_of(a, j->id), &e) < 0)
+                log_warn("stop %s: %s", j->id, sf_err_msg(&e));
+        sf_err_clear(&e);
+        if (a->containers->driver->adopt(a->containers, &s.ws, &st, &e) < 0)
+                st.state = SF_WORKLOAD_EXITED;
+        record_exit(a, j->id, &st, LW_STOPPED);
+        wspec_done(&s);
+}
+
+static void job_reap(sf_agent *a, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        sf_workload_status st = { 0 };
+        struct wspec s;
+        wspec_min(a, j->id, &s);
+        if (a->containers->driver->reap(a->containers, &s.ws, &st, &e) < 0) {
+                log_warn("exit status of %s: %s", j->id, sf_err_msg(&e));
+                st.state = SF_WORKLOAD_EXITED;
+        }
+        record_exit(a, j->id, &st, LW_EXITED);
+        log_info("container %s exited (status %d)", j->id, st.exit_code);
+        wspec_done(&s);
+}
+
+static void job_delete(sf_agent *a, sf_httpc *http, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_free_ char *dir = agent_container_dir(a, j->id);
+        json_auto_t *local = local_read(a, j->id), *host_ifs = NULL;
+        bool finalize;
+        struct wspec s;
+        struct lw *w;
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w && w->exit_fd >= 0) {
+                close(w->exit_fd); /* epoll forgets a closed fd */
+                w->exit_fd = -1;
+        }
+        finalize = agent_cache_get(a, "container", j->id) &&
+                   json_is_true(json_object_get(agent_cache_get(a, "container", j->id), "deleting"));
+        pthread_mutex_unlock(&a->lock);
+
+        wspec_min(a, j->id, &s);
+        if (a->containers->driver->stop(a->containers, &s.ws, grace_of(a, j->id), &e) < 0)
+                log_warn("stop %s: %s, ignoring", j->id, sf_err_msg(&e));
+        wspec_done(&s);
+        host_ifs = json_incref(json_object_get(local, "host_ifs") ?: json_array());
+        teardown(a, j->id, host_ifs);
+        sf_err_clear(&e);
+        if (sf_rm_rf(dir, &e) < 0)
+                log_warn("remove %s: %s, ignoring", dir, sf_err_msg(&e));
+        if (finalize) {
+                _cleanup_free_ char *path = xasprintf("/v1/containers/%s/finalize", j->id);
+                sf_err_clear(&e);
+                if (sf_httpc_call(http, "POST", path, NULL, NULL, &e) < 0 && e.code != -ENOENT)
+                        log_warn("confirm deletion of %s: %s (will retry)", j->id, sf_err_msg(&e));
+                else
+                        finalize = false;
+        }
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w) {
+                w->state = LW_GONE;
+                w->finalized = !finalize; /* a failed confirmation is retried by the reconciler */
+        }
+        pthread_mutex_unlock(&a->lock);
+        log_info("container %s removed", j->id);
+}
+
+void agent_job_run(sf_agent *a, sf_httpc *http, struct job *j)
+{
+        switch (j->type) {
+        case JOB_CREATE:
+                job_create(a, j);
+                break;
+        case JOB_START:
+                job_start(a, j);
+                break;
+        case JOB_STOP:
+                job_stop(a, j);
+                break;
+        case JOB_REAP:
+                job_reap(a, j);
+                break;
+        case JOB_DELETE:
+                job_delete(a, http, j);
+                break;
+        }
+}
+
+/* ---- exits ---- */
+
+void agent_exit_watch_add(sf_agent *a, struct lw *w)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        struct wspec s;
+        int fd = -1;
+        wspec_min(a, w->id, &s);
+        if (a->containers->driver->watch(a->containers, &s.ws, &fd, &e) < 0) {
+                /* Exited already: reap at once, or after the job that runs now. */
+                if (!w->busy)
+                        agent_job_push(a, JOB_REAP, w->id);
+                else
+                        w->reap_pending = true;
+        } else {
+                struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+                if (w->exit_fd >= 0)
+                        close(w->exit_fd);
+                w->exit_fd = fd;
+                epoll_ctl(a->exit_epfd, EPOLL_CTL_ADD, fd, &ev);
+        }
+        wspec_done(&s);
+}
+
+static void *exit_loop(void *u)
+{
+        sf_agent *a = u;
+        while (!a->stopping) {
+                struct epoll_event evs[16];
+                int n = epoll_wait(a->exit_epfd, evs, ELEMENTSOF(evs), -1);
+                if (n < 0 && errno != EINTR)
+                        break;
+                pthread_mutex_lock(&a->lock);
+                for (int i = 0; i < n; i++) {
+                        int fd = evs[i].data.fd;
+                        if (fd == a->exit_wakefd)
+                                continue;
+                        epoll_ctl(a->exit_epfd, EPOLL_CTL_DEL, fd, NULL);
+                        for (size_t k = 0; k < a->n_lws; k++) {
+                                struct lw *w = a->lws[k];
+                                if (w->exit_fd != fd)
+                                        continue;
+                                close(fd);
+                                w->exit_fd = -1;
+                                if (w->deleting)
+                                        ;
+                                else if (!w->busy)
+                                        agent_job_push(a, JOB_REAP, w->id);
+                                else
+                                        w->reap_pending = true;
+                                break;
+                        }
+                }
+                pthread_mutex_unlock(&a->lock);
+        }
+        return NULL;
+}
+
+int agent_exit_watch_start(sf_agent *a, sf_err *e)
+{
+        struct epoll_event ev = { .events = EPOLLIN };
+        int r;
+        a->exit_epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (a->exit_epfd < 0)
+                return sf_err_errno(e, -errno, "epoll");
+        a->exit_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (a->exit_wakefd < 0)
+                return sf_err_errno(e, -errno, "eventfd");
+        ev.data.fd = a->exit_wakefd;
+        epoll_ctl(a->exit_epfd, EPOLL_CTL_ADD, a->exit_wakefd, &ev);
+        r = pthread_create(&a->exit_thread, NULL, exit_loop, a);
+        if (r)
+                return sf_err_errno(e, -r, "start exit watcher");
+        return 0;
+}
+
+/* ---- adoption after a restart ---- */
+
+int agent_adopt_all(sf_agent *a, sf_err *e)
+{
+        _cleanup_free_ char *root = xasprintf("%s/containers", a->o.run_dir);
+        DIR *d = opendir(root);
+        struct dirent *de;
+        unsigned n = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : sf_err_errno(e, -errno, "open '%s'", root);
+        while ((de = readdir(d))) {
+                _cleanup_err_ sf_err le = SF_ERR_INIT;
+                json_auto_t *local = NULL;
+                sf_workload_status st = { 0 };
+                struct wspec s;
+                struct lw *w;
+                if (de->d_name[0] == '.')
+                        continue;
+                local = local_read(a, de->d_name);
+                if (!local) {
+                        /* Never got as far as a record: remove whatever part exists. */
+                        teardown(a, de->d_name, NULL);
+                        {
+                                _cleanup_free_ char *dir = agent_container_dir(a, de->d_name);
+                                sf_rm_rf(dir, NULL);
+                        }
+                        continue;
+                }
+                wspec_min(a, de->d_name, &s);
+                if (a->containers->driver->adopt(a->containers, &s.ws, &st, &le) < 0)
+                        st.state = SF_WORKLOAD_UNKNOWN;
+                wspec_done(&s);
+                pthread_mutex_lock(&a->lock);
+                w = agent_lw_add(a, de->d_name);
+                w->spec = json_incref(json_object_get(local, "spec"));
+                w->name = xstrdup(json_string_value(json_object_get(w->spec, "name")));
+                w->generation = json_integer_value(json_object_get(local, "generation"));
+                w->ips = json_incref(json_object_get(local, "ips") ?: json_array());
+                w->st = st;
+                switch (st.state) {
+                case SF_WORKLOAD_RUNNING:
+                        w->state = LW_RUNNING;
+                        w->started_at = st.started_usec ? sf_timestamp(st.started_usec) : NULL;
+                        agent_exit_watch_add(a, w);
+                        break;
+                case SF_WORKLOAD_EXITED:
+                        w->state = LW_EXITED;
+                        w->finished_at = st.finished_usec ? sf_timestamp(st.finished_usec) : NULL;
+                        break;
+                default:
+                        /* Its monitor is gone: create it again (the reconciler does). */
+                        w->state = LW_NEW;
+                        break;
+                }
+                pthread_mutex_unlock(&a->lock);
+                log_info("adopted container '%s' (%s)", w->name ? w->name : de->d_name,
+                         sf_workload_state_str(st.state));
+                n++;
+        }
+        closedir(d);
+        if (n)
+                log_info("adopted %u workload(s) from a previous run", n);
+        return 0;
+}

@@ -1,0 +1,104 @@
+#!/bin/bash
+# Node agent end to end (issue: networked containers through an OCI runtime): an all-in-one
+# sfd inside a test network namespace runs real containers with runc.
+. "$(dirname "$0")/../lib.sh"
+need_root
+command -v runc >/dev/null || { echo "runc missing"; exit 77; }
+make_ns sfagent
+start_sfd
+wait_for 20 "node Ready" sh -c "$NSX $SFCTL --endpoint $U node list -o json | jq -e '.[0].status.state == \"Ready\"'"
+
+note "two containers on one network: ping and TCP"
+sf network create neta --cidr 10.11.0.0/24 -q >/dev/null || die "network"
+sf network create netb --cidr 10.12.0.0/24 -q >/dev/null || die "network"
+sf run --name web --network neta busybox -- httpd -f -p 80 -h /var/www >/dev/null || die "run web"
+sf run --name cli --network neta busybox -- sleep 3600 >/dev/null || die "run cli"
+[ "$(phase web)" = Running ] || die "web not running: $(sf container show web)"
+webip=$(sf container show web -o json | jq -r '.status.ips[0]')
+[[ "$webip" == 10.11.0.* ]] || die "web IP $webip"
+sf exec cli -- ping -c 2 -W 2 "$webip" >/dev/null || die "ping web from cli"
+page=$(sf exec cli -- wget -q -O - "http://$webip/") || die "wget web from cli"
+echo "$page" | grep -qi busybox || die "unexpected page: $page"
+
+note "the kernel agrees: veth named eth0 with the port's MAC, default route via the gateway"
+cid=$(sf container show web -o json | jq -r .id)
+mac=$(sf port list --device-id "$cid" -o json | jq -r '.[0].mac_address')
+ip -n "$NS" link show sfb"$(sf network show neta -o json | jq .vni)" >/dev/null || die "bridge missing"
+out=$(sf exec web -- ip link show eth0) || die "exec ip link"
+echo "$out" | grep -q "$mac" || die "eth0 MAC is not the port's ($mac): $out"
+echo "$out" | grep -q "mtu 1450" || die "eth0 MTU: $out"
+sf exec web -- ip route | grep -q "default via 10.11.0.1" || die "default route"
+[ -e "$RUN/netns/$cid" ] || die "netns not bind-mounted under the run dir"
+
+note "isolation between networks, and routing when a router joins them"
+sf run --name other --network netb busybox -- sleep 3600 >/dev/null || die "run other"
+otherip=$(sf container show other -o json | jq -r '.status.ips[0]')
+sf exec other -- ping -c 1 -W 1 "$webip" >/dev/null && die "network B reached network A without a router"
+sf router create r1 --subnet neta-v4 --subnet netb-v4 -q >/dev/null || die "router"
+wait_for 10 "routed ping" $NSX "$SFCTL" --endpoint "$U" exec other -- ping -c 1 -W 1 "$webip"
+sf exec other -- wget -q -O /dev/null "http://$webip/" || die "routed TCP"
+sf router delete r1 >/dev/null || die "router delete"
+wait_for 10 "isolation back" sh -c "! $NSX $SFCTL --endpoint $U exec other -- ping -c 1 -W 1 $webip"
+
+note "logs and exec"
+sf run --name talker --network neta busybox -- sh -c 'echo hello-from-talker; echo oops >&2; sleep 3600' >/dev/null || die "run talker"
+wait_for 5 "logs" sh -c "$NSX $SFCTL --endpoint $U logs talker | grep -q hello-from-talker"
+sf logs talker | grep -q oops || die "stderr not in logs"
+sf exec talker -- sh -c 'exit 3'; [ $? = 3 ] || die "exec should return the command's status"
+[ "$(sf exec talker -- hostname)" = talker ] || die "hostname"
+
+note "restart policies, stop and start"
+sf run --name crash --restart on-failure --network neta busybox -- sh -c 'sleep 0.3; exit 2' >/dev/null || die "run crash"
+wait_for 20 "a restart" sh -c "[ \$($NSX $SFCTL --endpoint $U container show crash -o json | jq .status.restarts) -ge 1 ]"
+sf run --name once --restart never busybox -- sh -c 'exit 5' >/dev/null
+wait_for 10 "Exited" sh -c "[ \$($NSX $SFCTL --endpoint $U container show once -o json | jq -r .status.phase) = Exited ]"
+[ "$(sf container show once -o json | jq .status.exit_code)" = 5 ] || die "exit code"
+sf stop talker >/dev/null || die "stop"
+[ "$(phase talker)" = Stopped ] || die "talker should be Stopped"
+sf start talker >/dev/null || die "start"
+[ "$(phase talker)" = Running ] || die "talker should be Running again"
+
+note "bad input: clear errors"
+err=$(sf run --name x busybox-nope -- true 2>&1); rc=$?
+[ $rc = 1 ] && echo "$err" | grep -q "^sfctl: image: 'busybox-nope' is in no node's image store" || die "unknown image ($rc): $err"
+err=$(sf run --name x --memory 100Gi busybox -- true 2>&1); rc=$?
+[ $rc = 4 ] && echo "$err" | grep -q "is Pending: 0/1 nodes fit: 1 without 100 GiB free" || die "no capacity ($rc): $err"
+sf rm x >/dev/null || die "rm pending"
+err=$(sf run --name web busybox -- true 2>&1); [ $? = 4 ] && echo "$err" | grep -q "already exists" || die "name clash: $err"
+err=$(sf run --name y --memory 1Mi busybox -- true 2>&1); [ $? = 1 ] && echo "$err" | grep -q "memory: must be at least 4Mi" || die "limits: $err"
+err=$(sf run --name y --cpu lots busybox -- true 2>&1); [ $? = 1 ] && echo "$err" | grep -q "^sfctl: cpu:" || die "cpu: $err"
+err=$(sf run --name y --network nosuch busybox -- true 2>&1); [ $? = 1 ] && echo "$err" | grep -q "networks\[0\].network: network 'nosuch' does not exist" || die "network: $err"
+sf node create elsewhere -q >/dev/null
+sf port create foreign --network neta --node elsewhere -q >/dev/null || die "foreign port"
+err=$(sf run --name y --port foreign --node "$(sf node list -o json | jq -r '.[] | select(.name != "elsewhere") | .name')" busybox -- true 2>&1)
+[ $? = 1 ] && echo "$err" | grep -q "bound to another node" || die "port on another node: $err"
+sf port delete foreign >/dev/null; sf node delete elsewhere >/dev/null
+
+note "agent kill -9: containers survive and are adopted, logs kept"
+pid_before=$(sf container show web -o json | jq .status.pid)
+kill9_sfd
+kill -0 "$pid_before" || die "container died with the agent"
+start_sfd
+wait_for 20 "adoption" sh -c "[ \$($NSX $SFCTL --endpoint $U container show web -o json | jq .status.pid) = $pid_before ]"
+[ "$(phase web)" = Running ] || die "web after restart"
+sf logs talker | grep -q hello-from-talker || die "logs lost across agent restart"
+sf exec cli -- wget -q -O /dev/null "http://$webip/" || die "traffic after agent restart"
+grep -q "adopted container 'web'" "$T/sfd.log" || die "no adoption in the log"
+
+note "removal is total"
+for c in web cli other talker crash once; do sf rm "$c" >/dev/null || die "rm $c"; done
+[ -z "$(leaks)" ] || die "leaks after removal: $(leaks)"
+
+note "100 create/delete cycles leave nothing behind"
+for i in $(seq 1 100); do
+        sf run --name "c$i" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run c$i"
+        sf rm "c$i" >/dev/null || die "rm c$i"
+done
+[ -z "$(leaks)" ] || die "leaks after 100 cycles: $(leaks)"
+[ "$(sf port list -o json | jq length)" = 0 ] || die "ports left: $(sf port list)"
+
+note "deleting the networks removes their bridges"
+sf network delete neta netb >/dev/null || die "network delete"
+wait_for 10 "bridges gone" sh -c "[ -z \"\$(ip -n $NS -o link show | grep sfb)\" ]"
+stop_sfd || die "unclean stop"
+echo OK
