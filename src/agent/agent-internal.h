@@ -87,6 +87,8 @@ struct sf_agent {
 
         pthread_mutex_t dp_lock;   /* dataplane changes (bridges, policy) */
         char *nft_applied;         /* the policy ruleset last applied */
+        json_t *dp_key;            /* the inputs of the last data plane sync */
+        uint64_t dp_synced;        /* monotonic usec of that sync */
         json_t *features;
         uint64_t last_heartbeat_ok;
 };
@@ -121,6 +123,7 @@ int agent_dp_network_up(sf_agent *a, sf_nl *nl, json_t *network, json_t *subnets
 /* Removes bridges of networks no local port uses; applies routing policy. Lock NOT held. */
 int agent_dp_sync(sf_agent *a, json_t *networks_in_use, json_t *routers, json_t *subnets, sf_err *e);
 char *agent_bridge_name(json_t *network);
+void agent_gateway_mac(json_t *network, uint8_t mac[6]);
 char *agent_host_ifname(const char *port_id);
 
 /* node.c: registration and heartbeats */

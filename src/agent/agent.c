@@ -1,6 +1,9 @@
 /* Agent lifecycle: set-up of its directories, image store (with the busybox image made from
  * Debian's busybox-static when missing), compute driver and data plane; adoption of what runs
  * already; then the threads: watch, reconcile, workers, exits, heartbeats. */
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "agent/agent-internal.h"
@@ -11,6 +14,27 @@
 SF_LOG_MODULE("agent");
 
 json_t *agent_detect_features(void);
+
+/* The run directory holds volatile state that is written on every container start (bundles,
+ * runtime and shim state, overlay upper dirs): it belongs in memory, as /run normally is. When
+ * it is not on tmpfs (some VMs have /run on disk), mount one there, once: the mount outlives
+ * sfd so a restarted agent finds its state, and goes away with a reboot, like the workloads. */
+static int ensure_tmpfs(const char *dir, sf_err *e)
+{
+        struct statfs fs;
+        int r = sf_mkdir_p(dir, 0700, e);
+        if (r < 0)
+                return r;
+        if (statfs(dir, &fs) < 0)
+                return sf_err_errno(e, -errno, "statfs '%s'", dir);
+        if (fs.f_type == TMPFS_MAGIC)
+                return 0;
+        if (mount("sf-run", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+                return sf_err_errno(e, -errno, "mount a tmpfs on the run directory '%s'", dir);
+        log_info("run directory '%s' was not on tmpfs: mounted one (volatile state belongs in memory)",
+                 dir);
+        return 0;
+}
 
 int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret, sf_err *e)
 {
@@ -30,7 +54,7 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         if (!a->o.runtime)
                 a->o.runtime = "runc";
         if (!a->o.workers)
-                a->o.workers = 8;
+                a->o.workers = 16;
         if (!a->o.heartbeat_ms)
                 a->o.heartbeat_ms = 5000;
         a->n_workers = a->o.workers;
@@ -57,6 +81,9 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         }
         pthread_cond_init(&a->job_cond, NULL);
 
+        r = ensure_tmpfs(a->o.run_dir, e);
+        if (r < 0)
+                goto fail;
         for (const char *const *d = (const char *const[]) { "containers", "netns", NULL }; *d; d++) {
                 _cleanup_free_ char *p = xasprintf("%s/%s", a->o.run_dir, *d);
                 r = sf_mkdir_p(p, 0700, e);
@@ -157,6 +184,8 @@ void sf_agent_stop(sf_agent *a)
                 json_decref(a->image_names);
         if (a->features)
                 json_decref(a->features);
+        if (a->dp_key)
+                json_decref(a->dp_key);
         free(a->workers);
         free(a->nft_applied);
         free(a->node_name);

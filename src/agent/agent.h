@@ -20,7 +20,7 @@ struct sf_agent_options {
         const char *state_dir;    /* persistent: images */
         const char *run_dir;      /* volatile: netns, runtime state, containers (tmpfs) */
         const char *runtime;      /* "runc" (default) or "crun" */
-        unsigned workers;         /* parallel workload operations; 0: 8 */
+        unsigned workers;         /* parallel workload operations; 0: 16 */
         unsigned heartbeat_ms;    /* 0: 5000 */
         const char *labels;       /* "k=v,k2=v2" node labels; NULL: none */
 };

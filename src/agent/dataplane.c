@@ -38,7 +38,7 @@ char *agent_host_ifname(const char *port_id)
 
 /* The same gateway MAC on every node for a network: a workload sees one gateway wherever it
  * runs, and answers from several nodes agree. */
-static void gateway_mac(json_t *network, uint8_t mac[6])
+void agent_gateway_mac(json_t *network, uint8_t mac[6])
 {
         uint32_t vni = (uint32_t) json_integer_value(json_object_get(network, "vni"));
         mac[0] = 0x02;
@@ -61,7 +61,7 @@ int agent_dp_network_up(sf_agent *a, sf_nl *nl, json_t *network, json_t *subnets
         pthread_mutex_lock(&a->dp_lock);
         ifindex = sf_link_ifindex(nl, br, NULL);
         if (ifindex == -ENODEV) {
-                gateway_mac(network, mac);
+                agent_gateway_mac(network, mac);
                 r = sf_link_create_bridge(nl, &(sf_bridge_cfg) { .name = br, .mtu = mtu, .mac = mac,
                                                                  .up = true },
                                           e);

@@ -267,9 +267,21 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
         pthread_mutex_unlock(&a->lock);
 
         {
+                /* The data plane depends only on these inputs: sync when they change, and every
+                 * 30 s against drift (someone deleting a bridge or the ruleset by hand). */
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
-                if (agent_dp_sync(a, in_use, routers, subnets, &e) < 0)
-                        log_warn("data plane: %s", sf_err_msg(&e));
+                json_auto_t *key = json_pack("{s:O, s:O, s:O}", "networks", in_use, "routers",
+                                             routers, "subnets", subnets);
+                if (!a->dp_key || !json_equal(key, a->dp_key) || now - a->dp_synced > 30000000ULL) {
+                        if (agent_dp_sync(a, in_use, routers, subnets, &e) < 0)
+                                log_warn("data plane: %s", sf_err_msg(&e));
+                        else {
+                                if (a->dp_key)
+                                        json_decref(a->dp_key);
+                                a->dp_key = json_incref(key);
+                                a->dp_synced = now;
+                        }
+                }
         }
         for (size_t i = 0; i < n_reports; i++) {
                 _cleanup_err_ sf_err e = SF_ERR_INIT;

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/link.h"
+#include "net/neigh.h"
 #include "net/netns.h"
 #include "net/plumb.h"
 
@@ -190,7 +191,7 @@ static int local_write(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
         for (size_t i = 0; i < p->n_ports; i++)
                 json_array_extend(json_object_get(rec, "ips"), p->ports[i].ips);
         txt = sf_json_dumps(rec);
-        return sf_write_file_atomic(path, txt, strlen(txt), 0600, e);
+        return sf_write_file_volatile(path, txt, strlen(txt), 0600, e);
 }
 
 static json_t *local_read(sf_agent *a, const char *id)
@@ -297,6 +298,42 @@ static int wspec_full(sf_agent *a, struct lw *w, struct plan *p, const char *roo
 
 /* ---- pieces ---- */
 
+/* Neighbour entries both ways, from what the controller already knows, so that neither the
+ * node (the gateway) nor the workload waits for ARP: the node learns the port's MAC for each
+ * of its addresses, the workload learns the gateway's MAC (the same on every node). */
+static int neigh_prepopulate(sf_nl *nl, int bridge, const sf_plumb_result *res, const char *netns,
+                             struct port_plan *pp, sf_err *e)
+{
+        _cleanup_nl_ sf_nl *inner = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t gwmac[6];
+        int r;
+        for (size_t k = 0; k < pp->n_addrs; k++) {
+                sf_neigh_cfg c = { .ifindex = bridge, .addr = pp->addrs[k].addr };
+                memcpy(c.lladdr, pp->mac, 6);
+                r = sf_neigh_replace(nl, &c, e);
+                if (r < 0)
+                        return r;
+        }
+        if (pp->n_gws == 0)
+                return 0;
+        fd = sf_netns_open(netns, e);
+        if (fd < 0)
+                return fd;
+        r = sf_nl_open_in_netns(fd, &inner, e);
+        if (r < 0)
+                return r;
+        agent_gateway_mac(pp->network, gwmac);
+        for (size_t k = 0; k < pp->n_gws; k++) {
+                sf_neigh_cfg c = { .ifindex = res->peer_ifindex, .addr = pp->gws[k] };
+                memcpy(c.lladdr, gwmac, 6);
+                r = sf_neigh_replace(inner, &c, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
 {
         _cleanup_nl_ sf_nl *nl = NULL;
@@ -321,9 +358,15 @@ static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
         }
         for (size_t i = 0; i < p->n_ports; i++) {
                 struct port_plan *pp = &p->ports[i];
+                sf_plumb_result res = { 0 };
                 int br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e);
                 if (br < 0)
                         return br;
+                /* arp_notify: the interface announces itself (gratuitous ARP) when it comes up,
+                 * so peers waiting on ARP, or holding a stale entry for a reused address,
+                 * learn the new MAC at once instead of after a retry or timeout. */
+                _cleanup_free_ char *notify = xasprintf("net/ipv4/conf/%s/arp_notify", pp->peer);
+                sf_sysctl_kv sysctls[] = { { notify, "1" } };
                 /* A port plumbed before a crash is plumbed again from scratch. */
                 sf_unplumb_port(nl, pp->host_if, NULL, 0, NULL);
                 r = sf_plumb_port(nl,
@@ -338,8 +381,13 @@ static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
                                                     .gateways = pp->gws,
                                                     .n_gateways = pp->n_gws,
                                                     .routes = pp->routes,
-                                                    .n_routes = pp->n_routes },
-                                  NULL, e);
+                                                    .n_routes = pp->n_routes,
+                                                    .sysctls = sysctls,
+                                                    .n_sysctls = ELEMENTSOF(sysctls) },
+                                  &res, e);
+                if (r < 0)
+                        return r;
+                r = neigh_prepopulate(nl, br, &res, netns, pp, e);
                 if (r < 0)
                         return r;
         }
@@ -424,7 +472,7 @@ static void job_create(sf_agent *a, struct job *j)
         struct plan p = { 0 };
         struct wspec s = { 0 };
         sf_workload_status st = { 0 };
-        uint64_t t0 = sf_now_usec(), t1, t2, t3;
+        uint64_t t0 = sf_now_usec(), t1, t2, t3, t_prep;
         struct lw *w;
         int r;
 
@@ -473,6 +521,7 @@ static void job_create(sf_agent *a, struct job *j)
         r = wspec_full(a, w, &p, rootfs, img, &s, &e);
         if (r >= 0)
                 r = a->containers->driver->prepare(a->containers, &s.ws, &e);
+        t_prep = sf_now_usec();
         if (r >= 0)
                 r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
         if (r < 0)
@@ -496,9 +545,11 @@ static void job_create(sf_agent *a, struct job *j)
                 w->ips = json_incref(ips);
                 if (w->timings)
                         json_decref(w->timings);
-                w->timings = json_pack("{s:f, s:f, s:f, s:f}", "network_ms", (t1 - t0) / 1000.0,
-                                       "rootfs_ms", (t2 - t1) / 1000.0, "runtime_ms",
-                                       (t3 - t2) / 1000.0, "total_ms", ms_since(t0));
+                w->timings = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "network_ms",
+                                       (t1 - t0) / 1000.0, "rootfs_ms", (t2 - t1) / 1000.0,
+                                       "bundle_ms", (t_prep - t2) / 1000.0, "runtime_start_ms",
+                                       (t3 - t_prep) / 1000.0, "runtime_ms", (t3 - t2) / 1000.0,
+                                       "total_ms", ms_since(t0));
                 agent_exit_watch_add(a, w);
         }
         pthread_mutex_unlock(&a->lock);

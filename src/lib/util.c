@@ -79,7 +79,21 @@ int sf_mkdir_p(const char *path, mode_t mode, sf_err *e)
         return 0;
 }
 
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                      sf_err *e);
+
 int sf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, sf_err *e)
+{
+        return write_file(path, data, len, mode, true, e);
+}
+
+int sf_write_file_volatile(const char *path, const void *data, size_t len, mode_t mode, sf_err *e)
+{
+        return write_file(path, data, len, mode, false, e);
+}
+
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                      sf_err *e)
 {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int) gettid());
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -98,7 +112,7 @@ int sf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 p += n;
                 len -= n;
         }
-        if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+        if ((sync && fsync(fd) < 0) || rename(tmp, path) < 0) {
                 int r = -errno;
                 unlink(tmp);
                 return sf_err_errno(e, r, "write '%s'", path);

@@ -20,6 +20,10 @@ char *sf_timestamp(uint64_t realtime_usec);
 int sf_mkdir_p(const char *path, mode_t mode, sf_err *e);
 /* Writes data to path through a temporary file and rename(), fsync'd. */
 int sf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, sf_err *e);
+/* The same without fsync: for volatile state (the agent's run directory), which must survive
+ * a crash of the process (rename is atomic) but not of the machine. Much cheaper when the run
+ * directory is not on tmpfs. */
+int sf_write_file_volatile(const char *path, const void *data, size_t len, mode_t mode, sf_err *e);
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
 int sf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, sf_err *e);
 /* rm -rf that does not cross mount points; missing path is fine. */

@@ -75,7 +75,7 @@ static void usage(FILE *f)
                 "  --advertise-url URL where the controller reaches this agent (default: the\n"
                 "                      listen address)\n"
                 "  --labels K=V,...    node labels for placement\n"
-                "  --workers N         parallel workload operations (default 8)\n"
+                "  --workers N         parallel workload operations (default 16)\n"
                 "  --netns PATH        run in this network namespace (a simulated host of the\n"
                 "                      lab); only the network namespace changes\n"
                 "  -h, --help          show this help\n"

@@ -285,7 +285,7 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_t *cmd = NULL, *env = NULL, *files = NULL, *ports = NULL, *sel = NULL, *x;
         const char *image = NULL, *workdir = NULL, *hostname = NULL, *restart = "never",
                    *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL;
-        int64_t cpu = 100, mem = 0, vcpus = 0, grace = 10;
+        int64_t cpu = 0, mem = 0, vcpus = 0, grace = 10;
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         _cleanup_free_ char *node_id = NULL, *reason = NULL;
         const char *cid;

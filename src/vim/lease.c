@@ -98,7 +98,9 @@ static void *lease_loop(void *u)
                             mark_not_ready(v, id, (now - s->since) / 1000, &e) < 0)
                                 log_warn("marking node NotReady: %s", sf_err_msg(&e));
                 }
-                sf_store_wait(v->store, INT64_MAX - 1, 1000); /* a 1 s tick that shutdown wakes */
+                /* A 1 s tick. Not sf_store_wait: that would wake this thread on every commit. */
+                for (int tick = 0; tick < 10 && !v->stopping; tick++)
+                        usleep(100000);
         }
         for (size_t i = 0; i < n_seen; i++)
                 free(seen[i].heartbeat);

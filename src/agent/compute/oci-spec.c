@@ -96,9 +96,9 @@ int sf_oci_config_validate(const sf_oci_config *c, sf_err *e)
                                   "cannot join a network namespace with host networking");
         if (c->netns_path && !path_ok(c->netns_path))
                 return sf_err_set(e, -EINVAL, "netns_path", "must be an absolute path");
-        if (c->cpu_millicores == 0 || c->cpu_millicores > SF_OCI_CPU_MAX_MILLICORES)
+        if (c->cpu_millicores > SF_OCI_CPU_MAX_MILLICORES)
                 return sf_err_set(e, -EINVAL, "cpu",
-                                  "must be between 1 and %d millicores (at most %d cores)",
+                                  "must be between 1 and %d millicores (at most %d cores), or 0 for no limit",
                                   SF_OCI_CPU_MAX_MILLICORES, SF_OCI_CPU_MAX_MILLICORES / 1000);
         if (c->memory_bytes && c->memory_bytes < SF_OCI_MEMORY_MIN)
                 return sf_err_set(e, -EINVAL, "memory", "must be at least 4 MiB");
@@ -246,12 +246,15 @@ static json_t *resources_new(const sf_oci_config *c)
 
         /* Shares as Kubernetes computes them (1000m = 1024 shares, at least 2); the quota is
          * the hard limit over a 100 ms period. */
-        json_object_set_new(cpu, "shares",
-                            json_integer(MAX(2, (json_int_t) c->cpu_millicores * 1024 / 1000)));
-        json_object_set_new(cpu, "quota", json_integer((json_int_t) c->cpu_millicores *
-                                                       SF_OCI_CPU_PERIOD_US / 1000));
-        json_object_set_new(cpu, "period", json_integer(SF_OCI_CPU_PERIOD_US));
-        json_object_set_new(r, "cpu", cpu);
+        if (c->cpu_millicores) {
+                json_object_set_new(cpu, "shares",
+                                    json_integer(MAX(2, (json_int_t) c->cpu_millicores * 1024 / 1000)));
+                json_object_set_new(cpu, "quota", json_integer((json_int_t) c->cpu_millicores *
+                                                               SF_OCI_CPU_PERIOD_US / 1000));
+                json_object_set_new(cpu, "period", json_integer(SF_OCI_CPU_PERIOD_US));
+                json_object_set_new(r, "cpu", cpu);
+        } else
+                json_decref(cpu); /* best effort: no share or quota, as Kubernetes without requests */
         if (c->memory_bytes) {
                 json_t *m = json_object();
                 json_object_set_new(m, "limit", json_integer((json_int_t) c->memory_bytes));
@@ -423,13 +426,13 @@ int sf_oci_bundle_write(const char *dir, const sf_oci_config *c, const sf_oci_et
         hosts_text = sf_oci_hosts_content(etc);
         resolv_text = sf_oci_resolv_content(etc);
         hostname_text = xasprintf("%s\n", cc.hostname ? cc.hostname : cc.id);
-        if ((r = sf_write_file_atomic(hosts, hosts_text, strlen(hosts_text), 0644, e)) < 0 ||
-            (r = sf_write_file_atomic(resolv, resolv_text, strlen(resolv_text), 0644, e)) < 0 ||
-            (r = sf_write_file_atomic(hostname, hostname_text, strlen(hostname_text), 0644,
+        if ((r = sf_write_file_volatile(hosts, hosts_text, strlen(hosts_text), 0644, e)) < 0 ||
+            (r = sf_write_file_volatile(resolv, resolv_text, strlen(resolv_text), 0644, e)) < 0 ||
+            (r = sf_write_file_volatile(hostname, hostname_text, strlen(hostname_text), 0644,
                                       e)) < 0)
                 return r;
         json_text = json_dumps(j, JSON_INDENT(2));
         if (!json_text)
                 sf_oom();
-        return sf_write_file_atomic(config, json_text, strlen(json_text), 0600, e);
+        return sf_write_file_volatile(config, json_text, strlen(json_text), 0600, e);
 }

@@ -42,7 +42,7 @@ typedef struct sf_oci_config {
         const char *netns_path;     /* join this network namespace ... */
         bool host_network;          /* ... or stay in the host's; neither: a new, empty one */
 
-        uint32_t cpu_millicores;    /* required: 1 .. 64000 */
+        uint32_t cpu_millicores;    /* 1 .. 64000; 0: no limit (best effort) */
         uint64_t memory_bytes;      /* 0: no limit; otherwise at least 4 MiB */
         uint32_t pids_limit;        /* 0: no limit */
         uint64_t nofile;            /* RLIMIT_NOFILE soft = hard; 0: inherited from the

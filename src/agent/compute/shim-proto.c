@@ -102,7 +102,7 @@ int sf_shim_state_write(const char *state_dir, const sf_shim_state *s, sf_err *e
 {
         _cleanup_free_ char *path = xasprintf("%s/%s", state_dir, SF_SHIM_STATE_FILE);
         _cleanup_free_ char *text = sf_shim_state_format(s);
-        return sf_write_file_atomic(path, text, strlen(text), 0644, e);
+        return sf_write_file_volatile(path, text, strlen(text), 0644, e);
 }
 
 void sf_exit_record_from_status(pid_t pid, int status, uint64_t finished_usec,
@@ -176,5 +176,5 @@ int sf_exit_record_write(const char *state_dir, const sf_exit_record *r, sf_err 
 {
         _cleanup_free_ char *path = xasprintf("%s/%s", state_dir, SF_SHIM_EXIT_FILE);
         _cleanup_free_ char *text = sf_exit_record_format(r);
-        return sf_write_file_atomic(path, text, strlen(text), 0644, e);
+        return sf_write_file_volatile(path, text, strlen(text), 0644, e);
 }

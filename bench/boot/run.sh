@@ -1,0 +1,82 @@
+#!/bin/bash
+# bench/boot: container start time through Superfluid vs the bare OCI runtime, in one run.
+#   Orchestrated: API request -> process running and answering ping from a peer (the node),
+#                 for 1, 10 and 50 containers started at once, plus 20 one after another.
+#   Bare runtime: `runc run -d` of the same busybox bundle, no network, same concurrency.
+# Needs root. Everything lives in a private network namespace and temp dirs, removed at exit.
+# Usage: bench/boot/run.sh [BUILD_DIR] [OUT_JSON]
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B="$top/${1:-build}"
+OUT=${2:-$top/bench/results/boot.json}
+REPS=${REPS:-3}
+[ "$(id -u)" = 0 ] || { echo "bench/boot needs root" >&2; exit 1; }
+mkdir -p "$(dirname "$OUT")"
+NS=sfbench-boot-$$
+RUN=$(mktemp -d /run/sfbench.XXXXXX)
+ST=$(mktemp -d /tmp/sfbench.XXXXXX)
+SFD_PID=""
+cleanup() {
+        [ -n "$SFD_PID" ] && { $NSX "$B/src/cli/sfctl" --endpoint "$U" ps -q 2>/dev/null | xargs -r $NSX "$B/src/cli/sfctl" --endpoint "$U" rm --force >/dev/null 2>&1; sleep 2; kill "$SFD_PID"; wait "$SFD_PID"; }
+        for id in $(runc --root "$RUN/bare" list -q 2>/dev/null); do runc --root "$RUN/bare" delete -f "$id"; done
+        grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+        rm -rf "$RUN" "$ST"
+        ip netns del "$NS" 2>/dev/null
+}
+trap cleanup EXIT
+ip netns add "$NS" && ip -n "$NS" link set lo up
+NSX="nsenter --net=/run/netns/$NS"
+"$B/src/sfd/sfd" --netns "/run/netns/$NS" --run-dir "$RUN" --state-dir "$ST" --listen 127.0.0.1:0 \
+        --url-file "$ST/url" --log-level warn 2>"$ST/sfd.log" &
+SFD_PID=$!
+for _ in $(seq 100); do [ -s "$ST/url" ] && break; sleep 0.1; done
+U=$(cat "$ST/url")
+SF="$NSX $B/src/cli/sfctl --endpoint $U"
+for _ in $(seq 100); do $SF node list -o json 2>/dev/null | jq -e '.[0].status.state=="Ready"' >/dev/null && break; sleep 0.1; done
+$SF network create bench --cidr 10.77.0.0/16 -q >/dev/null
+
+# A bare bundle: the same busybox image, `sleep 3600`, no network namespace to join.
+rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
+mkdir -p "$ST/bare/rootfs"
+cp -a "$rootfs/." "$ST/bare/rootfs/"
+( cd "$ST/bare" && runc spec && jq '.process.args=["sleep","3600"] | .process.terminal=false | .root.readonly=true' config.json > c.json && mv c.json config.json )
+
+bare_run() { # N -> wall ms for N concurrent `runc run -d`
+        local n=$1 t0 t1 pids=()
+        t0=$(date +%s%N)
+        for i in $(seq 1 "$n"); do runc --root "$RUN/bare" run -d --bundle "$ST/bare" "bare-$i" >/dev/null 2>&1 </dev/null & pids+=($!); done
+        for p in "${pids[@]}"; do wait "$p"; done
+        t1=$(date +%s%N)
+        for i in $(seq 1 "$n"); do runc --root "$RUN/bare" delete -f "bare-$i" >/dev/null 2>&1; done
+        echo $(( (t1 - t0) / 1000 ))
+}
+
+sf_run() { # N prefix -> JSON lines
+        $NSX "$B/bench/boot/sf-boot-bench" --endpoint "$U" --network bench --count "$1" --prefix "$2" --base-ip "10.77.$3.10"
+        $SF ps -q | xargs -r $SF rm --force >/dev/null 2>&1
+        # wait until the node is clean again
+        for _ in $(seq 300); do [ "$(ls "$RUN/containers" | wc -l)" = 0 ] && break; sleep 0.1; done
+}
+
+echo "{\"machine\":\"$(nproc) cores, $(awk '/MemTotal/{printf "%d GiB", $2/1048576}' /proc/meminfo), $(uname -r)\",\"runc\":\"$(runc --version | head -1)\",\"runs\":[" > "$OUT"
+first=1
+net=1
+for rep in $(seq 1 "$REPS"); do
+        for n in 1 10 50; do
+                b=$(bare_run "$n")
+                res=$(sf_run "$n" "r$rep-n$n" $net); net=$((net + 1))
+                [ $first = 1 ] || echo "," >> "$OUT"; first=0
+                echo "{\"rep\":$rep,\"n\":$n,\"bare_all_us\":$b,\"sf\":[$(echo "$res" | paste -sd,)]}" >> "$OUT"
+                echo "rep $rep n=$n: bare $((b / 1000)) ms, superfluid $(echo "$res" | jq -r 'select(.summary) | .all_ready_ms') ms (all ready)" >&2
+        done
+done
+# Sequential: 20 single starts.
+seqbare=(); seqsf=()
+for i in $(seq 1 20); do
+        seqbare+=("$(bare_run 1)")
+        res=$(sf_run 1 "seq$i" $net); net=$((net + 1))
+        seqsf+=("$(echo "$res" | jq -c 'select(.summary|not)')")
+done
+echo ",{\"sequential\":true,\"bare_us\":[$(IFS=,; echo "${seqbare[*]}")],\"sf\":[$(IFS=,; echo "${seqsf[*]}")]}" >> "$OUT"
+echo "]}" >> "$OUT"
+jq . "$OUT" >/dev/null && echo "results in $OUT" >&2

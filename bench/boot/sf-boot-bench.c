@@ -1,0 +1,242 @@
+/* sf-boot-bench: times container starts through sfd, from the API request to "process running
+ * and answering ping": it posts N containers at once (each on its own keep-alive connection),
+ * probes each one's address with ICMP echo every millisecond from the node's namespace (a peer
+ * on the same network), and follows the event stream for the Running status. Prints one JSON
+ * object per container and a summary. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "lib/addr.h"
+#include "lib/httpc.h"
+#include "lib/util.h"
+
+struct item {
+        int idx;
+        char name[64];
+        char ip[SF_ADDR_STRLEN];
+        uint64_t t_req, t_ack, t_ping, t_running;
+        json_t *timings;
+        bool failed;
+};
+
+struct ctx {
+        const char *endpoint, *network, *image, *prefix, *base_ip;
+        int n;
+        struct item *items;
+        int64_t rev0;
+        volatile int running_seen;
+        pthread_mutex_t lock;
+};
+
+static struct ctx *G;
+
+static void *create_one(void *u)
+{
+        struct item *it = u;
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        json_auto_t *body = NULL, *out = NULL;
+        if (sf_httpc_new(G->endpoint, &c, NULL) < 0)
+                return NULL;
+        body = json_pack("{s:s, s:s, s:[s,s], s:[{s:s,s:s}], s:i}", "name", it->name, "image", G->image,
+                         "command", "sleep", "3600", "networks", "network", G->network, "ip", it->ip,
+                         "stop_grace_seconds", 0);
+        it->t_req = sf_now_usec();
+        if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
+                fprintf(stderr, "create %s: %s\n", it->name, sf_err_msg(&e));
+                it->failed = true;
+        }
+        it->t_ack = sf_now_usec();
+        return NULL;
+}
+
+static uint16_t csum(const void *p, size_t n)
+{
+        const uint16_t *w = p;
+        uint32_t s = 0;
+        for (; n > 1; n -= 2)
+                s += *w++;
+        if (n)
+                s += *(const uint8_t *) w;
+        s = (s >> 16) + (s & 0xffff);
+        s += s >> 16;
+        return (uint16_t) ~s;
+}
+
+static void *pinger(void *u)
+{
+        struct ctx *x = u;
+        int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+        int left = x->n;
+        uint64_t deadline = sf_now_usec() + 120000000ULL;
+        if (fd < 0) {
+                perror("raw socket");
+                return NULL;
+        }
+        while (left > 0 && sf_now_usec() < deadline) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                for (int i = 0; i < x->n; i++) {
+                        struct item *it = &x->items[i];
+                        struct icmphdr h = { .type = ICMP_ECHO };
+                        struct sockaddr_in to = { .sin_family = AF_INET };
+                        if (it->t_ping || !it->t_req)
+                                continue;
+                        h.un.echo.id = htons(0x5f00);
+                        h.un.echo.sequence = htons((uint16_t) i);
+                        h.checksum = csum(&h, sizeof(h));
+                        inet_pton(AF_INET, it->ip, &to.sin_addr);
+                        sendto(fd, &h, sizeof(h), MSG_DONTWAIT, (struct sockaddr *) &to, sizeof(to));
+                }
+                while (poll(&pfd, 1, 2) > 0) {
+                        uint8_t buf[256];
+                        struct sockaddr_in from;
+                        socklen_t fl = sizeof(from);
+                        ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
+                        struct icmphdr *h;
+                        size_t ihl;
+                        char a[SF_ADDR_STRLEN];
+                        if (r < 20)
+                                break;
+                        ihl = (buf[0] & 0xf) * 4;
+                        h = (struct icmphdr *) (buf + ihl);
+                        if ((size_t) r < ihl + sizeof(*h) || h->type != ICMP_ECHOREPLY)
+                                continue;
+                        inet_ntop(AF_INET, &from.sin_addr, a, sizeof(a));
+                        for (int i = 0; i < x->n; i++)
+                                if (!x->items[i].t_ping && STREQ(x->items[i].ip, a)) {
+                                        x->items[i].t_ping = sf_now_usec();
+                                        left--;
+                                }
+                }
+        }
+        close(fd);
+        return NULL;
+}
+
+static void *watcher(void *u)
+{
+        struct ctx *x = u;
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        int64_t since = x->rev0;
+        uint64_t deadline = sf_now_usec() + 120000000ULL;
+        if (sf_httpc_new(x->endpoint, &c, NULL) < 0)
+                return NULL;
+        while (x->running_seen < x->n && sf_now_usec() < deadline) {
+                _cleanup_free_ char *path = xasprintf("/v1/events?since=%" PRId64 "&timeout=5&kinds=container", since);
+                json_auto_t *out = NULL;
+                json_t *ev;
+                size_t k;
+                if (sf_httpc_call(c, "GET", path, NULL, &out, NULL) < 0)
+                        continue;
+                since = json_integer_value(json_object_get(out, "revision"));
+                json_array_foreach(json_object_get(out, "events"), k, ev) {
+                        json_t *o = json_object_get(ev, "object");
+                        const char *name = json_string_value(json_object_get(o, "name"));
+                        const char *phase = json_string_value(json_object_get(json_object_get(o, "status"), "phase"));
+                        if (!name || !phase)
+                                continue;
+                        for (int i = 0; i < x->n; i++) {
+                                struct item *it = &x->items[i];
+                                if (it->t_running || !STREQ(it->name, name))
+                                        continue;
+                                if (STREQ(phase, "Running")) {
+                                        it->t_running = sf_now_usec();
+                                        it->timings = json_incref(json_object_get(json_object_get(o, "status"), "timings"));
+                                        x->running_seen++;
+                                } else if (STREQ(phase, "Failed")) {
+                                        it->failed = true;
+                                        x->running_seen++;
+                                }
+                        }
+                }
+        }
+        return NULL;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "endpoint", required_argument, NULL, 'e' }, { "network", required_argument, NULL, 'n' },
+                { "count", required_argument, NULL, 'c' },    { "prefix", required_argument, NULL, 'p' },
+                { "base-ip", required_argument, NULL, 'b' },  { "image", required_argument, NULL, 'i' },
+                { "help", no_argument, NULL, 'h' },           {},
+        };
+        struct ctx x = { .endpoint = "http://127.0.0.1:7480", .image = "busybox", .prefix = "bb", .n = 1 };
+        pthread_t *th, pt, wt;
+        sf_addr base;
+        int o, failed = 0;
+
+        while ((o = getopt_long(argc, argv, "e:n:c:p:b:i:h", opts, NULL)) >= 0) {
+                switch (o) {
+                case 'e': x.endpoint = optarg; break;
+                case 'n': x.network = optarg; break;
+                case 'c': x.n = (int) strtol(optarg, NULL, 10); break;
+                case 'p': x.prefix = optarg; break;
+                case 'b': x.base_ip = optarg; break;
+                case 'i': x.image = optarg; break;
+                case 'h':
+                        printf("Usage: sf-boot-bench --network NET --base-ip IP [--count N] [--prefix P] "
+                               "[--endpoint URL]\nStarts N containers at once (addresses from IP up) and "
+                               "prints request->running and request->ping times. Run it in the node's "
+                               "network namespace (it pings from there).\n");
+                        return 0;
+                default: return 2;
+                }
+        }
+        if (!x.network || !x.base_ip || sf_addr_parse(x.base_ip, &base) < 0 || x.n < 1 || x.n > 1000) {
+                fprintf(stderr, "sf-boot-bench: --network and --base-ip (IPv4) are required; --count 1-1000\n");
+                return 2;
+        }
+        sf_httpc_global_init();
+        G = &x;
+        x.items = new0(struct item, x.n);
+        for (int i = 0; i < x.n; i++) {
+                sf_addr a = sf_addr_from_u128(AF_INET, sf_addr_to_u128(&base) + i);
+                x.items[i].idx = i;
+                snprintf(x.items[i].name, sizeof(x.items[i].name), "%s-%d", x.prefix, i);
+                sf_addr_fmt(&a, x.items[i].ip);
+        }
+        {
+                _cleanup_httpc_ sf_httpc *c = NULL;
+                json_auto_t *h = NULL;
+                if (sf_httpc_new(x.endpoint, &c, NULL) < 0 || sf_httpc_call(c, "GET", "/healthz", NULL, &h, NULL) < 0) {
+                        fprintf(stderr, "sf-boot-bench: sfd not reachable at %s\n", x.endpoint);
+                        return 1;
+                }
+                x.rev0 = json_integer_value(json_object_get(h, "revision"));
+        }
+        pthread_create(&wt, NULL, watcher, &x);
+        pthread_create(&pt, NULL, pinger, &x);
+        th = new0(pthread_t, x.n);
+        for (int i = 0; i < x.n; i++)
+                pthread_create(&th[i], NULL, create_one, &x.items[i]);
+        for (int i = 0; i < x.n; i++)
+                pthread_join(th[i], NULL);
+        pthread_join(pt, NULL);
+        pthread_join(wt, NULL);
+        {
+                uint64_t t0 = UINT64_MAX, t_all = 0;
+                for (int i = 0; i < x.n; i++) {
+                        struct item *it = &x.items[i];
+                        uint64_t ready = MAX(it->t_ping, it->t_running);
+                        t0 = MIN(t0, it->t_req);
+                        if (it->failed || !it->t_ping || !it->t_running) {
+                                failed++;
+                                continue;
+                        }
+                        t_all = MAX(t_all, ready);
+                        printf("{\"name\":\"%s\",\"ack_ms\":%.3f,\"ping_ms\":%.3f,\"running_ms\":%.3f,"
+                               "\"ready_ms\":%.3f,\"agent\":%s}\n",
+                               it->name, (it->t_ack - it->t_req) / 1e3, (it->t_ping - it->t_req) / 1e3,
+                               (it->t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3,
+                               it->timings ? sf_json_dumps(it->timings) : "{}");
+                }
+                printf("{\"summary\":true,\"count\":%d,\"failed\":%d,\"all_ready_ms\":%.3f}\n", x.n, failed,
+                       t_all ? (t_all - t0) / 1e3 : -1.0);
+        }
+        return failed ? 1 : 0;
+}
