@@ -176,6 +176,8 @@ int sf_link_build_vxlan(sf_nlreq *r, const sf_vxlan_cfg *c, sf_err *e)
                 sf_nlreq_put_u32(r, IFLA_VXLAN_LINK, c->underlay);
         sf_nlreq_put_u16(r, IFLA_VXLAN_PORT, htons(c->dstport ? c->dstport : 4789));
         sf_nlreq_put_u8(r, IFLA_VXLAN_LEARNING, c->learning ? 1 : 0);
+        if (c->proxy)
+                sf_nlreq_put_u8(r, IFLA_VXLAN_PROXY, 1);
         if (c->ttl)
                 sf_nlreq_put_u8(r, IFLA_VXLAN_TTL, c->ttl);
         sf_nlreq_nest_end(r, data);

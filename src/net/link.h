@@ -62,6 +62,8 @@ typedef struct sf_vxlan_cfg {
         uint16_t dstport;  /* 0: 4789 */
         int underlay;      /* ifindex of the underlay device (IFLA_VXLAN_LINK); 0: none */
         bool learning;     /* false: nolearning (FDB filled by us, l2population) */
+        bool proxy;        /* ARP/ND suppression: requests are answered from the device's own
+                            * neighbour table and never sent through the tunnel */
         uint8_t ttl;       /* 0: kernel default */
         unsigned mtu;      /* 0: kernel default (underlay MTU - 50) */
         const uint8_t *mac;

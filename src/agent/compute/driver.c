@@ -1,8 +1,10 @@
 /* The compute driver registry: finds the driver table for a workload kind. */
 #include "agent/compute/driver.h"
+#include "agent/compute/vm-driver.h"
 
 static const struct sf_compute_driver *const drivers[] = {
         &sf_container_driver,
+        &sf_vm_driver,
 };
 
 const char *sf_workload_state_str(sf_workload_state s)

@@ -68,7 +68,7 @@ typedef struct sf_workload_spec {
         uint32_t uid, gid;
         const char *hostname;    /* NULL: the id */
 
-        uint32_t cpu_millicores; /* required: 1..64000 */
+        uint32_t cpu_millicores; /* 1..64000; 0: no limit (containers) */
         uint64_t memory_bytes;   /* 0: no limit (containers); at least 4 MiB */
         uint32_t pids_limit;     /* 0: no limit */
 
@@ -85,6 +85,17 @@ typedef struct sf_workload_spec {
         const char *state_dir;   /* required; see the header comment */
         const char *log_path;    /* console output; NULL: <state_dir>/console.log */
         sf_restart_policy restart;
+
+        /* VMs only (the container driver ignores them; zero means "not given"). */
+        const char *const *tap_macs; /* one MAC per tap fd ("52:54:00:12:34:56"); NULL (or a
+                                      * NULL entry): derived from id and NIC index */
+        const char *kernel;      /* direct kernel boot: absolute path; NULL: boot the disk */
+        const char *initrd;      /* with kernel; NULL: none */
+        const char *cmdline;     /* with kernel; NULL: "console=ttyS0"; args are appended */
+        const char *meta_data;   /* NoCloud seed (see vm-seed.h); NULL: instance-id = id and
+                                  * local-hostname = hostname (or id) */
+        const char *user_data;   /* NULL: "#cloud-config" with nothing in it */
+        const char *network_config; /* network-config (v2); NULL: none (cloud-init's default) */
 } sf_workload_spec;
 
 typedef struct sf_workload_status {
@@ -105,7 +116,12 @@ typedef struct sf_compute_options {
         const char *shim;           /* container: NULL: sf_shim_path() */
         const char *exec_dir;       /* container: NULL: /run/superfluid/exec */
         int start_timeout_ms;       /* 0: the driver's default (30 s) */
-        const char *qemu_binary;    /* vm */
+        const char *qemu_binary;    /* vm: NULL: qemu-system-x86_64 from PATH */
+        const char *vm_root;        /* vm: registry of VMs (list()); NULL: /run/superfluid/vm */
+        const char *vm_monitor;     /* vm: NULL: sf_vm_monitor_path() */
+        const char *vm_accel;       /* vm: "kvm", "tcg", NULL/"auto": $SF_VM_ACCEL, else KVM
+                                     * when usable (see vm-qemu.h) */
+        const char *vm_cpu;         /* vm: QEMU -cpu model; NULL: host (KVM) or max (TCG) */
 } sf_compute_options;
 
 typedef struct sf_compute sf_compute;
