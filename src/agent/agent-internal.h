@@ -120,8 +120,14 @@ int agent_dp_init(sf_agent *a, sf_err *e);
 /* Ensures the bridge of a network exists, with the gateways of its subnets on it; returns
  * its ifindex. */
 int agent_dp_network_up(sf_agent *a, sf_nl *nl, json_t *network, json_t *subnets, sf_err *e);
-/* Removes bridges of networks no local port uses; applies routing policy. Lock NOT held. */
-int agent_dp_sync(sf_agent *a, json_t *networks_in_use, json_t *routers, json_t *subnets, sf_err *e);
+/* The data plane this node should have, computed from the cache (lock held): a private copy,
+ * {"underlay": IP|null, "networks": {id: {"network", "subnets": [...], "local": [port...],
+ * "remote": [{"mac", "ips", "vtep"}...], "vteps": [...]}}, "routers": {...}}. */
+json_t *agent_dp_desired(sf_agent *a);
+/* Makes the kernel match dp: bridges and gateways, VXLAN devices with FDB and neighbour
+ * entries (l2population), removal of what is no longer needed, routing policy. Lock NOT
+ * held. */
+int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e);
 char *agent_bridge_name(json_t *network);
 void agent_gateway_mac(json_t *network, uint8_t mac[6]);
 char *agent_host_ifname(const char *port_id);

@@ -1,23 +1,37 @@
 /* Node data plane, through netlink: one Linux bridge per network in use on this node, with
  * the network's subnet gateways on it (the distributed gateway: every node routes for its own
- * workloads, as Neutron DVR and OVN do), and the routing policy in nftables (through
+ * workloads, as Neutron DVR and OVN do); one VXLAN device per network (its VNI) on that
+ * bridge when the node has an underlay address, with the forwarding and neighbour entries
+ * pre-populated from the controller's port data (l2population: unicast never depends on
+ * flooding, and ARP is answered locally by the VXLAN device, so it never crosses the
+ * underlay); and the routing policy in nftables (through
  * libnftables, which speaks netlink): traffic between two networks is forwarded only when a
  * router joins their subnets, and nothing from a workload network is forwarded to any other
  * interface of the node, so no lab or workload traffic ever leaves the machine. Forwarding is
  * enabled per bridge only, never globally. */
 #include <inttypes.h>
+#include <linux/neighbour.h>
 #include <nftables/libnftables.h>
 
 #include "agent/agent-internal.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/link.h"
+#include "net/neigh.h"
 #include "net/netns.h"
 #include "net/route.h"
 
 SF_LOG_MODULE("dataplane");
 
 #define BRIDGE_PREFIX "sfb"
+#define VXLAN_PREFIX "sfx"
+#define VXLAN_PORT 4789
+
+static char *vxlan_name(json_t *network)
+{
+        return xasprintf(VXLAN_PREFIX "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(network, "vni")));
+}
 
 char *agent_bridge_name(json_t *network)
 {
@@ -47,6 +61,37 @@ void agent_gateway_mac(json_t *network, uint8_t mac[6])
         mac[3] = (vni >> 16) & 0xff;
         mac[4] = (vni >> 8) & 0xff;
         mac[5] = vni & 0xff;
+}
+
+/* The network's VXLAN device on its bridge, when this node has an underlay address. dp_lock
+ * held. Returns its ifindex, 0 without an underlay. */
+static int vxlan_up(sf_agent *a, sf_nl *nl, json_t *network, int bridge, sf_err *e)
+{
+        _cleanup_free_ char *name = vxlan_name(network);
+        unsigned mtu = (unsigned) json_integer_value(json_object_get(network, "mtu"));
+        sf_addr local;
+        int ifindex, r;
+
+        if (!a->o.underlay_ip || sf_addr_parse(a->o.underlay_ip, &local) < 0)
+                return 0;
+        ifindex = sf_link_ifindex(nl, name, NULL);
+        if (ifindex > 0)
+                return ifindex;
+        r = sf_link_create_vxlan(nl,
+                                 &(sf_vxlan_cfg) { .name = name,
+                                                   .vni = (uint32_t) json_integer_value(json_object_get(network, "vni")),
+                                                   .local = local,
+                                                   .dstport = VXLAN_PORT,
+                                                   .learning = false,
+                                                   .proxy = true,
+                                                   .mtu = mtu,
+                                                   .master = bridge,
+                                                   .up = true },
+                                 e);
+        if (r < 0 && r != -EEXIST)
+                return sf_err_wrap(r, e, "VXLAN device for network '%s'",
+                                   json_string_value(json_object_get(network, "name")));
+        return sf_link_ifindex(nl, name, e);
 }
 
 int agent_dp_network_up(sf_agent *a, sf_nl *nl, json_t *network, json_t *subnets, sf_err *e)
@@ -103,57 +148,161 @@ int agent_dp_network_up(sf_agent *a, sf_nl *nl, json_t *network, json_t *subnets
                 if (r < 0)
                         goto out;
         }
-        r = ifindex;
+        r = vxlan_up(a, nl, network, ifindex, e);
+        if (r >= 0)
+                r = ifindex;
 out:
         pthread_mutex_unlock(&a->dp_lock);
         return r;
 }
 
 /* The nftables ruleset for the routing policy. */
-static char *policy_ruleset(json_t *in_use, json_t *routers, json_t *subnets)
+/* ---- desired state ---- */
+
+static bool is_workload_port(json_t *p)
+{
+        const char *owner = json_string_value(json_object_get(p, "device_owner"));
+        return owner && strncmp(owner, "compute:", 8) == 0;
+}
+
+static json_t *port_entry(json_t *p, const char *vtep)
+{
+        json_t *ips = json_array(), *f;
+        size_t i;
+        json_array_foreach(json_object_get(p, "fixed_ips"), i, f)
+                json_array_append(ips, json_object_get(f, "ip_address"));
+        return json_pack("{s:O, s:o, s:s*}", "mac", json_object_get(p, "mac_address"), "ips", ips,
+                         "vtep", vtep);
+}
+
+json_t *agent_dp_desired(sf_agent *a)
+{
+        json_t *dp = json_object(), *nets = json_object(), *routers = json_object();
+        json_t *ports = agent_cache_kind(a, "port"), *p, *r, *x;
+        const char *id;
+        size_t i;
+
+        json_object_set_new(dp, "underlay", a->o.underlay_ip ? json_string(a->o.underlay_ip) : json_null());
+        /* 1. Networks with a port of this node's workloads. */
+        json_object_foreach(ports, id, p) {
+                const char *net = json_string_value(json_object_get(p, "network_id"));
+                const char *node = json_string_value(json_object_get(p, "node_id"));
+                if (!is_workload_port(p) || !net || !node || !STREQ(node, a->node_id))
+                        continue;
+                if (agent_cache_get(a, "network", net) && !json_object_get(nets, net))
+                        json_object_set_new(nets, net, json_object());
+        }
+        /* 2. Networks a router joins to those: this node routes for its workloads (DVR), so it
+         *    needs their bridge and gateway too. */
+        json_object_foreach(agent_cache_kind(a, "router"), id, r) {
+                bool touches = false;
+                json_array_foreach(json_object_get(r, "subnet_ids"), i, x) {
+                        json_t *sn = agent_cache_get(a, "subnet", json_string_value(x));
+                        if (sn && json_object_get(nets, json_string_value(json_object_get(sn, "network_id"))))
+                                touches = true;
+                }
+                if (!touches)
+                        continue;
+                json_object_set(routers, id, r);
+                json_array_foreach(json_object_get(r, "subnet_ids"), i, x) {
+                        json_t *sn = agent_cache_get(a, "subnet", json_string_value(x));
+                        const char *net = json_string_value(json_object_get(sn, "network_id"));
+                        if (net && agent_cache_get(a, "network", net) && !json_object_get(nets, net))
+                                json_object_set_new(nets, net, json_object());
+                }
+        }
+        /* 3. For each: its subnets, its ports here and elsewhere (with the VTEP they are behind). */
+        json_object_foreach(nets, id, x) {
+                json_t *local = json_array(), *remote = json_array(), *vteps = json_array(), *sns = json_array();
+                const char *sid, *pid;
+                json_t *sn;
+                json_object_set_new(x, "network", json_deep_copy(agent_cache_get(a, "network", id)));
+                json_object_foreach(agent_cache_kind(a, "subnet"), sid, sn)
+                        if (STREQ(json_string_value(json_object_get(sn, "network_id")) ?: "", id))
+                                json_array_append_new(sns, json_deep_copy(sn));
+                json_object_foreach(ports, pid, p) {
+                        const char *node = json_string_value(json_object_get(p, "node_id"));
+                        json_t *n;
+                        const char *vtep;
+                        if (!is_workload_port(p) || !node ||
+                            !STREQ(json_string_value(json_object_get(p, "network_id")) ?: "", id))
+                                continue;
+                        if (STREQ(node, a->node_id)) {
+                                json_array_append_new(local, port_entry(p, NULL));
+                                continue;
+                        }
+                        n = agent_cache_get(a, "node", node);
+                        vtep = json_string_value(json_object_get(n, "underlay_ip"));
+                        if (!vtep || !a->o.underlay_ip || STREQ(vtep, a->o.underlay_ip))
+                                continue;
+                        json_array_append_new(remote, port_entry(p, vtep));
+                        {
+                                bool seen = false;
+                                json_t *v;
+                                size_t k;
+                                json_array_foreach(vteps, k, v)
+                                        seen |= STREQ(json_string_value(v), vtep);
+                                if (!seen)
+                                        json_array_append_new(vteps, json_string(vtep));
+                        }
+                }
+                json_object_set_new(x, "subnets", sns);
+                json_object_set_new(x, "local", local);
+                json_object_set_new(x, "remote", remote);
+                json_object_set_new(x, "vteps", vteps);
+        }
+        json_object_set_new(dp, "networks", nets);
+        json_object_set_new(dp, "routers", json_deep_copy(routers));
+        json_decref(routers);
+        return dp;
+}
+
+/* ---- routing policy (nftables) ---- */
+
+/* The ruleset: each bridge may forward to itself (two subnets of one network share its L2),
+ * and to the bridges its routers join it with; nothing else to or from a workload network. */
+static char *policy_ruleset(json_t *nets, json_t *routers)
 {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         bool first = true;
         const char *id;
-        json_t *net, *rt;
+        json_t *n, *rt;
 
         if (!f)
                 sf_oom();
         fprintf(f, "table inet superfluid\ndelete table inet superfluid\n"
                    "table inet superfluid {\n  set routed {\n    type ifname . ifname\n");
-        /* Each bridge may forward to itself (two subnets of one network share its L2), and
-         * to the bridges its routers join it with. */
-        json_object_foreach(in_use, id, net) {
-                _cleanup_free_ char *br = NULL;
-                if (!json_is_object(net))
-                        continue;
-                br = agent_bridge_name(net);
+        json_object_foreach(nets, id, n) {
+                _cleanup_free_ char *br = agent_bridge_name(json_object_get(n, "network"));
                 fprintf(f, "%s\"%s\" . \"%s\"", first ? "    elements = { " : ", ", br, br);
                 first = false;
         }
         json_object_foreach(routers, id, rt) {
                 json_t *x, *y;
                 size_t i, j;
-                json_array_foreach(json_object_get(rt, "subnet_ids"), i, x) {
-                        json_t *sx = json_object_get(subnets, json_string_value(x));
-                        json_t *nx = json_object_get(in_use, json_string_value(json_object_get(sx, "network_id")));
-                        _cleanup_free_ char *bx = NULL;
-                        if (!json_is_object(nx))
-                                continue;
-                        bx = agent_bridge_name(nx);
+                json_array_foreach(json_object_get(rt, "subnet_ids"), i, x)
                         json_array_foreach(json_object_get(rt, "subnet_ids"), j, y) {
-                                json_t *sy = json_object_get(subnets, json_string_value(y));
-                                json_t *ny = json_object_get(in_use, json_string_value(json_object_get(sy, "network_id")));
-                                _cleanup_free_ char *by = NULL;
-                                if (i == j || !json_is_object(ny))
+                                json_t *nx = NULL, *ny = NULL, *nn, *sn;
+                                const char *nid;
+                                size_t k;
+                                if (i == j)
                                         continue;
-                                by = agent_bridge_name(ny);
-                                fprintf(f, "%s\"%s\" . \"%s\"", first ? "    elements = { " : ", ", bx, by);
-                                first = false;
+                                /* find the networks of the two subnets among ours */
+                                json_object_foreach(nets, nid, nn)
+                                        json_array_foreach(json_object_get(nn, "subnets"), k, sn) {
+                                                if (json_equal(json_object_get(sn, "id"), x))
+                                                        nx = json_object_get(nn, "network");
+                                                if (json_equal(json_object_get(sn, "id"), y))
+                                                        ny = json_object_get(nn, "network");
+                                        }
+                                if (nx && ny) {
+                                        _cleanup_free_ char *bx = agent_bridge_name(nx), *by = agent_bridge_name(ny);
+                                        fprintf(f, "%s\"%s\" . \"%s\"", first ? "    elements = { " : ", ", bx, by);
+                                        first = false;
+                                }
                         }
-                }
         }
         if (!first)
                 fprintf(f, " }\n");
@@ -184,55 +333,220 @@ static int nft_apply(const char *ruleset, sf_err *e)
         return r;
 }
 
-int agent_dp_sync(sf_agent *a, json_t *in_use, json_t *routers, json_t *subnets, sf_err *e)
+/* ---- l2population ---- */
+
+static bool mac_eq(const uint8_t a[6], const uint8_t b[6]) { return memcmp(a, b, 6) == 0; }
+
+/* FDB entries on the VXLAN device: one per remote MAC (its VTEP), plus the all-zeros entry
+ * per remote VTEP for broadcast and multicast (head-end replication); ARP never needs it,
+ * since the device answers ARP itself (proxy). */
+static int sync_fdb(sf_nl *nl, int vx, json_t *nd, sf_err *e)
+{
+        sf_fdb_entry *have = NULL;
+        size_t n_have = 0;
+        json_t *want = json_array(), *x;
+        size_t i;
+        int r;
+
+        json_array_foreach(json_object_get(nd, "remote"), i, x)
+                json_array_append_new(want, json_pack("{s:O, s:O}", "mac", json_object_get(x, "mac"),
+                                                      "dst", json_object_get(x, "vtep")));
+        json_array_foreach(json_object_get(nd, "vteps"), i, x)
+                json_array_append_new(want, json_pack("{s:s, s:O}", "mac", "00:00:00:00:00:00", "dst", x));
+
+        for (int tries = 0; (r = sf_fdb_list(nl, vx, &have, &n_have, e)) == -EAGAIN && tries < 5; tries++)
+                sf_err_clear(e);
+        if (r < 0)
+                goto out;
+        /* Remove what is not wanted (only entries with a remote: the device's own are not ours). */
+        for (size_t k = 0; k < n_have; k++) {
+                char mac[SF_MAC_STRLEN], dst[SF_ADDR_STRLEN];
+                bool keep = false;
+                if (have[k].ifindex != vx || !(have[k].flags & NTF_SELF) || !have[k].dst.family)
+                        continue;
+                sf_mac_fmt(have[k].mac, mac);
+                sf_addr_fmt(&have[k].dst, dst);
+                json_array_foreach(want, i, x)
+                        if (STREQ(json_string_value(json_object_get(x, "mac")), mac) &&
+                            STREQ(json_string_value(json_object_get(x, "dst")), dst)) {
+                                keep = true;
+                                json_object_set_new(x, "present", json_true());
+                        }
+                if (keep)
+                        continue;
+                r = sf_fdb_del(nl, &(sf_fdb_cfg) { .ifindex = vx, .dst = have[k].dst,
+                                                   .mac = { have[k].mac[0], have[k].mac[1], have[k].mac[2],
+                                                            have[k].mac[3], have[k].mac[4], have[k].mac[5] } },
+                               SF_NL_MISSING_OK, e);
+                if (r < 0)
+                        goto out;
+        }
+        json_array_foreach(want, i, x) {
+                sf_fdb_cfg c = { .ifindex = vx };
+                if (json_is_true(json_object_get(x, "present")))
+                        continue;
+                if (sf_mac_parse(json_string_value(json_object_get(x, "mac")), c.mac) < 0 ||
+                    sf_addr_parse(json_string_value(json_object_get(x, "dst")), &c.dst) < 0)
+                        continue;
+                r = sf_fdb_append(nl, &c, e);
+                if (r == -EEXIST) {
+                        sf_err_clear(e);
+                        r = 0;
+                }
+                if (r < 0)
+                        goto out;
+        }
+        r = 0;
+out:
+        free(have);
+        json_decref(want);
+        return r;
+}
+
+/* Permanent neighbour entries on a device: want is [{mac, ips}]; entries we did not make
+ * (not permanent) are left alone. */
+static int sync_neigh(sf_nl *nl, int ifindex, json_t *want_ports, sf_err *e)
+{
+        sf_neigh_entry *have = NULL;
+        size_t n_have = 0;
+        json_t *x, *ip;
+        size_t i, j;
+        int r;
+
+        for (int tries = 0; (r = sf_neigh_list(nl, AF_INET, ifindex, &have, &n_have, e)) == -EAGAIN && tries < 5; tries++)
+                sf_err_clear(e);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n_have; k++) {
+                char a[SF_ADDR_STRLEN], m[SF_MAC_STRLEN];
+                bool keep = false;
+                if (have[k].ifindex != ifindex || !(have[k].state & NUD_PERMANENT))
+                        continue;
+                sf_addr_fmt(&have[k].addr, a);
+                sf_mac_fmt(have[k].lladdr, m);
+                json_array_foreach(want_ports, i, x)
+                        json_array_foreach(json_object_get(x, "ips"), j, ip)
+                                if (STREQ(json_string_value(ip), a) &&
+                                    STREQ(json_string_value(json_object_get(x, "mac")), m))
+                                        keep = true;
+                if (keep)
+                        continue;
+                r = sf_neigh_del(nl, &(sf_neigh_cfg) { .ifindex = ifindex, .addr = have[k].addr },
+                                 SF_NL_MISSING_OK, e);
+                if (r < 0)
+                        goto out;
+        }
+        json_array_foreach(want_ports, i, x)
+                json_array_foreach(json_object_get(x, "ips"), j, ip) {
+                        sf_neigh_cfg c = { .ifindex = ifindex };
+                        bool present = false;
+                        if (sf_addr_parse(json_string_value(ip), &c.addr) < 0 || c.addr.family != AF_INET ||
+                            sf_mac_parse(json_string_value(json_object_get(x, "mac")), c.lladdr) < 0)
+                                continue;
+                        for (size_t k = 0; k < n_have; k++)
+                                present |= have[k].ifindex == ifindex && (have[k].state & NUD_PERMANENT) &&
+                                           sf_addr_eq(&have[k].addr, &c.addr) && mac_eq(have[k].lladdr, c.lladdr);
+                        if (present)
+                                continue;
+                        r = sf_neigh_replace(nl, &c, e);
+                        if (r < 0)
+                                goto out;
+                }
+        r = 0;
+out:
+        free(have);
+        return r;
+}
+
+/* ---- sync ---- */
+
+static bool wanted(json_t *nets, const char *ifname, const char *prefix)
+{
+        const char *id;
+        json_t *n;
+        json_object_foreach(nets, id, n) {
+                _cleanup_free_ char *name = STREQ(prefix, BRIDGE_PREFIX) ? agent_bridge_name(json_object_get(n, "network"))
+                                                                         : vxlan_name(json_object_get(n, "network"));
+                if (STREQ(name, ifname))
+                        return true;
+        }
+        return false;
+}
+
+int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
 {
         _cleanup_nl_ sf_nl *nl = NULL;
         _cleanup_free_ char *ruleset = NULL;
+        json_t *nets = json_object_get(dp, "networks"), *nd;
         sf_link_info *links = NULL;
         size_t n = 0;
+        const char *id;
         int r;
 
         r = sf_nl_open(&nl, e);
         if (r < 0)
                 return r;
+        /* Networks in use: bridge, gateways, VXLAN, FDB, neighbours. */
+        json_object_foreach(nets, id, nd) {
+                json_t *all = json_array();
+                int br, vx = 0;
+                br = agent_dp_network_up(a, nl, json_object_get(nd, "network"), json_object_get(nd, "subnets"), e);
+                if (br < 0) {
+                        json_decref(all);
+                        return br;
+                }
+                pthread_mutex_lock(&a->dp_lock);
+                if (a->o.underlay_ip) {
+                        _cleanup_free_ char *vn = vxlan_name(json_object_get(nd, "network"));
+                        vx = sf_link_ifindex(nl, vn, e);
+                        r = vx < 0 ? vx : sync_fdb(nl, vx, nd, e);
+                        if (r >= 0)
+                                r = sync_neigh(nl, vx, json_object_get(nd, "remote"), e);
+                } else
+                        r = 0;
+                /* The gateway (this node) knows every port's MAC, here and elsewhere. */
+                json_array_extend(all, json_object_get(nd, "local"));
+                json_array_extend(all, json_object_get(nd, "remote"));
+                if (r >= 0)
+                        r = sync_neigh(nl, br, all, e);
+                pthread_mutex_unlock(&a->dp_lock);
+                json_decref(all);
+                if (r < 0)
+                        return sf_err_wrap(r, e, "network '%s'",
+                                           json_string_value(json_object_get(json_object_get(nd, "network"), "name")));
+        }
+
         pthread_mutex_lock(&a->dp_lock);
-        /* Bridges of networks without local ports go, once nothing is attached to them. */
-        /* A dump races with concurrent link changes (other workers plumbing ports): retry. */
-        for (int tries = 0; (r = sf_link_list(nl, BRIDGE_PREFIX, &links, &n, e)) == -EAGAIN && tries < 5; tries++)
+        /* Bridges and VXLAN devices of networks no longer in use go, once no workload
+         * interface is attached to the bridge (one being torn down keeps it a little longer). */
+        for (int tries = 0; (r = sf_link_list(nl, "sf", &links, &n, e)) == -EAGAIN && tries < 5; tries++)
                 sf_err_clear(e);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
-                const char *id;
-                json_t *net;
-                bool used = false;
-                if (!links[i].kind || !STREQ(links[i].kind, "bridge"))
+                bool busy = false;
+                if (!links[i].kind || !STREQ(links[i].kind, "bridge") ||
+                    strncmp(links[i].name, BRIDGE_PREFIX, strlen(BRIDGE_PREFIX)) != 0 ||
+                    wanted(nets, links[i].name, BRIDGE_PREFIX))
                         continue;
-                json_object_foreach(in_use, id, net) {
-                        _cleanup_free_ char *br = json_is_object(net) ? agent_bridge_name(net) : NULL;
-                        if (br && STREQ(br, links[i].name))
-                                used = true;
-                }
-                if (used)
+                for (size_t k = 0; k < n; k++)
+                        busy |= links[k].master == links[i].ifindex &&
+                                !(links[k].kind && STREQ(links[k].kind, "vxlan"));
+                if (busy)
                         continue;
-                {
-                        sf_link_info *ports = NULL;
-                        size_t np = 0;
-                        bool busy = false;
-                        /* Anything still enslaved (a workload being torn down) keeps it. */
-                        if (sf_link_list(nl, "", &ports, &np, NULL) >= 0)
-                                for (size_t k = 0; k < np; k++)
-                                        busy |= ports[k].master == links[i].ifindex;
-                        sf_link_info_free_array(ports, np);
-                        if (busy)
-                                continue;
-                }
+                for (size_t k = 0; k < n; k++)
+                        if (links[k].master == links[i].ifindex && links[k].kind &&
+                            STREQ(links[k].kind, "vxlan")) {
+                                r = sf_link_del(nl, SF_LINK_IDX(links[k].ifindex), SF_NL_MISSING_OK, e);
+                                if (r < 0)
+                                        goto out;
+                        }
                 r = sf_link_del(nl, SF_LINK_IDX(links[i].ifindex), SF_NL_MISSING_OK, e);
                 if (r < 0)
                         goto out;
-                log_info("bridge %s removed: no port of its network is on this node", links[i].name);
+                log_info("bridge %s removed: no workload of its network is on this node", links[i].name);
         }
-        ruleset = policy_ruleset(in_use, routers, subnets);
+        ruleset = policy_ruleset(nets, json_object_get(dp, "routers"));
         if (!a->nft_applied || !STREQ(a->nft_applied, ruleset)) {
                 r = nft_apply(ruleset, e);
                 if (r < 0)

@@ -85,6 +85,17 @@ int agent_node_register(sf_agent *a, sf_httpc *http, sf_err *e)
         if (a->o.labels)
                 json_object_set_new(body, "labels", labels_json(a->o.labels));
         r = sf_httpc_call(http, "GET", path, NULL, &existing, e);
+        if (r == -ENOENT && a->o.site) {
+                /* A site named on the command line that nobody created yet: create it (kind
+                 * core; an operator can change the kind), rather than refuse to join. */
+                _cleanup_free_ char *sp = NULL, *es = sf_httpc_escape(a->o.site);
+                json_auto_t *site = json_pack("{s:s}", "name", a->o.site);
+                sp = xasprintf("/v1/sites/%s", es);
+                if (sf_httpc_call(http, "GET", sp, NULL, NULL, NULL) == -ENOENT) {
+                        if (sf_httpc_call(http, "POST", "/v1/sites", site, NULL, NULL) >= 0)
+                                log_warn("site '%s' did not exist: created it (kind core)", a->o.site);
+                }
+        }
         if (r == -ENOENT) {
                 sf_err_clear(e);
                 json_object_set_new(body, "name", json_string(a->node_name));
@@ -128,7 +139,9 @@ static void *heartbeat_loop(void *u)
                 if (r >= 0) {
                         registered = true;
                         a->last_heartbeat_ok = sf_now_usec();
-                } else
+                } else if (!registered)
+                        log_warn_rl("cannot register with the controller: %s", sf_err_msg(&e));
+                else
                         log_debug("heartbeat: %s", sf_err_msg(&e));
                 for (unsigned slept = 0; slept < a->o.heartbeat_ms && !a->stopping; slept += 100)
                         usleep(100000);

@@ -139,6 +139,19 @@ static json_t *status_of(sf_agent *a, struct lw *w)
         return s;
 }
 
+/* Every key the agent reports is equal on the controller's side. */
+static bool status_matches(json_t *mine_, json_t *theirs)
+{
+        const char *k;
+        json_t *v;
+        if (!json_is_object(theirs))
+                return false;
+        json_object_foreach(mine_, k, v)
+                if (!json_equal(v, json_object_get(theirs, k)))
+                        return false;
+        return true;
+}
+
 struct report {
         char id[40];
         json_t *status;
@@ -146,12 +159,12 @@ struct report {
 
 static void reconcile_pass(sf_agent *a, sf_httpc *http)
 {
-        json_auto_t *in_use = json_object(), *routers = NULL, *subnets = NULL;
+        json_auto_t *dp = NULL;
         struct report *reports = NULL;
         size_t n_reports = 0;
         uint64_t now = sf_now_usec();
         const char *id;
-        json_t *c, *p;
+        json_t *c;
 
         pthread_mutex_lock(&a->lock);
         a->dirty = false;
@@ -236,19 +249,8 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                         agent_job_push(a, JOB_DELETE, w->id);
                 }
         }
-        /* Networks with a port of this node's workloads need their bridge here. */
-        json_object_foreach(agent_cache_kind(a, "port"), id, p) {
-                const char *owner = json_string_value(json_object_get(p, "device_owner"));
-                if (!mine(a, p) || !owner || strncmp(owner, "compute:", 8) != 0)
-                        continue;
-                json_object_set(in_use, json_string_value(json_object_get(p, "network_id")),
-                                agent_cache_get(a, "network", json_string_value(json_object_get(p, "network_id"))) ?: json_null());
-        }
-        routers = json_deep_copy(agent_cache_kind(a, "router"));
-        subnets = json_deep_copy(agent_cache_kind(a, "subnet"));
-        json_object_foreach(in_use, id, c)
-                if (json_is_object(c))
-                        json_object_set_new(in_use, id, json_deep_copy(c));
+        /* What the data plane of this node must look like (networks, overlay, policy). */
+        dp = agent_dp_desired(a);
         /* Status reports: only what changed since the last one. */
         for (size_t i = 0; i < a->n_lws; i++) {
                 struct lw *w = a->lws[i];
@@ -256,7 +258,10 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 if (w->deleting || w->state == LW_GONE || !agent_cache_get(a, "container", w->id))
                         continue;
                 s = status_of(a, w);
-                if (w->reported && json_equal(s, w->reported)) {
+                /* Compare with what the controller holds (not with what was last sent): a
+                 * status changed there, e.g. marked by the node lease monitor while this node
+                 * was unreachable, is set right again. */
+                if (status_matches(s, json_object_get(agent_cache_get(a, "container", w->id), "status"))) {
                         json_decref(s);
                         continue;
                 }
@@ -267,18 +272,16 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
         pthread_mutex_unlock(&a->lock);
 
         {
-                /* The data plane depends only on these inputs: sync when they change, and every
-                 * 30 s against drift (someone deleting a bridge or the ruleset by hand). */
+                /* The data plane depends only on dp: sync when it changes, and every 30 s
+                 * against drift (someone deleting a bridge or the ruleset by hand). */
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
-                json_auto_t *key = json_pack("{s:O, s:O, s:O}", "networks", in_use, "routers",
-                                             routers, "subnets", subnets);
-                if (!a->dp_key || !json_equal(key, a->dp_key) || now - a->dp_synced > 30000000ULL) {
-                        if (agent_dp_sync(a, in_use, routers, subnets, &e) < 0)
+                if (!a->dp_key || !json_equal(dp, a->dp_key) || now - a->dp_synced > 30000000ULL) {
+                        if (agent_dp_sync(a, dp, &e) < 0)
                                 log_warn("data plane: %s", sf_err_msg(&e));
                         else {
                                 if (a->dp_key)
                                         json_decref(a->dp_key);
-                                a->dp_key = json_incref(key);
+                                a->dp_key = json_incref(dp);
                                 a->dp_synced = now;
                         }
                 }

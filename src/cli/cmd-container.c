@@ -123,6 +123,7 @@ static int run_run(struct sfctl *c, const struct verb *v, struct args *a)
         body_str(a, "memory", body, "memory");
         body_str(a, "cpu", body, "cpu");
         body_str(a, "anti-affinity", body, "anti_affinity");
+        body_str(a, "reschedule", body, "reschedule");
         body_labels(a, body, &e);
         r = body_int(a, "stop-grace", body, "stop_grace_seconds", &e);
         if (r >= 0)
@@ -350,6 +351,7 @@ static const struct opt run_opts[] = {
         { "hostname", "NAME", "host name (default: the container name)" },
         { "runtime", "NAME", "runc or crun (default: the node's)" },
         { "anti-affinity", "GROUP", "never on a node with another member of GROUP" },
+        { "reschedule", "POLICY", "never (default) or on-node-failure: move when the node dies" },
         { "label", "KEY=VALUE", "a label", true },
         { "detach", NULL, "return at once instead of waiting until it runs" },
         { NULL },

@@ -34,6 +34,7 @@ struct config {
         const char *url_file;
         bool sync_full;
         unsigned lease_s;
+        unsigned evict_s;
         /* agent */
         const char *controller;
         const char *node;
@@ -64,6 +65,8 @@ static void usage(FILE *f)
                 "                      power loss; slower writes). Default: normal\n"
                 "  --lease SECONDS     controller: a node without heartbeat that long is NotReady\n"
                 "                      (default: 15)\n"
+                "  --evict-after SECONDS  controller: NotReady that much longer, workloads with\n"
+                "                      reschedule=on-node-failure move elsewhere (default: 60)\n"
                 "  --log-level LEVEL   error, warn, info or debug (default: info)\n"
                 "\n"
                 "Agent options (--role agent or all):\n"
@@ -89,7 +92,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 {
         enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION,
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
-               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS };
+               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -99,6 +102,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "log-level", required_argument, NULL, OPT_LOG },
                 { "run-dir", required_argument, NULL, OPT_RUN },
                 { "lease", required_argument, NULL, OPT_LEASE },
+                { "evict-after", required_argument, NULL, OPT_EVICT },
                 { "controller", required_argument, NULL, OPT_CONTROLLER },
                 { "node", required_argument, NULL, OPT_NODE },
                 { "site", required_argument, NULL, OPT_SITE },
@@ -161,6 +165,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                         c->run_dir = optarg;
                         break;
                 case OPT_LEASE:
+                case OPT_EVICT:
                 case OPT_WORKERS: {
                         char *end;
                         unsigned long v;
@@ -168,11 +173,13 @@ static int parse_args(int argc, char **argv, struct config *c)
                         v = strtoul(optarg, &end, 10);
                         if (!*optarg || *end || errno || v == 0 || v > 3600) {
                                 fprintf(stderr, "sfd: --%s: '%s' must be 1 to 3600\n",
-                                        o == OPT_LEASE ? "lease" : "workers", optarg);
+                                        o == OPT_LEASE ? "lease" : o == OPT_EVICT ? "evict-after" : "workers", optarg);
                                 return -EINVAL;
                         }
                         if (o == OPT_LEASE)
                                 c->lease_s = v;
+                        else if (o == OPT_EVICT)
+                                c->evict_s = v;
                         else
                                 c->workers = v;
                         break;
@@ -311,7 +318,8 @@ int main(int argc, char **argv)
                                   &store, &e);
                 if (r < 0)
                         goto fail;
-                r = sf_vim_new(store, &(struct sf_vim_options) { .lease_ms = c.lease_s * 1000 },
+                r = sf_vim_new(store, &(struct sf_vim_options) { .lease_ms = c.lease_s * 1000,
+                                                          .evict_ms = c.evict_s * 1000 },
                                &vim, &e);
                 if (r < 0)
                         goto fail;

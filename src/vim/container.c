@@ -13,7 +13,8 @@ SF_LOG_MODULE("vim");
 static const char *const container_create_keys[] = {
         "name", "image", "command", "env", "workdir", "hostname", "networks", "ports", "node",
         "site", "node_selector", "cpu", "memory", "restart_policy", "runtime", "files",
-        "description", "labels", "anti_affinity", "kind", "vcpus", "stop_grace_seconds", NULL
+        "description", "labels", "anti_affinity", "kind", "vcpus", "stop_grace_seconds", "reschedule",
+        NULL
 };
 static const char *const container_update_keys[] = {
         "name", "description", "labels", "restart_policy", "desired_state", "status", NULL
@@ -284,7 +285,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_auto_t *obj = json_object(), *nets = NULL, *port_ids = json_array(), *status = NULL;
         json_t *cmd = NULL, *env = NULL, *files = NULL, *ports = NULL, *sel = NULL, *x;
         const char *image = NULL, *workdir = NULL, *hostname = NULL, *restart = "never",
-                   *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL;
+                   *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL,
+                   *resched = "never";
         int64_t cpu = 0, mem = 0, vcpus = 0, grace = 10;
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         _cleanup_free_ char *node_id = NULL, *reason = NULL;
@@ -317,6 +319,10 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 r = sf_json_str(in, "restart_policy", false, &restart, e);
         if (r >= 0 && !one_of(restart, restart_policies))
                 r = sf_err_set(e, -EINVAL, "restart_policy", "must be never, on-failure or always");
+        if (r >= 0)
+                r = sf_json_str(in, "reschedule", false, &resched, e);
+        if (r >= 0 && !STREQ(resched, "never") && !STREQ(resched, "on-node-failure"))
+                r = sf_err_set(e, -EINVAL, "reschedule", "must be never or on-node-failure");
         if (r >= 0)
                 r = sf_json_str(in, "runtime", false, &runtime, e);
         if (r >= 0 && runtime && !STREQ(runtime, "runc") && !STREQ(runtime, "crun"))
@@ -363,6 +369,7 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_object_set_new(obj, "hostname", json_string(hostname ? hostname
                                                                   : json_string_value(json_object_get(obj, "name"))));
         json_object_set_new(obj, "restart_policy", json_string(restart));
+        json_object_set_new(obj, "reschedule", json_string(resched));
         json_object_set_new(obj, "runtime", runtime ? json_string(runtime) : json_null());
         json_object_set_new(obj, "cpu", json_integer(cpu));
         json_object_set_new(obj, "memory", json_integer(mem));

@@ -62,6 +62,90 @@ static int mark_not_ready(sf_vim *v, const char *id, uint64_t silent_ms, sf_err 
         return sf_tx_commit(TAKE_PTR(tx), e);
 }
 
+/* Workloads of a node that has been NotReady for longer than the lease plus evict_ms: those
+ * with reschedule "on-node-failure" are placed elsewhere (their ports follow, so every node's
+ * overlay entries move with them); the others are left where they are, marked, since the
+ * node may still be running them (edge autonomy: an unreachable edge keeps serving). If the
+ * node comes back, its agent sees the moved workloads are no longer its own and removes its
+ * copies. */
+static int evict(sf_vim *v, json_t *node, uint64_t silent_ms, sf_err *e)
+{
+        _cleanup_tx_ sf_tx *tx = NULL;
+        json_auto_t *list = NULL;
+        const char *nid = json_string_value(json_object_get(node, "id"));
+        const char *nname = json_string_value(json_object_get(node, "name"));
+        bool changed = false;
+        json_t *c;
+        size_t i;
+        sf_rd rd;
+        int r;
+
+        {
+                _cleanup_rd_ sf_rd rrd = { 0 };
+                int64_t n = 0;
+                sf_rd_get(v->store, &rrd);
+                r = sf_res_count(&rrd, "container", &(struct sf_res_filter) { .node = nid }, &n, e);
+                if (r < 0 || n == 0)
+                        return r;
+        }
+        r = sf_tx_begin(v->store, &tx, e);
+        if (r < 0)
+                return r;
+        sf_rd_from_tx(tx, &rd);
+        r = sf_res_list(&rd, "container", &(struct sf_res_filter) { .node = nid }, &list, e);
+        if (r < 0)
+                return r;
+        json_array_foreach(list, i, c) {
+                json_t *st = json_object_get(c, "status");
+                const char *policy = json_string_value(json_object_get(c, "reschedule")) ?: "never";
+                _cleanup_free_ char *target = NULL, *reason = NULL, *msg = NULL;
+                if (json_is_true(json_object_get(c, "deleting")))
+                        continue;
+                if (!STREQ(policy, "on-node-failure")) {
+                        msg = xasprintf("node '%s' is NotReady (no heartbeat for %" PRIu64
+                                        " s): state unknown, left in place (reschedule: never)",
+                                        nname, silent_ms / 1000);
+                        if (STREQ(json_string_value(json_object_get(st, "message")) ?: "", msg))
+                                continue;
+                        json_object_set_new(st, "message", json_string(msg));
+                } else {
+                        /* Place it as if new, but never back on the failed node. */
+                        json_object_set_new(c, "node_id", json_null());
+                        r = sf_sched_pick(v, tx, c, &target, &reason, e);
+                        if (r < 0)
+                                return r;
+                        if (!target || STREQ(target, nid)) {
+                                json_object_set_new(c, "node_id", json_string(nid));
+                                msg = xasprintf("node '%s' is NotReady; no other node fits: %s", nname,
+                                                reason ? reason : "none");
+                                if (STREQ(json_string_value(json_object_get(st, "message")) ?: "", msg))
+                                        continue;
+                                json_object_set_new(st, "message", json_string(msg));
+                        } else {
+                                r = sf_vim_container_bind(v, tx, c, target, e);
+                                if (r < 0)
+                                        return r;
+                                msg = xasprintf("rescheduled from node '%s' (NotReady for %" PRIu64 " s)",
+                                                nname, silent_ms / 1000);
+                                json_object_set_new(st, "message", json_string(msg));
+                                json_object_set_new(st, "phase", json_string("Pending"));
+                                json_object_set_new(c, "generation",
+                                                    json_integer(json_integer_value(json_object_get(c, "generation")) + 1));
+                                log_warn("%s '%s': %s", json_string_value(json_object_get(c, "kind")),
+                                         json_string_value(json_object_get(c, "name")), msg);
+                        }
+                }
+                r = sf_res_update(tx, "container", c,
+                                  &(struct sf_res_cols) { .node = json_string_value(json_object_get(c, "node_id")) }, e);
+                if (r < 0)
+                        return r;
+                changed = true;
+        }
+        if (!changed)
+                return 0;
+        return sf_tx_commit(TAKE_PTR(tx), e);
+}
+
 static void *lease_loop(void *u)
 {
         sf_vim *v = u;
@@ -97,6 +181,12 @@ static void *lease_loop(void *u)
                             STREQ(json_string_value(json_object_get(st, "state")) ?: "", "Ready") &&
                             mark_not_ready(v, id, (now - s->since) / 1000, &e) < 0)
                                 log_warn("marking node NotReady: %s", sf_err_msg(&e));
+                        /* Long enough gone: move the workloads whose policy says so. */
+                        if (!STREQ(json_string_value(json_object_get(st, "state")) ?: "", "Ready") &&
+                            now - s->since > (uint64_t) (v->lease_ms + v->evict_ms) * 1000 &&
+                            evict(v, n, (now - s->since) / 1000, &e) < 0)
+                                log_warn("rescheduling from node '%s': %s",
+                                         json_string_value(json_object_get(n, "name")), sf_err_msg(&e));
                 }
                 /* A 1 s tick. Not sf_store_wait: that would wake this thread on every commit. */
                 for (int tick = 0; tick < 10 && !v->stopping; tick++)

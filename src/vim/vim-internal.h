@@ -23,6 +23,7 @@ struct sf_vim {
         pthread_t sched_thread, lease_thread;
         bool sched_running, lease_running;
         unsigned lease_ms;
+        unsigned evict_ms;
 };
 
 /* Resolves a reference (name or id) of kind in the transaction; the error names field. */

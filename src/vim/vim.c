@@ -13,6 +13,7 @@ int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret,
         v->store = store;
         v->default_mtu = opts && opts->default_mtu ? opts->default_mtu : 1450;
         v->lease_ms = opts && opts->lease_ms ? opts->lease_ms : 15000;
+        v->evict_ms = opts && opts->evict_ms ? opts->evict_ms : 60000;
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 kinds[i]->ctx = v;
                 v->kinds[i] = kinds[i];

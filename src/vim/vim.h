@@ -10,6 +10,8 @@ typedef struct sf_vim sf_vim;
 struct sf_vim_options {
         unsigned default_mtu; /* 0: 1450, fits a VXLAN overlay on a 1500-byte underlay */
         unsigned lease_ms;    /* 0: 15000; a node without heartbeat that long is NotReady */
+        unsigned evict_ms;    /* 0: 60000; NotReady that much longer: workloads with
+                               * reschedule "on-node-failure" move to other nodes */
 };
 
 int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret, sf_err *e);

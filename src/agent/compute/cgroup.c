@@ -2,12 +2,14 @@
  * prefix in every hierarchy. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include "agent/compute/cgroup.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 #include "lib/util.h"
 
 SF_LOG_MODULE("cgroup");
@@ -132,6 +134,35 @@ static int rmdir_cgroup(const char *path, sf_err *e)
         return 0;
 }
 
+/* The last resort of removal: every process still in the container's cgroup (whatever the
+ * runtime and the recorded pids say) is the container's, so it gets SIGKILL, by pid, and we
+ * wait (pidfd) until each is gone. Returns how many were killed. */
+static int kill_members(const char *cgroup, int timeout_ms)
+{
+        _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", cgroup);
+        _cleanup_fclose_ FILE *f = fopen(procs, "re");
+        char line[32];
+        int n = 0;
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f)) {
+                char *end;
+                long pid = strtol(line, &end, 10);
+                int fd;
+                if (pid <= 1 || (*end && *end != '\n'))
+                        continue;
+                fd = sf_pidfd_open((pid_t) pid, NULL);
+                if (fd < 0)
+                        continue;
+                if (sf_pidfd_kill(fd, SIGKILL, NULL) == 0) {
+                        sf_pidfd_wait(fd, timeout_ms, NULL);
+                        n++;
+                }
+                close(fd);
+        }
+        return n;
+}
+
 int sf_cgroup_remove(const char *root, const char *id, sf_err *e)
 {
         _cleanup_strv_free_ char **h = NULL;
@@ -142,6 +173,11 @@ int sf_cgroup_remove(const char *root, const char *id, sf_err *e)
                 _cleanup_free_ char *c = xasprintf("%s/" SF_CGROUP_PREFIX "/%s", *p, id);
                 _cleanup_err_ sf_err err = SF_ERR_INIT;
                 r = rmdir_cgroup(c, &err);
+                if (r == -EBUSY && kill_members(c, 2000) > 0) {
+                        log_warn("container '%s': killed processes left in its cgroup", id);
+                        sf_err_clear(&err);
+                        r = rmdir_cgroup(c, &err);
+                }
                 if (r < 0 && first == 0) {
                         first = r;
                         sf_err_move(e, &err);
