@@ -42,6 +42,7 @@ struct lw {                     /* a workload on this node, as the node knows it
         char *network_ready_at, *started_at, *finished_at;
         json_t *ips;
         json_t *reported;       /* the last status sent, to send only changes */
+        json_t *extra_status;   /* kind-specific status fields (vm.c), merged into reports */
 };
 
 struct job {
@@ -77,6 +78,8 @@ struct sf_agent {
         sf_compute *containers;
         sf_image_store *images;
         json_t *image_names;       /* reported in node status */
+        struct agent_vm *vm;       /* VMs: driver, boot prober (vm.c) */
+        json_t *vm_image_names;    /* reported in node status (vm-image.c) */
 
         /* threads */
         pthread_t watch_thread, reconcile_thread, heartbeat_thread, exit_thread;
@@ -88,6 +91,7 @@ struct sf_agent {
         pthread_mutex_t dp_lock;   /* dataplane changes (bridges, policy) */
         char *nft_applied;         /* the policy ruleset last applied */
         json_t *dp_key;            /* the inputs of the last data plane sync */
+        json_t *bridge_used;       /* bridge name -> monotonic usec it was last in use */
         uint64_t dp_synced;        /* monotonic usec of that sync */
         json_t *features;
         uint64_t last_heartbeat_ok;
@@ -139,3 +143,31 @@ void agent_refresh_images(sf_agent *a);
 
 /* http.c */
 void agent_routes_register(sf_agent *a);
+
+/* vm.c: VM workloads (kind "vm"): the same jobs as containers, through the VM driver, with
+ * taps on the networks' bridges; boot probes; VM actions of the agent API. */
+int agent_vm_init(sf_agent *a, sf_err *e);  /* after a->features; before adoption */
+void agent_vm_stop(sf_agent *a);            /* after the workers stopped */
+bool agent_spec_is_vm(json_t *spec);
+/* The driver of a workload's kind (spec: lock held, or a private copy). */
+sf_compute *agent_compute_for(sf_agent *a, json_t *spec);
+/* Runs j when it is a VM's (true), else leaves it to workload.c (false). */
+bool agent_vm_job_run(sf_agent *a, sf_httpc *http, struct job *j);
+/* Adopts a VM found in the run directory (local: its local.json). */
+int agent_vm_adopt(sf_agent *a, const char *id, json_t *local);
+void agent_vm_node_info(sf_agent *a, json_t *info);                  /* lock held */
+void agent_vm_routes_register(sf_agent *a);
+char *agent_tap_name(const char *port_id);
+
+/* vm-image.c: the VM image store, <state-dir>/vm-images */
+int agent_vm_image_store_init(sf_agent *a, sf_err *e);
+bool agent_vm_image_format(const char *format);                     /* qcow2, raw, kernel */
+/* source: a disk image file (qcow2, raw) or a directory with vmlinuz, initrd.img and
+ * optionally a disk and a "cmdline" file (kernel). */
+int agent_vm_image_import(sf_agent *a, const char *name, const char *source, const char *format,
+                          const char *cmdline, json_t **ret, sf_err *e);
+/* {name, format, disk, disk_format, kernel, initrd, cmdline, size, ...} with absolute paths. */
+int agent_vm_image_get(sf_agent *a, const char *name, json_t **ret, sf_err *e);
+int agent_vm_image_list(sf_agent *a, json_t **ret, sf_err *e);
+int agent_vm_image_rm(sf_agent *a, const char *name, sf_err *e);    /* -ENOENT: not a VM image */
+void agent_vm_refresh_images(sf_agent *a);

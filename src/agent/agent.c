@@ -116,11 +116,16 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         if (r < 0)
                 goto fail;
         a->features = agent_detect_features();
-        r = agent_dp_init(a, e);
+        /* VMs: the driver next to the container one (a node without QEMU runs containers
+         * only), the VM image store and the boot prober. */
+        r = agent_vm_init(a, e);
         if (r >= 0)
-                r = agent_adopt_all(a, e);
+                r = agent_dp_init(a, e);
+        /* The exit watcher runs before adoption, so that adopted workloads' exits are seen. */
         if (r >= 0)
                 r = agent_exit_watch_start(a, e);
+        if (r >= 0)
+                r = agent_adopt_all(a, e);
         if (r < 0)
                 goto fail;
         agent_routes_register(a);
@@ -164,6 +169,7 @@ void sf_agent_stop(sf_agent *a)
                         pthread_join(a->workers[i], NULL);
         if (a->exit_thread)
                 pthread_join(a->exit_thread, NULL);
+        agent_vm_stop(a);
         while (a->n_lws)
                 agent_lw_remove(a, a->lws[0]);
         free(a->lws);
@@ -182,10 +188,14 @@ void sf_agent_stop(sf_agent *a)
                 json_decref(a->cache);
         if (a->image_names)
                 json_decref(a->image_names);
+        if (a->vm_image_names)
+                json_decref(a->vm_image_names);
         if (a->features)
                 json_decref(a->features);
         if (a->dp_key)
                 json_decref(a->dp_key);
+        if (a->bridge_used)
+                json_decref(a->bridge_used);
         free(a->workers);
         free(a->nft_applied);
         free(a->node_name);

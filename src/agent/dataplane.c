@@ -26,6 +26,7 @@ SF_LOG_MODULE("dataplane");
 #define BRIDGE_PREFIX "sfb"
 #define VXLAN_PREFIX "sfx"
 #define VXLAN_PORT 4789
+#define BRIDGE_IDLE_USEC (60 * 1000000ULL)
 
 static char *vxlan_name(json_t *network)
 {
@@ -252,6 +253,16 @@ json_t *agent_dp_desired(sf_agent *a)
                 json_object_set_new(x, "vteps", vteps);
         }
         json_object_set_new(dp, "networks", nets);
+        /* Bridges of networks that still exist: an idle one is kept a while (see agent_dp_sync). */
+        {
+                json_t *known = json_array(), *net;
+                const char *nid;
+                json_object_foreach(agent_cache_kind(a, "network"), nid, net) {
+                        _cleanup_free_ char *br = agent_bridge_name(net);
+                        json_array_append_new(known, json_string(br));
+                }
+                json_object_set_new(dp, "known_bridges", known);
+        }
         json_object_set_new(dp, "routers", json_deep_copy(routers));
         json_decref(routers);
         return dp;
@@ -524,11 +535,27 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
-                bool busy = false;
+                bool busy = false, known = false;
+                json_t *x;
+                size_t kb;
                 if (!links[i].kind || !STREQ(links[i].kind, "bridge") ||
-                    strncmp(links[i].name, BRIDGE_PREFIX, strlen(BRIDGE_PREFIX)) != 0 ||
-                    wanted(nets, links[i].name, BRIDGE_PREFIX))
+                    strncmp(links[i].name, BRIDGE_PREFIX, strlen(BRIDGE_PREFIX)) != 0)
                         continue;
+                if (wanted(nets, links[i].name, BRIDGE_PREFIX)) {
+                        json_object_set_new(a->bridge_used, links[i].name, json_integer((json_int_t) sf_now_usec()));
+                        continue;
+                }
+                /* The network still exists: keep its idle bridge for a minute, so that a burst
+                 * of short-lived workloads does not recreate it each time. A deleted network's
+                 * bridge goes at once. */
+                json_array_foreach(json_object_get(dp, "known_bridges"), kb, x)
+                        known |= STREQ(json_string_value(x), links[i].name);
+                x = json_object_get(a->bridge_used, links[i].name);
+                if (known && (!x || sf_now_usec() - (uint64_t) json_integer_value(x) < BRIDGE_IDLE_USEC)) {
+                        if (!x)
+                                json_object_set_new(a->bridge_used, links[i].name, json_integer((json_int_t) sf_now_usec()));
+                        continue;
+                }
                 for (size_t k = 0; k < n; k++)
                         busy |= links[k].master == links[i].ifindex &&
                                 !(links[k].kind && STREQ(links[k].kind, "vxlan"));
@@ -544,6 +571,7 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
                 r = sf_link_del(nl, SF_LINK_IDX(links[i].ifindex), SF_NL_MISSING_OK, e);
                 if (r < 0)
                         goto out;
+                json_object_del(a->bridge_used, links[i].name);
                 log_info("bridge %s removed: no workload of its network is on this node", links[i].name);
         }
         ruleset = policy_ruleset(nets, json_object_get(dp, "routers"));
@@ -564,5 +592,6 @@ out:
 int agent_dp_init(sf_agent *a, sf_err *e)
 {
         pthread_mutex_init(&a->dp_lock, NULL);
+        a->bridge_used = json_object();
         return 0;
 }
