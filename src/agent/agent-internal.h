@@ -11,6 +11,7 @@
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "net/nl.h"
+#include "net/plumb.h"
 
 enum lw_state {
         LW_NEW,      /* known, nothing done yet */
@@ -95,6 +96,7 @@ struct sf_agent {
         uint64_t dp_synced;        /* monotonic usec of that sync */
         json_t *features;
         uint64_t last_heartbeat_ok;
+        struct agent_warm *warm;   /* warm.c: pre-plumbed namespaces of pooled ports */
 };
 
 /* cache.c */
@@ -140,6 +142,9 @@ char *agent_host_ifname(const char *port_id);
 int agent_node_register(sf_agent *a, sf_httpc *http, sf_err *e);
 int agent_heartbeat_start(sf_agent *a, sf_err *e);
 void agent_refresh_images(sf_agent *a);
+/* Sends the node's status now (after an image import or removal: workloads of the image are
+ * placed at once, not after the next heartbeat). */
+int agent_node_report(sf_agent *a, sf_err *e);
 
 /* http.c */
 void agent_routes_register(sf_agent *a);
@@ -171,3 +176,41 @@ int agent_vm_image_get(sf_agent *a, const char *name, json_t **ret, sf_err *e);
 int agent_vm_image_list(sf_agent *a, json_t **ret, sf_err *e);
 int agent_vm_image_rm(sf_agent *a, const char *name, sf_err *e);    /* -ENOENT: not a VM image */
 void agent_vm_refresh_images(sf_agent *a);
+
+/* workload.c: a port as this node plumbs it (also for warm.c). */
+struct agent_port_plan {
+        char id[40];
+        char *host_if;
+        char peer[8];
+        uint8_t mac[6];
+        unsigned mtu;
+        sf_prefix addrs[4];
+        size_t n_addrs;
+        sf_addr gws[2];    /* default routes: the first port of a workload only */
+        size_t n_gws;
+        sf_route_cfg routes[8];
+        size_t n_routes;
+        json_t *network;
+        json_t *subnets;
+        json_t *ips;       /* ["10.0.0.5"] */
+};
+/* The plan of port_id as the index-th port of a workload (eth<index>), from the cache; hosts
+ * and dns (may be NULL) collect /etc/hosts lines and DNS servers. Lock held. */
+int agent_port_plan_make(sf_agent *a, const char *port_id, size_t index, struct agent_port_plan *pp,
+                         const char *hostname, char ***hosts, char ***dns, sf_err *e);
+void agent_port_plan_done(struct agent_port_plan *pp);
+/* Plumbs a port into the namespace at netns (created when missing): the network's bridge,
+ * the veth, addresses, routes, neighbour entries both ways. Lock NOT held. */
+int agent_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp, const char *netns,
+                     sf_plumb_result *ret, sf_err *e);
+
+/* warm.c: the node's warm pool. */
+int agent_warm_start(sf_agent *a, sf_err *e);
+void agent_warm_stop(sf_agent *a);
+/* Matches the warm namespaces to the cache: one per idle pooled port of this node. Lock held;
+ * the kernel work happens in the warm thread. */
+void agent_warm_sync(sf_agent *a);
+/* The first port of a workload being created: when the node has a warm namespace for it that
+ * passes the clean check, it becomes the workload's namespace at netns (true). Otherwise
+ * false, and the port is plumbed cold. info gets timings and the reason. Lock NOT held. */
+bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const char *netns, json_t *info);

@@ -125,6 +125,8 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         if (r >= 0)
                 r = agent_exit_watch_start(a, e);
         if (r >= 0)
+                r = agent_warm_start(a, e); /* port pools: pre-plumbed namespaces */
+        if (r >= 0)
                 r = agent_adopt_all(a, e);
         if (r < 0)
                 goto fail;
@@ -169,6 +171,7 @@ void sf_agent_stop(sf_agent *a)
                         pthread_join(a->workers[i], NULL);
         if (a->exit_thread)
                 pthread_join(a->exit_thread, NULL);
+        agent_warm_stop(a);
         agent_vm_stop(a);
         while (a->n_lws)
                 agent_lw_remove(a, a->lws[0]);

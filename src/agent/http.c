@@ -1,10 +1,11 @@
-/* The agent's own API, under /agent/v1 (the controller forwards exec, logs and image calls
+/* The agent's own API, under /agent/v1 (the controller forwards exec, logs, VM actions and image calls
  * here, as the Kubernetes API server does to the kubelet): exec and logs of local workloads,
  * and the node's image store. */
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "agent/agent-internal.h"
+#include "agent/compute/vm-qemu.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -142,6 +143,15 @@ static void route_logs(void *u, sf_http_req *req, sf_http_resp *resp)
         }
 }
 
+/* The controller learns about a new or removed image before the call returns. */
+static void report_images(sf_agent *a)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        if (agent_node_report(a, &e) < 0)
+                log_warn("report images to the controller: %s (the next heartbeat will), ignoring",
+                         sf_err_msg(&e));
+}
+
 static void route_images_list(void *u, sf_http_req *req, sf_http_resp *resp)
 {
         sf_agent *a = u;
@@ -157,9 +167,25 @@ static void route_images_list(void *u, sf_http_req *req, sf_http_resp *resp)
         for (size_t i = 0; i < n; i++) {
                 json_t *o = sf_image_info_to_json(v[i]);
                 json_object_set_new(o, "node", json_string(a->node_name));
+                json_object_set_new(o, "kind", json_string("container"));
                 json_array_append_new(items, o);
         }
         sf_image_info_array_free(v, n);
+        {
+                /* VM images (vm-image.c) follow the container images. */
+                json_auto_t *vms = NULL;
+                json_t *o;
+                size_t i;
+                if (agent_vm_image_list(a, &vms, &e) < 0) {
+                        json_decref(items);
+                        sf_http_resp_error(resp, &e);
+                        return;
+                }
+                json_array_foreach(vms, i, o) {
+                        json_object_set_new(o, "node", json_string(a->node_name));
+                        json_array_append(items, o);
+                }
+        }
         sf_http_resp_json(resp, 200, json_pack("{s:o}", "items", items));
 }
 
@@ -169,8 +195,8 @@ static void route_images_import(void *u, sf_http_req *req, sf_http_resp *resp)
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_image_info_ sf_image_info *info = NULL;
         json_auto_t *in = NULL;
-        const char *name = NULL, *source = NULL, *format = NULL;
-        static const char *const keys[] = { "name", "source", "format", NULL };
+        const char *name = NULL, *source = NULL, *format = NULL, *cmdline = NULL;
+        static const char *const keys[] = { "name", "source", "format", "cmdline", NULL };
         int r = body_of(req, &in, &e);
         if (r >= 0)
                 r = sf_json_only(in, keys, &e);
@@ -180,6 +206,8 @@ static void route_images_import(void *u, sf_http_req *req, sf_http_resp *resp)
                 r = sf_json_str(in, "source", false, &source, &e);
         if (r >= 0)
                 r = sf_json_str(in, "format", false, &format, &e);
+        if (r >= 0)
+                r = sf_json_str(in, "cmdline", false, &cmdline, &e);
         if (r >= 0 && !format)
                 format = source ? "auto" : "busybox";
         if (r >= 0 && !STREQ(format, "busybox") && !source)
@@ -193,12 +221,39 @@ static void route_images_import(void *u, sf_http_req *req, sf_http_resp *resp)
         if (STREQ(format, "auto")) {
                 struct stat st;
                 _cleanup_free_ char *layout = xasprintf("%s/oci-layout", source);
+                _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", source);
+                const char *disk_fmt = NULL;
                 if (stat(source, &st) < 0)
                         r = sf_err_errno(&e, -errno, "source '%s'", source);
                 else if (S_ISDIR(st.st_mode))
-                        format = access(layout, F_OK) == 0 ? "oci" : "rootfs";
+                        format = access(layout, F_OK) == 0   ? "oci"
+                                 : access(kernel, F_OK) == 0 ? "kernel" /* a VM kernel image */
+                                                             : "rootfs";
+                else if (sf_vm_image_format(source, &disk_fmt, NULL) == 0 && STREQ(disk_fmt, "qcow2"))
+                        format = "qcow2"; /* a VM disk (raw disks need --format raw) */
                 else
                         format = "oci"; /* a tar of an OCI layout */
+        }
+        if (r >= 0 && agent_vm_image_format(format)) {
+                /* VM images: their own store (vm-image.c). */
+                json_t *o = NULL;
+                r = agent_vm_image_import(a, name, source, format, cmdline, &o, &e);
+                if (r < 0) {
+                        sf_http_resp_error(resp, &e);
+                        return;
+                }
+                json_object_set_new(o, "node", json_string(a->node_name));
+                report_images(a);
+                sf_http_resp_json(resp, 201, o);
+                return;
+        }
+        if (r >= 0 && cmdline)
+                r = sf_err_set(&e, -EINVAL, "cmdline", "only VM kernel images take a kernel command line");
+        if (r >= 0) {
+                json_auto_t *vm = NULL;
+                if (agent_vm_image_get(a, name, &vm, NULL) == 0)
+                        r = sf_err_set(&e, -EEXIST, "name", "'%s' is a VM image on node '%s'; a container image needs another name",
+                                       json_string_value(json_object_get(vm, "name")), a->node_name);
         }
         if (r >= 0) {
                 if (STREQ(format, "oci"))
@@ -209,7 +264,8 @@ static void route_images_import(void *u, sf_http_req *req, sf_http_resp *resp)
                         r = source ? sf_image_create_busybox_from(a->images, name, source, &e)
                                    : sf_image_create_busybox(a->images, name, &e);
                 else
-                        r = sf_err_set(&e, -EINVAL, "format", "must be oci, rootfs or busybox");
+                        r = sf_err_set(&e, -EINVAL, "format",
+                                       "must be oci, rootfs or busybox (containers), or qcow2, raw or kernel (VMs)");
         }
         if (r >= 0)
                 r = sf_image_get(a->images, name, &info, &e);
@@ -220,6 +276,7 @@ static void route_images_import(void *u, sf_http_req *req, sf_http_resp *resp)
                 return;
         }
         agent_refresh_images(a);
+        report_images(a);
         {
                 json_t *o = sf_image_info_to_json(info);
                 json_object_set_new(o, "node", json_string(a->node_name));
@@ -232,15 +289,29 @@ static void route_images_rm(void *u, sf_http_req *req, sf_http_resp *resp)
         sf_agent *a = u;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         const char *name = sf_http_req_query(req, "name");
+        int r;
         if (!name) {
                 sf_http_resp_errorf(resp, -EINVAL, "name", "is required");
                 return;
         }
+        r = agent_vm_image_rm(a, name, &e); /* a VM image, else a container image */
+        if (r >= 0 || r != -ENOENT) {
+                if (r < 0) {
+                        sf_http_resp_error(resp, &e);
+                        return;
+                }
+                report_images(a);
+                resp->status = 204;
+                resp->text = xstrdup("");
+                return;
+        }
+        sf_err_clear(&e);
         if (sf_image_rm(a->images, name, &e) < 0) {
                 sf_http_resp_error(resp, &e);
                 return;
         }
         agent_refresh_images(a);
+        report_images(a);
         resp->status = 204;
         resp->text = xstrdup("");
 }
@@ -249,6 +320,8 @@ void agent_routes_register(sf_agent *a)
 {
         sf_api_add_route(a->api, "POST", "/agent/v1/containers/*/exec", route_exec, a);
         sf_api_add_route(a->api, "GET", "/agent/v1/containers/*/logs", route_logs, a);
+        sf_api_add_route(a->api, "GET", "/agent/v1/vms/*/logs", route_logs, a); /* the serial console */
+        agent_vm_routes_register(a);
         sf_api_add_route(a->api, "GET", "/agent/v1/images", route_images_list, a);
         sf_api_add_route(a->api, "POST", "/agent/v1/images", route_images_import, a);
         sf_api_add_route(a->api, "DELETE", "/agent/v1/images", route_images_rm, a);

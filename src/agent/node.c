@@ -37,6 +37,7 @@ static json_t *status_json(sf_agent *a)
         info = json_pack("{s:O, s:s, s:i, s:b}", "images", a->image_names ? a->image_names : json_array(),
                          "runtime", a->o.runtime ? a->o.runtime : "runc", "workloads_running",
                          (int) running, "controller_connected", a->connected);
+        agent_vm_node_info(a, info); /* VM hook: vm_images, vm_accelerator */
         pthread_mutex_unlock(&a->lock);
         return json_pack("{s:s, s:s, s:s, s:o}", "state", "Ready", "reason", "agent running",
                          "heartbeat_at", ts, "info", info);
@@ -111,6 +112,25 @@ int agent_node_register(sf_agent *a, sf_httpc *http, sf_err *e)
         pthread_mutex_unlock(&a->lock);
         log_info("node '%s' registered (%s)", a->node_name, a->node_id);
         return 0;
+}
+
+int agent_node_report(sf_agent *a, sf_err *e)
+{
+        _cleanup_httpc_ sf_httpc *http = NULL;
+        _cleanup_free_ char *path = NULL;
+        json_auto_t *body = NULL;
+        int r;
+        pthread_mutex_lock(&a->lock);
+        path = a->node_id ? xasprintf("/v1/nodes/%s", a->node_id) : NULL;
+        pthread_mutex_unlock(&a->lock);
+        if (!path)
+                return 0; /* not registered yet: registration reports it */
+        r = sf_httpc_new(a->o.controller, &http, e);
+        if (r < 0)
+                return r;
+        sf_httpc_set_timeout(http, 5000);
+        body = json_pack("{s:o}", "status", status_json(a));
+        return sf_httpc_call(http, "PATCH", path, body, NULL, e);
 }
 
 static void *heartbeat_loop(void *u)

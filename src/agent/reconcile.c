@@ -51,6 +51,8 @@ void agent_lw_remove(sf_agent *a, struct lw *w)
                 json_decref(w->ips);
         if (w->reported)
                 json_decref(w->reported);
+        if (w->extra_status)
+                json_decref(w->extra_status);
         free(w);
 }
 
@@ -136,6 +138,8 @@ static json_t *status_of(sf_agent *a, struct lw *w)
                 _cleanup_free_ char *ns = agent_netns_path(a, w->id);
                 json_object_set_new(s, "netns", json_string(ns));
         }
+        if (w->extra_status) /* kind-specific fields (VMs: vm.c) */
+                json_object_update(s, w->extra_status);
         return s;
 }
 
@@ -249,6 +253,8 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                         agent_job_push(a, JOB_DELETE, w->id);
                 }
         }
+        /* Port pools: a warm namespace for each idle pooled port of this node (warm.c). */
+        agent_warm_sync(a);
         /* What the data plane of this node must look like (networks, overlay, policy). */
         dp = agent_dp_desired(a);
         /* Status reports: only what changed since the last one. */

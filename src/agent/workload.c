@@ -51,47 +51,107 @@ static double ms_since(uint64_t t0) { return (sf_now_usec() - t0) / 1000.0; }
 
 /* ---- what a job needs, copied out of the cache under the lock ---- */
 
-struct port_plan {
-        char id[40];
-        char *host_if;
-        char peer[8];
-        uint8_t mac[6];
-        unsigned mtu;
-        sf_prefix addrs[4];
-        size_t n_addrs;
-        sf_addr gws[2];
-        size_t n_gws;
-        sf_route_cfg routes[8];
-        size_t n_routes;
-        json_t *network;
-        json_t *subnets;
-        json_t *ips; /* ["10.0.0.5"] */
-};
-
 struct plan {
         json_t *spec;
-        struct port_plan ports[MAX_PORTS];
+        struct agent_port_plan ports[MAX_PORTS];
         size_t n_ports;
         char **dns;
         char **hosts;
 };
 
+void agent_port_plan_done(struct agent_port_plan *pp)
+{
+        free(pp->host_if);
+        if (pp->network)
+                json_decref(pp->network);
+        if (pp->subnets)
+                json_decref(pp->subnets);
+        if (pp->ips)
+                json_decref(pp->ips);
+        memset(pp, 0, sizeof(*pp));
+}
+
 static void plan_done(struct plan *p)
 {
         if (p->spec)
                 json_decref(p->spec);
-        for (size_t i = 0; i < p->n_ports; i++) {
-                free(p->ports[i].host_if);
-                if (p->ports[i].network)
-                        json_decref(p->ports[i].network);
-                if (p->ports[i].subnets)
-                        json_decref(p->ports[i].subnets);
-                if (p->ports[i].ips)
-                        json_decref(p->ports[i].ips);
-        }
+        for (size_t i = 0; i < p->n_ports; i++)
+                agent_port_plan_done(&p->ports[i]);
         strv_free(p->dns);
         strv_free(p->hosts);
         memset(p, 0, sizeof(*p));
+}
+
+/* Lock held. */
+int agent_port_plan_make(sf_agent *a, const char *port_id, size_t i, struct agent_port_plan *pp,
+                         const char *hostname, char ***hosts, char ***dns, sf_err *e)
+{
+        json_t *port = agent_cache_get(a, "port", port_id), *net, *fip;
+        size_t j;
+
+        memset(pp, 0, sizeof(*pp));
+        if (!port)
+                return sf_err_set(e, -EAGAIN, NULL, "port %s is not known yet", port_id);
+        net = agent_cache_get(a, "network", json_string_value(json_object_get(port, "network_id")));
+        if (!net)
+                return sf_err_set(e, -EAGAIN, NULL, "network of port %s is not known yet", port_id);
+        snprintf(pp->id, sizeof(pp->id), "%s", port_id);
+        pp->host_if = agent_host_ifname(pp->id);
+        snprintf(pp->peer, sizeof(pp->peer), "eth%zu", i);
+        sf_mac_parse(json_string_value(json_object_get(port, "mac_address")), pp->mac);
+        pp->mtu = (unsigned) json_integer_value(json_object_get(net, "mtu"));
+        pp->network = json_deep_copy(net);
+        pp->subnets = json_array();
+        pp->ips = json_array();
+        {
+                const char *sid;
+                json_t *s;
+                json_object_foreach(agent_cache_kind(a, "subnet"), sid, s)
+                        if (json_equal(json_object_get(s, "network_id"), json_object_get(net, "id")))
+                                json_array_append_new(pp->subnets, json_deep_copy(s));
+        }
+        json_array_foreach(json_object_get(port, "fixed_ips"), j, fip) {
+                json_t *s = agent_cache_get(a, "subnet", json_string_value(json_object_get(fip, "subnet_id")));
+                const char *ip = json_string_value(json_object_get(fip, "ip_address"));
+                sf_prefix cidr;
+                sf_addr addr, gw;
+                json_t *hr;
+                size_t k;
+                if (!s || !ip || sf_addr_parse(ip, &addr) < 0 ||
+                    sf_prefix_parse(json_string_value(json_object_get(s, "cidr")), true, &cidr) < 0 ||
+                    pp->n_addrs == ELEMENTSOF(pp->addrs))
+                        continue;
+                pp->addrs[pp->n_addrs++] = (sf_prefix) { .addr = addr, .len = cidr.len };
+                json_array_append_new(pp->ips, json_string(ip));
+                if (hosts && hostname && j == 0) {
+                        _cleanup_free_ char *h = xasprintf("%s %s", ip, hostname);
+                        strv_push(hosts, TAKE_PTR(h));
+                }
+                /* The default route goes through the first port only. */
+                if (i == 0 && pp->n_gws < ELEMENTSOF(pp->gws) &&
+                    sf_addr_parse(json_string_value(json_object_get(s, "gateway_ip")), &gw) >= 0) {
+                        bool dup = false;
+                        for (size_t g = 0; g < pp->n_gws; g++)
+                                dup |= pp->gws[g].family == gw.family;
+                        if (!dup)
+                                pp->gws[pp->n_gws++] = gw;
+                }
+                json_array_foreach(json_object_get(s, "dns_nameservers"), k, hr)
+                        if (dns && i == 0 && json_is_string(hr) && strv_length(*dns) < 3)
+                                strv_push(dns, xstrdup(json_string_value(hr)));
+                json_array_foreach(json_object_get(s, "host_routes"), k, hr) {
+                        sf_route_cfg *rc;
+                        if (pp->n_routes == ELEMENTSOF(pp->routes))
+                                break;
+                        rc = &pp->routes[pp->n_routes];
+                        memset(rc, 0, sizeof(*rc));
+                        if (sf_prefix_parse(json_string_value(json_object_get(hr, "destination")), true, &rc->dst) < 0 ||
+                            sf_addr_parse(json_string_value(json_object_get(hr, "nexthop")), &rc->gateway) < 0)
+                                continue;
+                        pp->n_routes++;
+                }
+        }
+        return 0;
 }
 
 /* Lock held. */
@@ -103,75 +163,14 @@ static int plan_make(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
 
         p->spec = json_deep_copy(w->spec);
         json_array_foreach(json_object_get(w->spec, "port_ids"), i, pid) {
-                struct port_plan *pp;
-                json_t *port = agent_cache_get(a, "port", json_string_value(pid)), *net, *fip;
-                size_t j;
+                int r;
                 if (i >= MAX_PORTS)
                         return sf_err_set(e, -EINVAL, "ports", "at most %d ports", MAX_PORTS);
-                if (!port)
-                        return sf_err_set(e, -EAGAIN, NULL, "port %s is not known yet",
-                                          json_string_value(pid));
-                net = agent_cache_get(a, "network", json_string_value(json_object_get(port, "network_id")));
-                if (!net)
-                        return sf_err_set(e, -EAGAIN, NULL, "network of port %s is not known yet",
-                                          json_string_value(pid));
-                pp = &p->ports[p->n_ports++];
-                snprintf(pp->id, sizeof(pp->id), "%s", json_string_value(pid));
-                pp->host_if = agent_host_ifname(pp->id);
-                snprintf(pp->peer, sizeof(pp->peer), "eth%zu", i);
-                sf_mac_parse(json_string_value(json_object_get(port, "mac_address")), pp->mac);
-                pp->mtu = (unsigned) json_integer_value(json_object_get(net, "mtu"));
-                pp->network = json_deep_copy(net);
-                pp->subnets = json_array();
-                pp->ips = json_array();
-                {
-                        const char *sid;
-                        json_t *s;
-                        json_object_foreach(agent_cache_kind(a, "subnet"), sid, s)
-                                if (json_equal(json_object_get(s, "network_id"), json_object_get(net, "id")))
-                                        json_array_append_new(pp->subnets, json_deep_copy(s));
-                }
-                json_array_foreach(json_object_get(port, "fixed_ips"), j, fip) {
-                        json_t *s = agent_cache_get(a, "subnet", json_string_value(json_object_get(fip, "subnet_id")));
-                        const char *ip = json_string_value(json_object_get(fip, "ip_address"));
-                        sf_prefix cidr;
-                        sf_addr addr, gw;
-                        json_t *hr;
-                        size_t k;
-                        if (!s || !ip || sf_addr_parse(ip, &addr) < 0 ||
-                            sf_prefix_parse(json_string_value(json_object_get(s, "cidr")), true, &cidr) < 0 ||
-                            pp->n_addrs == ELEMENTSOF(pp->addrs))
-                                continue;
-                        pp->addrs[pp->n_addrs++] = (sf_prefix) { .addr = addr, .len = cidr.len };
-                        json_array_append_new(pp->ips, json_string(ip));
-                        if (hostname && j == 0) {
-                                _cleanup_free_ char *h = xasprintf("%s %s", ip, hostname);
-                                strv_push(&p->hosts, TAKE_PTR(h));
-                        }
-                        /* The default route goes through the first port only. */
-                        if (i == 0 && pp->n_gws < ELEMENTSOF(pp->gws) &&
-                            sf_addr_parse(json_string_value(json_object_get(s, "gateway_ip")), &gw) >= 0) {
-                                bool dup = false;
-                                for (size_t g = 0; g < pp->n_gws; g++)
-                                        dup |= pp->gws[g].family == gw.family;
-                                if (!dup)
-                                        pp->gws[pp->n_gws++] = gw;
-                        }
-                        json_array_foreach(json_object_get(s, "dns_nameservers"), k, hr)
-                                if (i == 0 && json_is_string(hr) && strv_length(p->dns) < 3)
-                                        strv_push(&p->dns, xstrdup(json_string_value(hr)));
-                        json_array_foreach(json_object_get(s, "host_routes"), k, hr) {
-                                sf_route_cfg *rc;
-                                if (pp->n_routes == ELEMENTSOF(pp->routes))
-                                        break;
-                                rc = &pp->routes[pp->n_routes];
-                                memset(rc, 0, sizeof(*rc));
-                                if (sf_prefix_parse(json_string_value(json_object_get(hr, "destination")), true, &rc->dst) < 0 ||
-                                    sf_addr_parse(json_string_value(json_object_get(hr, "nexthop")), &rc->gateway) < 0)
-                                        continue;
-                                pp->n_routes++;
-                        }
-                }
+                r = agent_port_plan_make(a, json_string_value(pid), i, &p->ports[p->n_ports], hostname,
+                                         &p->hosts, &p->dns, e);
+                if (r < 0)
+                        return r;
+                p->n_ports++;
         }
         return 0;
 }
@@ -302,7 +301,7 @@ static int wspec_full(sf_agent *a, struct lw *w, struct plan *p, const char *roo
  * node (the gateway) nor the workload waits for ARP: the node learns the port's MAC for each
  * of its addresses, the workload learns the gateway's MAC (the same on every node). */
 static int neigh_prepopulate(sf_nl *nl, int bridge, const sf_plumb_result *res, const char *netns,
-                             struct port_plan *pp, sf_err *e)
+                             struct agent_port_plan *pp, sf_err *e)
 {
         _cleanup_nl_ sf_nl *inner = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -334,7 +333,47 @@ static int neigh_prepopulate(sf_nl *nl, int bridge, const sf_plumb_result *res, 
         return 0;
 }
 
-static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
+int agent_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp, const char *netns,
+                     sf_plumb_result *ret, sf_err *e)
+{
+        sf_plumb_result res = { 0 };
+        int br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e), r;
+        if (br < 0)
+                return br;
+        /* arp_notify: the interface announces itself (gratuitous ARP) when it comes up,
+         * so peers waiting on ARP, or holding a stale entry for a reused address,
+         * learn the new MAC at once instead of after a retry or timeout. */
+        _cleanup_free_ char *notify = xasprintf("net/ipv4/conf/%s/arp_notify", pp->peer);
+        sf_sysctl_kv sysctls[] = { { notify, "1" } };
+        /* A port plumbed before a crash is plumbed again from scratch. */
+        sf_unplumb_port(nl, pp->host_if, NULL, 0, NULL);
+        r = sf_plumb_port(nl,
+                          &(sf_plumb_cfg) { .netns_path = netns,
+                                            .host_ifname = pp->host_if,
+                                            .bridge_ifindex = br,
+                                            .peer_ifname = pp->peer,
+                                            .mac = pp->mac,
+                                            .mtu = pp->mtu,
+                                            .addrs = pp->addrs,
+                                            .n_addrs = pp->n_addrs,
+                                            .gateways = pp->gws,
+                                            .n_gateways = pp->n_gws,
+                                            .routes = pp->routes,
+                                            .n_routes = pp->n_routes,
+                                            .sysctls = sysctls,
+                                            .n_sysctls = ELEMENTSOF(sysctls) },
+                          &res, e);
+        if (r < 0)
+                return r;
+        r = neigh_prepopulate(nl, br, &res, netns, pp, e);
+        if (r >= 0 && ret)
+                *ret = res;
+        return r;
+}
+
+/* Plumbs every port of the plan into the workload's namespace; the first one is skipped when
+ * it came pre-plumbed from the node's warm pool (warm.c). */
+static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, bool first_warm, sf_err *e)
 {
         _cleanup_nl_ sf_nl *nl = NULL;
         _cleanup_free_ char *netns = agent_netns_path(a, w->id);
@@ -356,38 +395,8 @@ static int plumb_all(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
                         r = sf_link_set_up(inner, SF_LINK_NAME("lo"), true, e);
                 return r;
         }
-        for (size_t i = 0; i < p->n_ports; i++) {
-                struct port_plan *pp = &p->ports[i];
-                sf_plumb_result res = { 0 };
-                int br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e);
-                if (br < 0)
-                        return br;
-                /* arp_notify: the interface announces itself (gratuitous ARP) when it comes up,
-                 * so peers waiting on ARP, or holding a stale entry for a reused address,
-                 * learn the new MAC at once instead of after a retry or timeout. */
-                _cleanup_free_ char *notify = xasprintf("net/ipv4/conf/%s/arp_notify", pp->peer);
-                sf_sysctl_kv sysctls[] = { { notify, "1" } };
-                /* A port plumbed before a crash is plumbed again from scratch. */
-                sf_unplumb_port(nl, pp->host_if, NULL, 0, NULL);
-                r = sf_plumb_port(nl,
-                                  &(sf_plumb_cfg) { .netns_path = netns,
-                                                    .host_ifname = pp->host_if,
-                                                    .bridge_ifindex = br,
-                                                    .peer_ifname = pp->peer,
-                                                    .mac = pp->mac,
-                                                    .mtu = pp->mtu,
-                                                    .addrs = pp->addrs,
-                                                    .n_addrs = pp->n_addrs,
-                                                    .gateways = pp->gws,
-                                                    .n_gateways = pp->n_gws,
-                                                    .routes = pp->routes,
-                                                    .n_routes = pp->n_routes,
-                                                    .sysctls = sysctls,
-                                                    .n_sysctls = ELEMENTSOF(sysctls) },
-                                  &res, e);
-                if (r < 0)
-                        return r;
-                r = neigh_prepopulate(nl, br, &res, netns, pp, e);
+        for (size_t i = first_warm ? 1 : 0; i < p->n_ports; i++) {
+                r = agent_port_plumb(a, nl, &p->ports[i], netns, NULL, e);
                 if (r < 0)
                         return r;
         }
@@ -468,11 +477,12 @@ static void job_create(sf_agent *a, struct job *j)
         _cleanup_image_info_ sf_image_info *img = NULL;
         _cleanup_free_ char *dir = agent_container_dir(a, j->id), *rootfs = NULL;
         _cleanup_free_ char *t_net = NULL;
-        json_auto_t *host_ifs = json_array(), *ips = json_array();
+        json_auto_t *host_ifs = json_array(), *ips = json_array(), *warm_info = json_object();
         struct plan p = { 0 };
         struct wspec s = { 0 };
         sf_workload_status st = { 0 };
         uint64_t t0 = sf_now_usec(), t1, t2, t3, t_prep;
+        bool warm = false;
         struct lw *w;
         int r;
 
@@ -499,7 +509,18 @@ static void job_create(sf_agent *a, struct job *j)
         if (r < 0)
                 goto fail;
 
-        r = plumb_all(a, w, &p, &e);
+        /* Port pools (warm.c): the first port may come pre-plumbed from this node's warm pool;
+         * its namespace, checked clean, becomes the workload's, and only the other ports are
+         * plumbed here. */
+        if (p.n_ports > 0) {
+                _cleanup_free_ char *netns = agent_netns_path(a, j->id);
+                warm = agent_warm_take(a, j->id, p.ports[0].id, netns, warm_info);
+                if (!warm && STREQ(json_string_value(json_object_get(warm_info, "warm_miss")) ?: "", "still being built")) {
+                        r = sf_err_set(&e, -EAGAIN, NULL, "the warm namespace of port %s is still being built", p.ports[0].id);
+                        goto fail;
+                }
+        }
+        r = plumb_all(a, w, &p, warm, &e);
         if (r < 0)
                 goto fail;
         t1 = sf_now_usec();
@@ -550,12 +571,14 @@ static void job_create(sf_agent *a, struct job *j)
                                        "bundle_ms", (t_prep - t2) / 1000.0, "runtime_start_ms",
                                        (t3 - t_prep) / 1000.0, "runtime_ms", (t3 - t2) / 1000.0,
                                        "total_ms", ms_since(t0));
+                json_object_set_new(w->timings, "warm", json_boolean(warm));
+                json_object_update(w->timings, warm_info);
                 agent_exit_watch_add(a, w);
         }
         pthread_mutex_unlock(&a->lock);
-        log_info("container '%s' running (pid %d) in %.1f ms: network %.1f, rootfs %.1f, runtime %.1f",
+        log_info("container '%s' running (pid %d) in %.1f ms: network %.1f%s, rootfs %.1f, runtime %.1f",
                  json_string_value(json_object_get(p.spec, "name")), (int) st.pid, ms_since(t0),
-                 (t1 - t0) / 1000.0, (t2 - t1) / 1000.0, (t3 - t2) / 1000.0);
+                 (t1 - t0) / 1000.0, warm ? " (warm)" : "", (t2 - t1) / 1000.0, (t3 - t2) / 1000.0);
         wspec_done(&s);
         plan_done(&p);
         return;
@@ -742,6 +765,8 @@ static void job_delete(sf_agent *a, sf_httpc *http, struct job *j)
 
 void agent_job_run(sf_agent *a, sf_httpc *http, struct job *j)
 {
+        if (agent_vm_job_run(a, http, j)) /* VM hook: kind "vm" runs in vm.c */
+                return;
         switch (j->type) {
         case JOB_CREATE:
                 job_create(a, j);
@@ -768,8 +793,9 @@ void agent_exit_watch_add(sf_agent *a, struct lw *w)
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         struct wspec s;
         int fd = -1;
+        sf_compute *c = agent_compute_for(a, w->spec); /* VM hook: the kind's driver */
         wspec_min(a, w->id, &s);
-        if (a->containers->driver->watch(a->containers, &s.ws, &fd, &e) < 0) {
+        if (c->driver->watch(c, &s.ws, &fd, &e) < 0) {
                 /* Exited already: reap at once, or after the job that runs now. */
                 if (!w->busy)
                         agent_job_push(a, JOB_REAP, w->id);
@@ -864,6 +890,11 @@ int agent_adopt_all(sf_agent *a, sf_err *e)
                                 _cleanup_free_ char *dir = agent_container_dir(a, de->d_name);
                                 sf_rm_rf(dir, NULL);
                         }
+                        continue;
+                }
+                if (agent_spec_is_vm(json_object_get(local, "spec"))) { /* VM hook */
+                        if (agent_vm_adopt(a, de->d_name, local) >= 0)
+                                n++;
                         continue;
                 }
                 wspec_min(a, de->d_name, &s);

@@ -32,14 +32,19 @@ struct sf_api {
         size_t n_routes;
         sf_metrics *metrics;
         uint64_t started;
-        void (*extra_metrics)(void *userdata, FILE *out);
-        void *extra_metrics_userdata;
+        struct {
+                void (*fn)(void *userdata, FILE *out);
+                void *userdata;
+        } extra_metrics[4]; /* e.g. the controller's port pools and the agent's warm namespaces */
+        size_t n_extra_metrics;
 };
 
 void sf_api_add_metrics(sf_api *a, void (*fn)(void *userdata, FILE *out), void *userdata)
 {
-        a->extra_metrics = fn;
-        a->extra_metrics_userdata = userdata;
+        if (a->n_extra_metrics == ELEMENTSOF(a->extra_metrics))
+                abort(); /* a programming error: raise the array size */
+        a->extra_metrics[a->n_extra_metrics].fn = fn;
+        a->extra_metrics[a->n_extra_metrics++].userdata = userdata;
 }
 
 int sf_api_new(sf_store *store, sf_api **ret, sf_err *e)
@@ -463,7 +468,8 @@ static void handle_action(sf_api *a, struct sf_kind *k, const char *ref, const c
                 sf_http_resp_error(resp, &e);
                 return;
         }
-        sf_http_resp_json(resp, 200, out ? out : json_object());
+        /* 1: accepted, completes in the background (e.g. an NS lifecycle operation). */
+        sf_http_resp_json(resp, r == 1 ? 202 : 200, out ? out : json_object());
 }
 
 /* ---- events ---- */
@@ -562,8 +568,8 @@ static void handle_metrics(sf_api *a, sf_http_resp *resp)
                         "gauge\nsf_store_revision %" PRId64 "\n",
                         sf_store_revision(a->store));
         }
-        if (a->extra_metrics)
-                a->extra_metrics(a->extra_metrics_userdata, f);
+        for (size_t i = 0; i < a->n_extra_metrics; i++)
+                a->extra_metrics[i].fn(a->extra_metrics[i].userdata, f);
         fprintf(f,
                 "# HELP sf_start_time_seconds Start time of the process.\n# TYPE "
                 "sf_start_time_seconds gauge\nsf_start_time_seconds %" PRIu64 "\n",

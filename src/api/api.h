@@ -20,7 +20,8 @@ typedef void (*sf_api_route_fn)(void *userdata, sf_http_req *req, sf_http_resp *
 void sf_api_add_route(sf_api *api, const char *method, const char *pattern, sf_api_route_fn fn,
                       void *userdata);
 
-/* A function that appends more Prometheus metrics to /metrics (e.g. port pools). */
+/* A function that appends more Prometheus metrics to /metrics (e.g. port pools); up to four,
+ * rendered in the order they were added. */
 void sf_api_add_metrics(sf_api *api, void (*fn)(void *userdata, FILE *out), void *userdata);
 
 /* The sf_http_options handler and observe callbacks, with the sf_api as userdata. */

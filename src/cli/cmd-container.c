@@ -126,6 +126,10 @@ static int run_run(struct sfctl *c, const struct verb *v, struct args *a)
         body_str(a, "reschedule", body, "reschedule");
         body_labels(a, body, &e);
         r = body_int(a, "stop-grace", body, "stop_grace_seconds", &e);
+        if (r >= 0 && args_has(a, "vm"))
+                r = vm_run_body(a, body, &e); /* kind vm, vcpus, user_data, ssh_keys */
+        else if (r >= 0 && (args_get(a, "vcpus") || args_get(a, "user-data") || args_get(a, "ssh-key")))
+                r = sf_err_set(&e, -EINVAL, NULL, "--vcpus, --user-data and --ssh-key are for VMs (--vm)");
         if (r >= 0)
                 r = parse_kv_list(a, "env", env, &e);
         if (r >= 0)
@@ -171,25 +175,35 @@ static int run_run(struct sfctl *c, const struct verb *v, struct args *a)
                 return EXIT_OK;
         }
         r = wait_phase(c, json_string_value(json_object_get(out, "id")), false, 120, &final, &e);
+        if (r >= 0 && args_has(a, "vm")) {
+                /* A VM runs once QEMU does; wait for its guest to answer too. */
+                json_decref(final);
+                final = NULL;
+                r = vm_run_wait(c, json_string_value(json_object_get(out, "id")), NULL, 300, &final, &e);
+                if (r >= 0 && !c->json && !c->quiet) {
+                        vm_print_run(final);
+                        r = 1;
+                }
+        }
         if (r < 0)
                 return fail(&e);
-        if (c->json || c->quiet)
+        if (r == 1)
+                ;
+        else if (c->json || c->quiet)
                 out_object(c, final);
         else {
                 json_t *st = json_object_get(final, "status");
+                const char *msg = json_string_value(json_object_get(st, "message"));
                 _cleanup_free_ char *ips = json_path_text(final, "status.ips[]");
-                printf("%s %s on node %s, %s%s%s\n",
-                       json_string_value(json_object_get(final, "name")),
+                _cleanup_free_ char *npath = xasprintf("/v1/nodes/%s",
+                                                       json_string_value(json_object_get(final, "node_id")) ?: "-");
+                json_auto_t *node = NULL;
+                sf_httpc_call(c->http, "GET", npath, NULL, &node, NULL);
+                printf("%s %s on node %s, %s%s\n", json_string_value(json_object_get(final, "name")),
                        json_string_value(json_object_get(st, "phase")),
-                       json_string_value(json_object_get(final, "node_id")) ?: "-",
-                       *ips ? "IP " : "no IP", ips,
-                       json_string_value(json_object_get(st, "message")) &&
-                                       *json_string_value(json_object_get(st, "message"))
-                               ? ""
-                               : "");
-                if (json_string_value(json_object_get(st, "message")) &&
-                    *json_string_value(json_object_get(st, "message")))
-                        printf("  %s\n", json_string_value(json_object_get(st, "message")));
+                       json_string_value(json_object_get(node, "name")) ?: "-", *ips ? "IP " : "no IP", ips);
+                if (msg && *msg)
+                        printf("  %s\n", msg);
         }
         {
                 const char *phase = json_string_value(json_object_get(json_object_get(final, "status"), "phase"));
@@ -354,6 +368,10 @@ static const struct opt run_opts[] = {
         { "reschedule", "POLICY", "never (default) or on-node-failure: move when the node dies" },
         { "label", "KEY=VALUE", "a label", true },
         { "detach", NULL, "return at once instead of waiting until it runs" },
+        { "vm", NULL, "run a VM (QEMU) from a VM image; -- ARGS are extra kernel arguments" },
+        { "vcpus", "N", "VM: virtual CPUs (default 1)" },
+        { "user-data", "TEXT|@FILE", "VM: cloud-init user-data (a #cloud-config or a script)" },
+        { "ssh-key", "KEY|@FILE", "VM: an SSH public key for the guest", true },
         { NULL },
 };
 static const struct opt ps_opts[] = {
@@ -369,8 +387,8 @@ static const struct opt rm_opts[] = {
         { NULL },
 };
 
-const struct resource res_run = { "run", "run a container: sfctl run [OPTIONS] IMAGE [-- COMMAND...]",
-        (const struct verb[]) { { "run", "[OPTIONS] IMAGE [-- COMMAND ARGS...]", "run a container", run_opts, run_run }, { NULL } } };
+const struct resource res_run = { "run", "run a container or (--vm) a VM: sfctl run [OPTIONS] IMAGE [-- COMMAND...]",
+        (const struct verb[]) { { "run", "[OPTIONS] IMAGE [-- COMMAND ARGS...]", "run a container, or a VM with --vm", run_opts, run_run }, { NULL } } };
 const struct resource res_ps = { "ps", "list containers",
         (const struct verb[]) { { "ps", "[--node NODE]", "list containers", ps_opts, run_ps }, { NULL } } };
 const struct resource res_logs = { "logs", "print a container's output",
@@ -442,6 +460,8 @@ static int image_import(struct sfctl *c, const struct verb *v, struct args *a)
                 json_auto_t *out = NULL;
                 if (args_get(a, "format"))
                         json_object_set_new(body, "format", json_string(args_get(a, "format")));
+                if (args_get(a, "cmdline"))
+                        json_object_set_new(body, "cmdline", json_string(args_get(a, "cmdline")));
                 if (sf_httpc_call(c->http, "POST", path, body, &out, &e) < 0) {
                         sf_err_prefix(&e, "node '%s'", json_string_value(n));
                         rc = fail(&e);
@@ -450,7 +470,8 @@ static int image_import(struct sfctl *c, const struct verb *v, struct args *a)
                 }
                 if (!c->quiet && !c->json)
                         printf("imported %s on node %s (%s)\n", json_string_value(json_object_get(out, "name")),
-                               json_string_value(n), json_string_value(json_object_get(out, "id")));
+                               json_string_value(n),
+                               json_string_value(json_object_get(out, "id")) ?: json_string_value(json_object_get(out, "source")) ?: "-");
                 else
                         out_object(c, out);
         }
@@ -516,16 +537,21 @@ static int image_rm(struct sfctl *c, const struct verb *v, struct args *a)
 
 static const struct opt image_import_opts[] = {
         { "name", "NAME", "the image name, e.g. video:1.0" },
-        { "format", "FORMAT", "oci (layout dir or tar), rootfs (a directory) or busybox; default: guessed" },
+        { "format", "FORMAT", "containers: oci (layout dir or tar), rootfs (a directory) or busybox; "
+                              "VMs: qcow2 or raw (a disk image), kernel (a directory with vmlinuz, "
+                              "initrd.img and optionally disk.qcow2); default: guessed (raw: never)" },
+        { "cmdline", "ARGS", "kernel images: the kernel command line (default: the directory's "
+                             "cmdline file, else console=ttyS0)" },
         { "node", "NODE", "only this node (default: every node)" },
         { NULL },
 };
 static const struct opt image_node_opts[] = { { "node", "NODE", "only this node (default: every node)" }, { NULL } };
 
 const struct resource res_image = {
-        "image", "container images in each node's local store",
+        "image", "container and VM images in each node's local stores",
         (const struct verb[]) {
-                { "import", "PATH --name NAME [--node NODE]", "import an OCI layout/tar or a root filesystem",
+                { "import", "PATH --name NAME [--format F] [--node NODE]",
+                  "import an OCI layout/tar or a root filesystem, or a VM disk or kernel image",
                   image_import_opts, image_import },
                 { "list", "[--node NODE]", "list images", image_node_opts, image_list },
                 { "rm", "NAME [--node NODE]", "remove an image (refused while containers use it)",

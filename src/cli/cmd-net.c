@@ -11,11 +11,34 @@
 
 /* ---- network ---- */
 
+/* --pool on|off, --pool-min, --pool-max, --pool-batch: the network's "port_pool". */
+static int pool_body(struct args *a, json_t *body, sf_err *e)
+{
+        json_auto_t *pp = json_object();
+        const char *on = args_get(a, "pool");
+        int r = body_int(a, "pool-min", pp, "min", e);
+        if (r >= 0)
+                r = body_int(a, "pool-max", pp, "max", e);
+        if (r >= 0)
+                r = body_int(a, "pool-batch", pp, "batch", e);
+        if (r < 0)
+                return r;
+        if (on && !STREQ(on, "on") && !STREQ(on, "off"))
+                return sf_err_set(e, -EINVAL, "--pool", "'%s' is not on or off", on);
+        if (on)
+                json_object_set_new(pp, "enabled", json_boolean(STREQ(on, "on")));
+        if (json_object_size(pp) > 0)
+                json_object_set(body, "port_pool", pp);
+        return 0;
+}
+
 static int network_create_body(struct sfctl *c, struct args *a, json_t *body, sf_err *e)
 {
         int r = body_int(a, "mtu", body, "mtu", e);
         if (r >= 0)
                 r = body_int(a, "vni", body, "vni", e);
+        if (r >= 0)
+                r = pool_body(a, body, e);
         return r;
 }
 
@@ -66,16 +89,22 @@ static const struct col network_cols[] = {
 };
 static const struct crud network_crud = { "network", "networks", network_cols,
                                           network_create_body, network_create_body, NULL };
+#define NETWORK_POOL_OPTS                                                                  \
+        { "pool", "on|off", "pool this network's ports on every node (default: sfd's --pools)" }, \
+        { "pool-min", "N", "idle ports per node to refill to" },                           \
+        { "pool-max", "N", "idle ports per node to keep at most" },                        \
+        { "pool-batch", "N", "ports a refill allocates at least" }
 static const struct opt network_create_opts[] = {
         { "cidr", "CIDR", "also create a subnet, e.g. 10.1.0.0/24" },
         { "gateway", "IP|none", "gateway of that subnet (default: first address)" },
         { "mtu", "BYTES", "MTU (default 1450, fits a VXLAN overlay on 1500)" },
         { "vni", "N", "VXLAN network identifier (default: allocated)" },
+        NETWORK_POOL_OPTS,
         COMMON_CREATE_OPTS,
         { NULL },
 };
 static const struct opt network_update_opts[] = {
-        { "mtu", "BYTES", "MTU" }, COMMON_UPDATE_OPTS, { NULL },
+        { "mtu", "BYTES", "MTU" }, NETWORK_POOL_OPTS, COMMON_UPDATE_OPTS, { NULL },
 };
 
 const struct resource res_network = {

@@ -109,4 +109,13 @@ int body_labels(struct args *a, json_t *body, sf_err *e);
 
 extern const struct resource res_site, res_node, res_network, res_subnet, res_port, res_events,
         res_run, res_ps, res_logs, res_exec, res_stop, res_start, res_rm, res_container, res_image,
-        res_router;
+        res_router, res_pool;
+extern const struct resource res_lab;
+extern const struct resource res_vnfd, res_nsd, res_ns; /* cmd-ns.c */
+extern const struct resource res_vm, res_console;
+
+/* cmd-vm.c: the VM parts of sfctl run --vm. */
+int vm_run_body(struct args *a, json_t *body, sf_err *e);
+int vm_run_wait(struct sfctl *c, const char *ref, const char *since, int timeout_s, json_t **ret,
+                sf_err *e);
+void vm_print_run(json_t *o);

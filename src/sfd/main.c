@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "store/store.h"
+#include "nfvo/nfvo.h"
 #include "vim/vim.h"
 
 SF_LOG_MODULE("sfd");
@@ -35,6 +36,8 @@ struct config {
         bool sync_full;
         unsigned lease_s;
         unsigned evict_s;
+        struct sf_pool_options pools; /* port pools (src/vim/pool.h) */
+        const char *ns_cidr_pool; /* NFVO: where virtual links get CIDRs */
         /* agent */
         const char *controller;
         const char *node;
@@ -68,6 +71,17 @@ static void usage(FILE *f)
                 "  --evict-after SECONDS  controller: NotReady that much longer, workloads with\n"
                 "                      reschedule=on-node-failure move elsewhere (default: 60)\n"
                 "  --log-level LEVEL   error, warn, info or debug (default: info)\n"
+                "  --ns-cidr-pool CIDR controller: virtual links of NS instances without a CIDR get\n"
+                "                      a /24 of this pool (default: 10.100.0.0/16)\n"
+                "\n"
+                "Port pools (controller; Kuryr's ports pool: ports allocated ahead, in bulk, per node\n"
+                "and network; a network's \"port_pool\" and 'sfctl pool resize' override these):\n"
+                "  --pools on|off      pool ports by default (default: on)\n"
+                "  --pool-min N        idle ports a pool refills to (default: %d)\n"
+                "  --pool-max N        idle ports a pool keeps at most (default: %d)\n"
+                "  --pool-batch N      ports a refill allocates at least (default: %d)\n"
+                "  --pool-refill-period SECONDS  every pool is checked that often, besides the\n"
+                "                      refills that takes trigger (default: %d)\n"
                 "\n"
                 "Agent options (--role agent or all):\n"
                 "  --controller URL    the controller (agent role; default http://127.0.0.1:7480)\n"
@@ -85,14 +99,51 @@ static void usage(FILE *f)
                 "  --version           show the version\n"
                 "\n"
                 "API: GET /healthz, GET /metrics, /v1/<resources>, GET /v1/events?since=REV.\n"
-                "See sfd(8) and sfctl(1).\n");
+                "See sfd(8) and sfctl(1).\n",
+                SF_POOL_DEFAULT_MIN, SF_POOL_DEFAULT_MAX, SF_POOL_DEFAULT_BATCH, SF_POOL_DEFAULT_PERIOD_S);
+}
+
+/* --pools on|off, --pool-min, --pool-max, --pool-batch, --pool-refill-period (which: 0..4). */
+static int parse_pool_opt(int which, const char *arg, struct sf_pool_options *p)
+{
+        static const char *const names[] = { "pools", "pool-min", "pool-max", "pool-batch",
+                                             "pool-refill-period" };
+        unsigned long v;
+        char *end;
+        if (which == 0) {
+                if (!STREQ(arg, "on") && !STREQ(arg, "off")) {
+                        fprintf(stderr, "sfd: --pools: '%s' is not on or off\n", arg);
+                        return -EINVAL;
+                }
+                p->enabled = STREQ(arg, "on");
+                return 0;
+        }
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (!*arg || *end || errno || v > (which == 4 ? 3600 : SF_POOL_LIMIT) || (v == 0 && which >= 3)) {
+                fprintf(stderr, "sfd: --%s: '%s' must be %d to %d\n", names[which], arg, which >= 3 ? 1 : 0,
+                        which == 4 ? 3600 : SF_POOL_LIMIT);
+                return -EINVAL;
+        }
+        switch (which) {
+        case 1: p->min = (unsigned) v; break;
+        case 2: p->max = (unsigned) v; break;
+        case 3: p->batch = (unsigned) v; break;
+        default: p->refill_period_s = (unsigned) v; break;
+        }
+        if (p->max && p->min > p->max) {
+                fprintf(stderr, "sfd: --pool-min (%u) is above --pool-max (%u)\n", p->min, p->max);
+                return -EINVAL;
+        }
+        return 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
 {
         enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION,
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
-               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT };
+               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_POOLS, OPT_POOL_MIN,
+               OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -112,6 +163,12 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "labels", required_argument, NULL, OPT_LABELS },
                 { "workers", required_argument, NULL, OPT_WORKERS },
                 { "netns", required_argument, NULL, OPT_NETNS },
+                { "pools", required_argument, NULL, OPT_POOLS },
+                { "pool-min", required_argument, NULL, OPT_POOL_MIN },
+                { "pool-max", required_argument, NULL, OPT_POOL_MAX },
+                { "pool-batch", required_argument, NULL, OPT_POOL_BATCH },
+                { "pool-refill-period", required_argument, NULL, OPT_POOL_PERIOD },
+                { "ns-cidr-pool", required_argument, NULL, OPT_NS_POOL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -164,6 +221,9 @@ static int parse_args(int argc, char **argv, struct config *c)
                 case OPT_RUN:
                         c->run_dir = optarg;
                         break;
+                case OPT_NS_POOL:
+                        c->ns_cidr_pool = optarg;
+                        break;
                 case OPT_LEASE:
                 case OPT_EVICT:
                 case OPT_WORKERS: {
@@ -212,6 +272,14 @@ static int parse_args(int argc, char **argv, struct config *c)
                 case OPT_NETNS:
                         c->netns = optarg;
                         break;
+                case OPT_POOLS:
+                case OPT_POOL_MIN:
+                case OPT_POOL_MAX:
+                case OPT_POOL_BATCH:
+                case OPT_POOL_PERIOD:
+                        if (parse_pool_opt(o - OPT_POOLS, optarg, &c->pools) < 0)
+                                return -EINVAL;
+                        break;
                 case OPT_ADVERTISE:
                         c->advertise = optarg;
                         break;
@@ -256,13 +324,15 @@ static int lock_state_dir(const char *dir, sf_err *e)
 
 int main(int argc, char **argv)
 {
-        struct config c = { .role = ROLE_ALL, .state_dir = DEFAULT_STATE_DIR };
+        struct config c = { .role = ROLE_ALL, .state_dir = DEFAULT_STATE_DIR, .pools = { .enabled = true } };
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_store_ sf_store *store = NULL;
         _cleanup_free_ char *db = NULL;
         sf_http_server *http = NULL;
         sf_agent *agent = NULL;
         sf_vim *vim = NULL;
+        sf_vnfm *vnfm = NULL;
+        sf_nfvo *nfvo = NULL;
         sf_api *api = NULL;
         sigset_t sigs;
         int sig, r, lockfd;
@@ -319,16 +389,27 @@ int main(int argc, char **argv)
                 if (r < 0)
                         goto fail;
                 r = sf_vim_new(store, &(struct sf_vim_options) { .lease_ms = c.lease_s * 1000,
-                                                          .evict_ms = c.evict_s * 1000 },
+                                                          .evict_ms = c.evict_s * 1000,
+                                                          .pools = c.pools },
                                &vim, &e);
+                if (r < 0)
+                        goto fail;
+                r = sf_vnfm_new(store, vim, NULL, &vnfm, &e);
+                if (r >= 0)
+                        r = sf_nfvo_new(store, vim, vnfm, &(struct sf_nfvo_options) { .cidr_pool = c.ns_cidr_pool },
+                                        &nfvo, &e);
                 if (r < 0)
                         goto fail;
         }
         r = sf_api_new(store, &api, &e);
         if (r < 0)
                 goto fail;
-        if (vim)
+        if (vim) {
                 sf_api_add_kinds(api, sf_vim_kinds(vim));
+                sf_api_add_kinds(api, sf_vnfm_kinds(vnfm));
+                sf_api_add_kinds(api, sf_nfvo_kinds(nfvo));
+                sf_api_add_metrics(api, sf_vim_pool_metrics, vim);
+        }
         r = sf_http_server_start(&(struct sf_http_options) { .listen = c.listen,
                                                              .handler = sf_api_handle,
                                                              .observe = sf_api_observe,
@@ -338,6 +419,8 @@ int main(int argc, char **argv)
                 goto fail;
         if (vim) {
                 r = sf_vim_start(vim, &e);
+                if (r >= 0)
+                        r = sf_nfvo_start(nfvo, &e); /* resumes interrupted NS operations */
                 if (r < 0)
                         goto fail;
         }
@@ -381,24 +464,30 @@ int main(int argc, char **argv)
         }
         log_info("%s received, shutting down (workloads keep running)",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sf_nfvo_stop(nfvo);
         sf_agent_stop(agent);
         sf_vim_stop(vim);
         if (store)
                 sf_store_shutdown(store);
         sf_http_server_stop(http);
         sf_api_free(api);
+        sf_nfvo_free(nfvo);
+        sf_vnfm_free(vnfm);
         sf_vim_free(vim);
         log_info("stopped");
         return 0;
 
 fail:
         log_error("%s", sf_err_msg(&e));
+        sf_nfvo_stop(nfvo);
         sf_agent_stop(agent);
         sf_vim_stop(vim);
         if (store)
                 sf_store_shutdown(store);
         sf_http_server_stop(http);
         sf_api_free(api);
+        sf_nfvo_free(nfvo);
+        sf_vnfm_free(vnfm);
         sf_vim_free(vim);
         return 1;
 }

@@ -19,7 +19,9 @@ struct sf_kind_filter {
 };
 
 /* An action: POST /v1/<plural>/<ref>/<name> (or GET when get is true). The action runs its own
- * transactions. in is the request body (an empty object when there was none). */
+ * transactions. in is the request body (an empty object when there was none). fn returns 0
+ * (200 with *ret), or 1 when the request was accepted and completes in the background (202
+ * with *ret, e.g. the operation occurrence of an NS lifecycle operation). */
 struct sf_kind_action {
         const char *name;
         bool get;

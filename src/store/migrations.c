@@ -22,6 +22,13 @@ static const char *const migrations[] = {
         "CREATE INDEX ip_allocations_port ON ip_allocations(port_id);"
         "CREATE TABLE mac_allocations (mac TEXT PRIMARY KEY, port_id TEXT NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE vni_allocations (vni INTEGER PRIMARY KEY, network_id TEXT NOT NULL)",
+        /* 2: port pools (src/vim/pool.c). The idle ports of each pool in FIFO order: taking
+         * the oldest is one index lookup, and a port is in at most one pool. Rows change in
+         * the same transactions as the port rows, so the two never disagree after a crash. */
+        "CREATE TABLE pool_ports ("
+        "  pool_id TEXT NOT NULL, seq INTEGER NOT NULL, port_id TEXT NOT NULL,"
+        "  PRIMARY KEY (pool_id, seq)) WITHOUT ROWID;"
+        "CREATE UNIQUE INDEX pool_ports_port ON pool_ports(port_id)",
 };
 
 const char *const *sf_store_migrations(size_t *ret_n)

@@ -48,6 +48,8 @@ sf_conn *sf_tx_conn(sf_tx *tx);
 sf_store *sf_tx_store(sf_tx *tx);
 /* Runs fn after a successful commit (never after abort), outside the writer lock. */
 void sf_tx_on_commit(sf_tx *tx, void (*fn)(void *), void *userdata);
+/* The same, and userdata (malloc'd) is freed when the transaction ends, committed or not. */
+void sf_tx_on_commit_owned(sf_tx *tx, void (*fn)(void *), void *userdata);
 
 /* A read handle: either a transaction's connection or a pooled reader. */
 typedef struct sf_rd {

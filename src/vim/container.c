@@ -14,7 +14,7 @@ static const char *const container_create_keys[] = {
         "name", "image", "command", "env", "workdir", "hostname", "networks", "ports", "node",
         "site", "node_selector", "cpu", "memory", "restart_policy", "runtime", "files",
         "description", "labels", "anti_affinity", "kind", "vcpus", "stop_grace_seconds", "reschedule",
-        NULL
+        "user_data", "ssh_keys", NULL
 };
 static const char *const container_update_keys[] = {
         "name", "description", "labels", "restart_policy", "desired_state", "status", NULL
@@ -279,6 +279,56 @@ int sf_vim_container_bind(sf_vim *v, sf_tx *tx, json_t *obj, const char *node_id
         return 0;
 }
 
+/* What only VMs take (user_data: the cloud-init user-data; ssh_keys: public keys for the
+ * NoCloud meta-data), and what only containers take (env, workdir, runtime). Day-0
+ * files of a VM become cloud-config write_files on its node, so a VM gives files or user_data,
+ * not both. Nothing is ignored silently. */
+static int check_kind_fields(json_t *in, const char *kind, const char **ret_user_data,
+                             json_t **ret_keys, sf_err *e)
+{
+        static const char *const vm_only[] = { "user_data", "ssh_keys", NULL };
+        static const char *const container_only[] = { "env", "workdir", "runtime", NULL };
+        bool vm = STREQ(kind, "vm");
+        const char *ud = NULL;
+        json_t *keys = NULL, *x;
+        size_t i;
+        int r;
+
+        for (const char *const *k = vm ? container_only : vm_only; *k; k++) {
+                json_t *v = json_object_get(in, *k);
+                if (v && !json_is_null(v) && !(json_is_object(v) && !json_object_size(v)) &&
+                    !(json_is_array(v) && !json_array_size(v)))
+                        return sf_err_set(e, -EINVAL, *k, "is for %s only",
+                                          vm ? "containers" : "VMs (kind vm)");
+        }
+        if (!vm)
+                return 0;
+        r = sf_json_str(in, "user_data", false, &ud, e);
+        if (r < 0)
+                return r;
+        if (ud && (strlen(ud) > 256 * 1024 || strlen(ud) == 0))
+                return sf_err_set(e, -EINVAL, "user_data", "must be 1 byte to 256 KiB");
+        if (ud && json_array_size(json_object_get(in, "files")) > 0)
+                return sf_err_set(e, -EINVAL, "files",
+                                  "a VM takes user_data or files (which become cloud-config "
+                                  "write_files), not both");
+        r = sf_json_array(in, "ssh_keys", false, &keys, e);
+        if (r < 0)
+                return r;
+        if (json_array_size(keys) > 16)
+                return sf_err_set(e, -EINVAL, "ssh_keys", "at most 16 keys");
+        json_array_foreach(keys, i, x) {
+                const char *k = json_string_value(x);
+                if (!k || !*k || strlen(k) > 8192 || strpbrk(k, "\r\n")) {
+                        _cleanup_free_ char *f = xasprintf("ssh_keys[%zu]", i);
+                        return sf_err_set(e, -EINVAL, f, "must be one line (an OpenSSH public key)");
+                }
+        }
+        *ret_user_data = ud;
+        *ret_keys = keys;
+        return 0;
+}
+
 static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e)
 {
         sf_vim *v = ctx;
@@ -288,6 +338,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                    *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL,
                    *resched = "never";
         int64_t cpu = 0, mem = 0, vcpus = 0, grace = 10;
+        const char *user_data = NULL;
+        json_t *ssh_keys = NULL;
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         _cleanup_free_ char *node_id = NULL, *reason = NULL;
         const char *cid;
@@ -301,6 +353,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 r = sf_json_str(in, "kind", false, &kind, e);
         if (r >= 0 && !STREQ(kind, "container") && !STREQ(kind, "vm"))
                 r = sf_err_set(e, -EINVAL, "kind", "must be container or vm");
+        if (r >= 0)
+                r = check_kind_fields(in, kind, &user_data, &ssh_keys, e);
         if (r >= 0)
                 r = sf_json_str(in, "image", true, &image, e);
         if (r >= 0 && (strlen(image) == 0 || strlen(image) > 255))
@@ -355,6 +409,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 return r;
         if (STREQ(kind, "vm") && mem == 0)
                 mem = 256 << 20;
+        if (STREQ(kind, "vm") && !vcpus)
+                vcpus = MAX((cpu + 999) / 1000, 1); /* a VM has whole vCPUs: 1 by default */
         if (vcpus)
                 cpu = MAX(cpu, vcpus * 1000);
         cid = json_string_value(json_object_get(obj, "id"));
@@ -363,6 +419,11 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
          * stays Pending with the reason; the scheduler retries as nodes change. */
         json_object_set_new(obj, "kind", json_string(kind));
         json_object_set_new(obj, "image", json_string(image));
+        if (STREQ(kind, "vm")) {
+                json_object_set_new(obj, "vcpus", json_integer(vcpus));
+                json_object_set_new(obj, "user_data", user_data ? json_string(user_data) : json_null());
+                json_object_set_new(obj, "ssh_keys", ssh_keys ? json_deep_copy(ssh_keys) : json_array());
+        }
         json_object_set_new(obj, "command", cmd ? json_deep_copy(cmd) : json_array());
         json_object_set_new(obj, "env", env ? json_deep_copy(env) : json_object());
         json_object_set_new(obj, "workdir", workdir ? json_string(workdir) : json_null());
@@ -406,7 +467,10 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_array_foreach(nets, i, x) {
                 json_auto_t *req = port_request(x, cid, node_id), *port = NULL;
                 _cleanup_free_ char *f = xasprintf("networks[%zu]", i);
-                r = sf_vim_port_create(v, tx, req, &port, e);
+                /* Port pools (pool.c): a port without a requested IP or MAC is taken from the
+                 * node's pool when it has one; otherwise created here (the cold path). */
+                r = sf_pool_port_for(v, tx, req, !json_object_get(x, "ip") && !json_object_get(x, "mac"),
+                                     node_id, &port, e);
                 if (r < 0) {
                         sf_err_field_prefix(e, f);
                         return r;
@@ -458,7 +522,8 @@ static int merge_status(json_t *obj, json_t *patch, sf_err *e)
                                              "ips", "requested_at", "network_ready_at",
                                              "started_at", "finished_at", "observed_generation",
                                              "timings", "runtime", "netns", "accelerator",
-                                             "console_tail", "boot_ms", NULL };
+                                             "console_tail", "boot_ms", "accelerator_reason",
+                                             "vm_state", "guest", "reachable_at", NULL };
         json_t *st = NULL, *cur = json_object_get(obj, "status"), *phase;
         const char *k;
         json_t *v;
@@ -538,9 +603,14 @@ int sf_vim_container_purge(sf_vim *v, sf_tx *tx, json_t *cur, sf_err *e)
                         continue;
                 if (r < 0)
                         return sf_err_set(e, r, NULL, "port lookup failed");
-                if (i < owned)
-                        r = sf_vim_port_delete(v, tx, port, e);
-                else {
+                if (i < owned) {
+                        /* Port pools: an automatic port goes back to its node's pool when the
+                         * pool wants it (the node re-plumbs it in a new namespace). */
+                        json_t *net = json_array_get(json_object_get(cur, "networks"), i);
+                        r = sf_pool_recycle(v, tx, port, !json_object_get(net, "ip") && !json_object_get(net, "mac"), e);
+                        if (r == 0)
+                                r = sf_vim_port_delete(v, tx, port, e);
+                } else {
                         json_auto_t *upd = NULL;
                         json_auto_t *patch = json_pack("{s:s, s:s, s:s}", "device_id", "",
                                                        "device_owner", "", "status", "DOWN");
@@ -633,6 +703,35 @@ static int container_logs(void *ctx, sf_store *s, json_t *cur, json_t *in, json_
         return sf_vim_agent_call(ctx, s, cur, "GET", "logs", in, ret, e);
 }
 
+/* POST /v1/containers/X/{reboot,pause,resume}: VM actions, done by the VM's node. */
+static int vm_action(void *ctx, sf_store *s, json_t *cur, const char *action, json_t *in,
+                     json_t **ret, sf_err *e)
+{
+        const char *kind = json_string_value(json_object_get(cur, "kind")) ?: "container";
+        if (!STREQ(kind, "vm"))
+                return sf_err_set(e, -EINVAL, NULL, "'%s' is a container: only VMs can %s",
+                                  json_string_value(json_object_get(cur, "name")), action);
+        if (json_is_true(json_object_get(cur, "deleting")))
+                return sf_err_set(e, -EBUSY, NULL, "vm '%s' is being deleted",
+                                  json_string_value(json_object_get(cur, "name")));
+        return sf_vim_agent_call(ctx, s, cur, "POST", action, in, ret, e);
+}
+
+static int container_reboot(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        return vm_action(ctx, s, cur, "reboot", in, ret, e);
+}
+
+static int container_pause(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        return vm_action(ctx, s, cur, "pause", in, ret, e);
+}
+
+static int container_resume(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        return vm_action(ctx, s, cur, "resume", in, ret, e);
+}
+
 static const struct sf_kind_filter container_filters[] = {
         { "node", SF_FILTER_NODE, "node", NULL },
         { "image", SF_FILTER_BODY, NULL, "image" },
@@ -645,6 +744,9 @@ static const struct sf_kind_action container_actions[] = {
         { "start", false, container_start },
         { "exec", false, container_exec },
         { "logs", true, container_logs },
+        { "reboot", false, container_reboot },
+        { "pause", false, container_pause },
+        { "resume", false, container_resume },
         { NULL },
 };
 

@@ -10,14 +10,15 @@ SF_LOG_MODULE("vim");
 /* ---- networks ---- */
 
 static const char *const network_create_keys[] = { "name", "mtu", "vni", "description",
-                                                   "labels", NULL };
+                                                   "labels", "port_pool", NULL };
 static const char *const network_update_keys[] = { "name", "mtu", "description", "labels",
-                                                   NULL };
+                                                   "port_pool", NULL };
 
 static int network_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e)
 {
         sf_vim *v = ctx;
         json_auto_t *obj = json_object();
+        json_t *pool = NULL;
         int64_t mtu = v->default_mtu, vni = 0;
         uint32_t got;
         const char *id;
@@ -30,8 +31,12 @@ static int network_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err
                 r = sf_json_int(in, "mtu", false, 68, 9000, &mtu, e);
         if (r >= 0)
                 r = sf_json_int(in, "vni", false, SF_VNI_MIN, SF_VNI_MAX, &vni, e);
+        if (r >= 0)
+                r = sf_pool_settings_check(in, "port_pool", &pool, e);
         if (r < 0)
                 return r;
+        if (pool) /* this network's port pool settings (pool.c); absent: sfd's defaults */
+                json_object_set(obj, "port_pool", pool);
         id = json_string_value(json_object_get(obj, "id"));
         if (vni) {
                 r = sf_vni_reserve(tx, id, (uint32_t) vni, e);
@@ -46,6 +51,7 @@ static int network_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err
         r = sf_res_insert(tx, "network", obj, NULL, e);
         if (r < 0)
                 return r;
+        sf_pool_kick(v, tx); /* pools fill once the network has a subnet */
         *ret = TAKE_PTR(obj);
         return 0;
 }
@@ -54,6 +60,7 @@ static int network_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json
                           sf_err *e)
 {
         json_auto_t *obj = json_deep_copy(cur);
+        json_t *pool = NULL;
         int64_t mtu = -1;
         int r;
 
@@ -64,8 +71,24 @@ static int network_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json
                 r = vim_patch_common(obj, patch, e);
         if (r >= 0)
                 r = sf_json_int(patch, "mtu", false, 68, 9000, &mtu, e);
+        if (r >= 0)
+                r = sf_pool_settings_check(patch, "port_pool", &pool, e);
         if (r < 0)
                 return r;
+        /* Port pools: new settings take effect at once; a new MTU means the idle ports (and
+         * their pre-plumbed namespaces) are made again. */
+        if (json_object_get(patch, "port_pool")) {
+                if (pool)
+                        json_object_set(obj, "port_pool", pool);
+                else
+                        json_object_del(obj, "port_pool");
+                sf_pool_kick(ctx, tx);
+        }
+        if (mtu > 0 && mtu != json_integer_value(json_object_get(cur, "mtu"))) {
+                r = sf_pool_drain_network(ctx, tx, json_string_value(json_object_get(cur, "id")), false, e);
+                if (r < 0)
+                        return r;
+        }
         if (mtu > 0)
                 json_object_set_new(obj, "mtu", json_integer(mtu));
         r = sf_res_update(tx, "network", obj, NULL, e);
@@ -107,6 +130,10 @@ static int network_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_er
         sf_rd rd;
         int r;
 
+        /* Idle pooled ports are the network's own: they go with it, and so do its pools. */
+        r = sf_pool_drain_network(ctx, tx, id, true, e);
+        if (r < 0)
+                return r;
         sf_rd_from_tx(tx, &rd);
         r = sf_res_list(&rd, "port", &f, &ports, e);
         if (r < 0)
@@ -408,6 +435,11 @@ static int subnet_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err 
                           e);
         if (r < 0)
                 return r;
+        /* Port pools: idle ports have no address in the new subnet; pool again. */
+        r = sf_pool_drain_network(ctx, tx, json_string_value(json_object_get(net, "id")), false, e);
+        if (r < 0)
+                return r;
+        sf_pool_kick(ctx, tx);
         *ret = TAKE_PTR(obj);
         return 0;
 }
@@ -450,7 +482,10 @@ static int subnet_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err
 {
         const char *id = json_string_value(json_object_get(cur, "id"));
         int64_t used = 0;
-        int r = sf_ipam_subnet_used(tx, id, &used, e);
+        /* Port pools: idle ports holding addresses of the subnet are released first. */
+        int r = sf_pool_drain_network(ctx, tx, json_string_value(json_object_get(cur, "network_id")), false, e);
+        if (r >= 0)
+                r = sf_ipam_subnet_used(tx, id, &used, e);
         if (r < 0)
                 return r;
         if (used > 0)

@@ -204,6 +204,11 @@ static int node_fields(sf_tx *tx, json_t *in, json_t *obj, sf_err *e)
         return 0;
 }
 
+static bool node_is_ready(json_t *node)
+{
+        return STREQ(json_string_value(json_object_get(json_object_get(node, "status"), "state")) ?: "", "Ready");
+}
+
 static int node_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e)
 {
         json_auto_t *obj = json_object();
@@ -232,6 +237,8 @@ static int node_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e
                           e);
         if (r < 0)
                 return r;
+        if (node_is_ready(obj))
+                sf_pool_kick(ctx, tx); /* port pools fill when a node joins */
         *ret = TAKE_PTR(obj);
         return 0;
 }
@@ -251,6 +258,8 @@ static int node_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
                           e);
         if (r < 0)
                 return r;
+        if (node_is_ready(obj) && !node_is_ready(cur))
+                sf_pool_kick(ctx, tx); /* port pools fill when a node becomes Ready */
         *ret = TAKE_PTR(obj);
         return 0;
 }
@@ -261,7 +270,10 @@ static int node_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *
         struct sf_res_filter f = { .node = id };
         int64_t n = 0;
         sf_rd rd;
-        int r;
+        /* The node's pools and their idle ports go with it. */
+        int r = sf_pool_drain_node(ctx, tx, id, e);
+        if (r < 0)
+                return r;
         sf_rd_from_tx(tx, &rd);
         r = sf_res_count(&rd, "port", &f, &n, e);
         if (r < 0)

@@ -396,6 +396,8 @@ int sf_vim_port_delete(sf_vim *v, sf_tx *tx, json_t *port, sf_err *e)
         if (r >= 0)
                 r = sf_mac_release_port(tx, id, e);
         if (r >= 0)
+                r = sf_pool_forget_port(tx, id, e); /* an idle pooled port leaves its pool */
+        if (r >= 0)
                 r = sf_res_delete(tx, "port", id, e);
         return r;
 }

@@ -24,6 +24,7 @@ struct sf_vim {
         bool sched_running, lease_running;
         unsigned lease_ms;
         unsigned evict_ms;
+        struct sf_pools *pools; /* pool.c */
 };
 
 /* Resolves a reference (name or id) of kind in the transaction; the error names field. */
@@ -63,3 +64,30 @@ int sf_vim_node_call(sf_vim *v, json_t *node, const char *method, const char *pa
                      long timeout_ms, json_t **ret, sf_err *e);
 int sf_vim_agent_call(sf_vim *v, sf_store *s, json_t *workload, const char *method,
                       const char *action, json_t *in, json_t **ret, sf_err *e);
+/* pool.c: port pools. The hooks below are called from the kinds' operations. */
+extern struct sf_kind vim_pool_kind;
+int sf_pool_init(sf_vim *v, const struct sf_pool_options *o);
+int sf_pool_start(sf_vim *v, sf_err *e); /* recovery, then the refiller thread */
+void sf_pool_stop(sf_vim *v);
+void sf_pool_free(sf_vim *v);
+/* A port for a container on a network: the oldest idle port of the node's pool when the
+ * request names no address or MAC (automatic) and the pool has one, otherwise a new port
+ * (the cold path) that first reclaims an idle pooled port holding what it needs when the
+ * subnet is exhausted or the requested address or MAC is pooled. req is what
+ * sf_vim_port_create takes. */
+int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const char *node_id,
+                     json_t **ret, sf_err *e);
+/* A port its container no longer needs: back into its pool (1) when the pool wants it,
+ * otherwise 0 and the caller deletes it. */
+int sf_pool_recycle(sf_vim *v, sf_tx *tx, json_t *port, bool automatic, sf_err *e);
+/* Forgets a deleted port (called by sf_vim_port_delete). */
+int sf_pool_forget_port(sf_tx *tx, const char *port_id, sf_err *e);
+/* Releases the idle ports of the pools of a network (or of a node); remove also deletes the
+ * pool objects. The refiller is told to look again after the commit. */
+int sf_pool_drain_network(sf_vim *v, sf_tx *tx, const char *network_id, bool remove, sf_err *e);
+int sf_pool_drain_node(sf_vim *v, sf_tx *tx, const char *node_id, sf_err *e);
+/* After the commit of tx, the refiller looks at every pool (a node became Ready, a network got
+ * a subnet or new pool settings). */
+void sf_pool_kick(sf_vim *v, sf_tx *tx);
+/* Validates a "port_pool" object ({enabled, min, max, batch}) of a network. */
+int sf_pool_settings_check(json_t *in, const char *key, json_t **ret, sf_err *e);

@@ -9,7 +9,7 @@ int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret,
         sf_vim *v = new0(sf_vim, 1);
         struct sf_kind *kinds[] = { &vim_site_kind,   &vim_node_kind,      &vim_network_kind,
                                     &vim_subnet_kind, &vim_port_kind,      &vim_router_kind,
-                                    &vim_container_kind };
+                                    &vim_container_kind, &vim_pool_kind };
         v->store = store;
         v->default_mtu = opts && opts->default_mtu ? opts->default_mtu : 1450;
         v->lease_ms = opts && opts->lease_ms ? opts->lease_ms : 15000;
@@ -18,13 +18,16 @@ int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret,
                 kinds[i]->ctx = v;
                 v->kinds[i] = kinds[i];
         }
+        sf_pool_init(v, opts ? &opts->pools : NULL);
         *ret = v;
         return 0;
 }
 
 int sf_vim_start(sf_vim *v, sf_err *e)
 {
-        int r = sf_sched_start(v, e);
+        int r = sf_pool_start(v, e);
+        if (r >= 0)
+                r = sf_sched_start(v, e);
         if (r >= 0)
                 r = sf_lease_start(v, e);
         return r;
@@ -35,6 +38,7 @@ void sf_vim_stop(sf_vim *v)
         if (!v)
                 return;
         v->stopping = true;
+        sf_pool_stop(v);
         sf_store_shutdown(v->store);
         if (v->sched_running)
                 pthread_join(v->sched_thread, NULL);
@@ -48,6 +52,7 @@ void sf_vim_free(sf_vim *v)
         if (!v)
                 return;
         sf_vim_stop(v);
+        sf_pool_free(v);
         free(v->hints);
         free(v);
 }

@@ -4,6 +4,7 @@
 
 #include "lib/addr.h"
 #include "store/kind.h"
+#include "vim/pool.h"
 
 typedef struct sf_vim sf_vim;
 
@@ -12,6 +13,7 @@ struct sf_vim_options {
         unsigned lease_ms;    /* 0: 15000; a node without heartbeat that long is NotReady */
         unsigned evict_ms;    /* 0: 60000; NotReady that much longer: workloads with
                                * reschedule "on-node-failure" move to other nodes */
+        struct sf_pool_options pools; /* port pools (vim/pool.h); all zero: off */
 };
 
 int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret, sf_err *e);

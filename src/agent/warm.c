@@ -1,0 +1,775 @@
+/* The node's warm pool (beyond Kuryr): for every idle pooled port bound to this node, a
+ * pre-plumbed network namespace (veth in place with the port's MAC, addresses, routes and MTU,
+ * host end on the network's bridge, neighbour entries both ways), so that a workload that gets
+ * the port only has to adopt a ready namespace.
+ *
+ * No state crosses workloads: a namespace is used by one workload only and destroyed with it;
+ * a recycled port gets a new one. Before a warm namespace is handed out it is checked as an
+ * attacker would look for leftovers: no process, socket, learned neighbour or conntrack entry
+ * (sf_netns_check), and links, addresses, routes and a set of sysctls exactly as they were
+ * right after it was plumbed (its fingerprint). A namespace that fails is destroyed and the
+ * port plumbed afresh.
+ *
+ * Layout: $RUN/warm/<port id> (the namespace) and $RUN/warm/<port id>.json (its fingerprint,
+ * written last: a namespace without one is a half-built one). An agent restart recovers them
+ * with one directory read and one link dump, whatever their number. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent/agent-internal.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "net/link.h"
+#include "net/netns.h"
+#include "net/plumb.h"
+
+SF_LOG_MODULE("warm");
+
+#define POOL_OWNER "compute:pool" /* SF_POOL_OWNER, vim/pool.h */
+#define TAKE_WAIT_MS 2000         /* a take waits this long for a namespace being built */
+
+enum warm_state {
+        W_WANTED,   /* to be built */
+        W_BUILDING, /* the warm thread is plumbing it */
+        W_READY,    /* built, fingerprinted */
+        W_TAKING,   /* a workload is adopting it */
+        W_FAILED,   /* the last build failed; retried at retry_at */
+        W_REMOVING, /* no longer wanted: being removed from the kernel */
+};
+
+struct warm_ns {
+        char port_id[40];
+        enum warm_state state;
+        bool wanted;  /* an idle pooled port of this node, or taken by a workload not created yet */
+        bool claimed; /* a workload took the port cold: never build it for that workload */
+        json_t *fingerprint;
+        uint64_t retry_at;
+        unsigned failures;
+        char *error;
+};
+
+struct agent_warm {
+        char *dir;
+        pthread_t thread;
+        bool running;
+        pthread_cond_t cond; /* with a->lock: state changes */
+        struct warm_ns **v;
+        size_t n;
+        /* statistics */
+        uint64_t built, hits, misses, dirty, removed, failed;
+        double build_ms_sum, check_ms_sum;
+};
+
+/* ---- bookkeeping (a->lock held) ---- */
+
+static struct warm_ns *find(struct agent_warm *w, const char *port_id)
+{
+        for (size_t i = 0; i < w->n; i++)
+                if (STREQ(w->v[i]->port_id, port_id))
+                        return w->v[i];
+        return NULL;
+}
+
+static struct warm_ns *add(struct agent_warm *w, const char *port_id, enum warm_state st)
+{
+        struct warm_ns *x = new0(struct warm_ns, 1);
+        snprintf(x->port_id, sizeof(x->port_id), "%s", port_id);
+        x->state = st;
+        w->v = xrealloc(w->v, sizeof(*w->v) * (w->n + 1));
+        w->v[w->n++] = x;
+        return x;
+}
+
+static void drop(struct agent_warm *w, struct warm_ns *x)
+{
+        for (size_t i = 0; i < w->n; i++)
+                if (w->v[i] == x) {
+                        memmove(&w->v[i], &w->v[i + 1], sizeof(*w->v) * (w->n - i - 1));
+                        w->n--;
+                        break;
+                }
+        if (x->fingerprint)
+                json_decref(x->fingerprint);
+        free(x->error);
+        free(x);
+}
+
+static char *ns_path(struct agent_warm *w, const char *port_id) { return xasprintf("%s/%s", w->dir, port_id); }
+static char *fp_path(struct agent_warm *w, const char *port_id) { return xasprintf("%s/%s.json", w->dir, port_id); }
+
+/* Removes a warm namespace from the kernel (veth, namespace file, fingerprint). No lock. */
+static void destroy(sf_agent *a, const char *port_id)
+{
+        _cleanup_free_ char *path = ns_path(a->warm, port_id), *fp = fp_path(a->warm, port_id);
+        _cleanup_free_ char *host_if = agent_host_ifname(port_id);
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        (void) unlink(fp);
+        if (sf_unplumb_port(NULL, host_if, path, 0, &e) < 0)
+                log_warn("remove warm namespace of port %s: %s, ignoring", port_id, sf_err_msg(&e));
+}
+
+/* ---- fingerprint: what a namespace holds as configuration ---- */
+
+static bool ipv6_kernel_made(const sf_addr *a)
+{
+        /* Link-local addresses and multicast routes appear on their own (and late) */
+        return a->family == AF_INET6 && ((a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80) || a->b[0] == 0xff);
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, size_t idx, void *userdata, sf_err *e)
+{
+        char ***out = userdata;
+        const struct ifaddrmsg *ifa = NLMSG_DATA(nlh);
+        const struct nlattr *tb[IFA_MAX + 1];
+        const struct nlattr *at;
+        char buf[SF_ADDR_STRLEN];
+        sf_addr a = { .family = ifa->ifa_family };
+        if (nlh->nlmsg_type != RTM_NEWADDR || sf_nl_parse_attrs(nlh, sizeof(*ifa), tb, IFA_MAX) < 0)
+                return 0;
+        at = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+        if (!at || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) ||
+            mnl_attr_get_payload_len(at) != (ifa->ifa_family == AF_INET ? 4u : 16u))
+                return 0;
+        memcpy(a.b, mnl_attr_get_payload(at), mnl_attr_get_payload_len(at));
+        if (ipv6_kernel_made(&a))
+                return 0;
+        strv_push(out, xasprintf("addr %d %s/%u", (int) ifa->ifa_index, sf_addr_fmt(&a, buf), ifa->ifa_prefixlen));
+        return 0;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, size_t idx, void *userdata, sf_err *e)
+{
+        char ***out = userdata;
+        const struct rtmsg *rt = NLMSG_DATA(nlh);
+        const struct nlattr *tb[RTA_MAX + 1];
+        char db[SF_ADDR_STRLEN] = "default", gb[SF_ADDR_STRLEN] = "-";
+        sf_addr d = { .family = rt->rtm_family }, g = { .family = rt->rtm_family };
+        unsigned table = rt->rtm_table;
+        int oif = 0;
+        if (nlh->nlmsg_type != RTM_NEWROUTE || sf_nl_parse_attrs(nlh, sizeof(*rt), tb, RTA_MAX) < 0)
+                return 0;
+        if (rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6)
+                return 0;
+        if (tb[RTA_TABLE])
+                table = mnl_attr_get_u32(tb[RTA_TABLE]);
+        if (tb[RTA_OIF])
+                oif = (int) mnl_attr_get_u32(tb[RTA_OIF]);
+        if (tb[RTA_DST] && mnl_attr_get_payload_len(tb[RTA_DST]) <= sizeof(d.b)) {
+                memcpy(d.b, mnl_attr_get_payload(tb[RTA_DST]), mnl_attr_get_payload_len(tb[RTA_DST]));
+                if (ipv6_kernel_made(&d))
+                        return 0;
+                sf_addr_fmt(&d, db);
+        }
+        if (tb[RTA_GATEWAY] && mnl_attr_get_payload_len(tb[RTA_GATEWAY]) <= sizeof(g.b)) {
+                memcpy(g.b, mnl_attr_get_payload(tb[RTA_GATEWAY]), mnl_attr_get_payload_len(tb[RTA_GATEWAY]));
+                sf_addr_fmt(&g, gb);
+        }
+        strv_push(out, xasprintf("route table %u type %u %s/%u via %s dev %d", table, rt->rtm_type, db,
+                                 rt->rtm_dst_len, gb, oif));
+        return 0;
+}
+
+static int dump(sf_nl *nl, uint16_t type, size_t hdr, uint8_t family, sf_nl_reply_cb cb, void *u, sf_err *e)
+{
+        _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
+        uint8_t *h;
+        int rc;
+        for (int tries = 0;; tries++) {
+                sf_nlreq_reset(r);
+                sf_nlreq_begin(r, type, NLM_F_DUMP, "dump");
+                h = sf_nlreq_reserve(r, hdr);
+                if (h)
+                        h[0] = family; /* ifa_family / rtm_family: the first byte of both */
+                rc = sf_nlreq_end(r, e);
+                if (rc >= 0)
+                        rc = sf_nl_exec(nl, r, cb, u, e);
+                if (rc != -EAGAIN || tries == 3)
+                        return rc;
+                sf_err_clear(e);
+        }
+}
+
+/* Sysctls a workload could change to leave something behind (with CAP_NET_ADMIN). */
+static const char *const watched_sysctls[] = {
+        "net.ipv4.ip_forward",
+        "net.ipv4.conf.all.forwarding",
+        "net.ipv6.conf.all.forwarding",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.conf.all.rp_filter",
+        "net.ipv4.conf.all.accept_redirects",
+        "net.ipv4.conf.all.route_localnet",
+        "net.ipv4.conf.all.proxy_arp",
+        "net.ipv4.conf.eth0.proxy_arp",
+        "net.ipv4.conf.eth0.arp_notify",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.icmp_echo_ignore_all",
+        "net.ipv6.conf.all.disable_ipv6",
+        NULL,
+};
+
+static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *) x, *(char *const *) y); }
+
+struct fp_ctx {
+        char **v;
+        sf_err err;
+};
+
+/* Runs inside the namespace (sf_netns_run): one thread, one setns for everything. */
+static int fingerprint_inside(void *u)
+{
+        struct fp_ctx *c = u;
+        _cleanup_nl_ sf_nl *nl = NULL;
+        sf_link_info *links = NULL;
+        size_t n = 0;
+        int r = sf_nl_open(&nl, &c->err);
+        if (r < 0)
+                return r;
+        for (int tries = 0; (r = sf_link_list(nl, "", &links, &n, &c->err)) == -EAGAIN && tries < 3; tries++)
+                sf_err_clear(&c->err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char mb[SF_MAC_STRLEN];
+                strv_push(&c->v, xasprintf("link %d %s %s mtu %u mac %s %s", links[i].ifindex, links[i].name,
+                                           links[i].kind ? links[i].kind : "-", links[i].mtu,
+                                           sf_mac_fmt(links[i].mac, mb), (links[i].flags & IFF_UP) ? "up" : "down"));
+        }
+        sf_link_info_free_array(links, n);
+        r = dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), AF_UNSPEC, addr_cb, &c->v, &c->err);
+        if (r >= 0)
+                r = dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), AF_UNSPEC, route_cb, &c->v, &c->err);
+        if (r < 0)
+                return r;
+        for (const char *const *k = watched_sysctls; *k; k++) {
+                _cleanup_free_ char *path = NULL, *val = NULL;
+                if (sf_sysctl_path(*k, &path, NULL) < 0 || sf_read_file(path, 4096, &val, NULL, NULL) < 0)
+                        strv_push(&c->v, xasprintf("sysctl %s unreadable", *k));
+                else {
+                        val[strcspn(val, "\n")] = 0;
+                        strv_push(&c->v, xasprintf("sysctl %s = %s", *k, val));
+                }
+        }
+        return 0;
+}
+
+static int fingerprint(const char *path, json_t **ret, sf_err *e)
+{
+        _cleanup_close_ int fd = sf_netns_open(path, e);
+        struct fp_ctx c = { .err = SF_ERR_INIT };
+        json_t *out;
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = sf_netns_run(fd, fingerprint_inside, &c, e);
+        if (r < 0) {
+                if (c.err.code)
+                        sf_err_move(e, &c.err);
+                strv_free(c.v);
+                return sf_err_wrap(r, e, "fingerprint of '%s'", path);
+        }
+        sf_err_clear(&c.err);
+        qsort(c.v, strv_length(c.v), sizeof(char *), cmp_str);
+        out = json_array();
+        for (char **s = c.v; s && *s; s++)
+                json_array_append_new(out, json_string(*s));
+        strv_free(c.v);
+        *ret = out;
+        return 0;
+}
+
+/* "+new, -gone" lines between two fingerprints, for the log. */
+static char *fingerprint_diff(json_t *was, json_t *now)
+{
+        char *s = xstrdup("");
+        json_t *x;
+        size_t i;
+        json_array_foreach(now, i, x) {
+                bool seen = false;
+                json_t *y;
+                size_t j;
+                json_array_foreach(was, j, y)
+                        seen |= json_equal(x, y);
+                if (!seen) {
+                        char *t = xasprintf("%s%s+ %s", s, *s ? "; " : "", json_string_value(x));
+                        free(s);
+                        s = t;
+                }
+        }
+        json_array_foreach(was, i, x) {
+                bool seen = false;
+                json_t *y;
+                size_t j;
+                json_array_foreach(now, j, y)
+                        seen |= json_equal(x, y);
+                if (!seen) {
+                        char *t = xasprintf("%s%s- %s", s, *s ? "; " : "", json_string_value(x));
+                        free(s);
+                        s = t;
+                }
+        }
+        return s;
+}
+
+/* Is the warm namespace of port_id exactly as it was built, and empty of state? NULL when
+ * clean, else what was found (malloc'd). No lock. */
+static char *verify(sf_agent *a, const char *port_id, json_t *fp_built, double *ret_ms, double *ret_fp_ms)
+{
+        _cleanup_free_ char *path = ns_path(a->warm, port_id);
+        _cleanup_netns_report_ sf_netns_report *rep = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        json_auto_t *fp = NULL;
+        uint64_t t0 = sf_now_usec(), t1 = 0;
+        char *why = NULL;
+
+        if (sf_netns_check(path, NULL, 0, &rep, &e) < 0)
+                why = xasprintf("check failed: %s", sf_err_msg(&e));
+        else if (!sf_netns_report_clean(rep)) {
+                _cleanup_free_ char *sum = sf_netns_report_summary(rep);
+                why = xasprintf("not empty: %s", sum);
+        } else if ((t1 = sf_now_usec()) && fingerprint(path, &fp, &e) < 0)
+                why = xasprintf("fingerprint failed: %s", sf_err_msg(&e));
+        else if (!json_equal(fp, fp_built)) {
+                _cleanup_free_ char *d = fingerprint_diff(fp_built, fp);
+                why = xasprintf("changed since it was built: %s", d);
+        }
+        *ret_ms = ((t1 ? t1 : sf_now_usec()) - t0) / 1000.0;
+        *ret_fp_ms = t1 ? (sf_now_usec() - t1) / 1000.0 : 0;
+        return why;
+}
+
+/* ---- the warm thread ---- */
+
+static bool port_in_use_locally(sf_agent *a, const char *port_id)
+{
+        for (size_t i = 0; i < a->n_lws; i++) {
+                json_t *pid;
+                size_t k;
+                if (a->lws[i]->state == LW_GONE)
+                        continue;
+                json_array_foreach(json_object_get(a->lws[i]->spec, "port_ids"), k, pid)
+                        if (STREQ(json_string_value(pid) ?: "", port_id))
+                                return true;
+        }
+        return false;
+}
+
+static void build(sf_agent *a, const char *port_id)
+{
+        struct agent_warm *w = a->warm;
+        struct agent_port_plan pp;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_free_ char *path = ns_path(w, port_id), *fpp = fp_path(w, port_id), *txt = NULL;
+        _cleanup_nl_ sf_nl *nl = NULL;
+        json_auto_t *fp = NULL, *rec = NULL;
+        struct warm_ns *x;
+        uint64_t t0 = sf_now_usec();
+        bool ok = false;
+        int r;
+
+        pthread_mutex_lock(&a->lock);
+        r = agent_port_plan_make(a, port_id, 0, &pp, NULL, NULL, NULL, &e);
+        pthread_mutex_unlock(&a->lock);
+        if (r >= 0) {
+                (void) sf_netns_delete(path, NULL); /* a stale one */
+                r = sf_nl_open(&nl, &e);
+        }
+        if (r >= 0)
+                r = agent_port_plumb(a, nl, &pp, path, NULL, &e);
+        if (r >= 0)
+                r = fingerprint(path, &fp, &e);
+        if (r >= 0) {
+                rec = json_pack("{s:s, s:O}", "port", port_id, "fingerprint", fp);
+                txt = sf_json_dumps(rec);
+                r = sf_write_file_volatile(fpp, txt, strlen(txt), 0600, &e);
+        }
+        if (r < 0 && r != -EAGAIN)
+                destroy(a, port_id);
+        agent_port_plan_done(&pp);
+
+        pthread_mutex_lock(&a->lock);
+        x = find(w, port_id);
+        if (r >= 0) {
+                ok = true;
+                w->built++;
+                w->build_ms_sum += (sf_now_usec() - t0) / 1000.0;
+                if (x) {
+                        x->state = W_READY;
+                        x->fingerprint = json_incref(fp);
+                        x->failures = 0;
+                }
+        } else if (x) {
+                x->state = W_FAILED;
+                x->failures++;
+                /* Not-yet-known dependencies soon; real failures back off to 30 s. */
+                x->retry_at = sf_now_usec() + (r == -EAGAIN ? 300000ULL
+                                                            : MIN(1000000ULL << MIN(x->failures, 5u), 30000000ULL));
+                free(x->error);
+                x->error = xstrdup(sf_err_msg(&e));
+                w->failed += r != -EAGAIN;
+        }
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&a->lock);
+        if (ok)
+                log_debug("warm namespace for port %s ready in %.1f ms", port_id, (sf_now_usec() - t0) / 1000.0);
+        else if (r != -EAGAIN)
+                log_warn_rl("warm namespace for port %s: %s (retrying)", port_id, sf_err_msg(&e));
+}
+
+static void *warm_loop(void *u)
+{
+        sf_agent *a = u;
+        struct agent_warm *w = a->warm;
+        pthread_mutex_lock(&a->lock);
+        while (!a->stopping) {
+                uint64_t now = sf_now_usec(), next = now + 1000000;
+                char id[40] = "";
+                bool remove = false;
+                /* Removals first: they give addresses and names back. */
+                for (size_t i = 0; i < w->n && !*id; i++) {
+                        struct warm_ns *x = w->v[i];
+                        if (x->wanted)
+                                continue;
+                        if (x->state == W_WANTED) { /* nothing in the kernel */
+                                drop(w, x);
+                                i--;
+                        } else if (x->state == W_READY || x->state == W_FAILED) {
+                                x->state = W_REMOVING;
+                                snprintf(id, sizeof(id), "%s", x->port_id);
+                                remove = true;
+                        }
+                }
+                /* Then builds, in FIFO order (the controller hands out its oldest port first). */
+                for (size_t i = 0; i < w->n && !*id; i++) {
+                        struct warm_ns *x = w->v[i];
+                        if (!x->wanted || x->claimed || (x->state != W_WANTED && x->state != W_FAILED))
+                                continue;
+                        if (x->retry_at > now) {
+                                next = MIN(next, x->retry_at);
+                                continue;
+                        }
+                        if (port_in_use_locally(a, x->port_id)) {
+                                /* Recycled while its last workload is still being torn down. */
+                                x->retry_at = now + 200000;
+                                next = MIN(next, x->retry_at);
+                                continue;
+                        }
+                        x->state = W_BUILDING;
+                        snprintf(id, sizeof(id), "%s", x->port_id);
+                }
+                if (!*id) {
+                        struct timespec ts = { .tv_sec = (time_t) (next / 1000000),
+                                               .tv_nsec = (long) (next % 1000000) * 1000 };
+                        pthread_cond_timedwait(&w->cond, &a->lock, &ts);
+                        continue;
+                }
+                pthread_mutex_unlock(&a->lock);
+                if (remove)
+                        destroy(a, id);
+                else
+                        build(a, id);
+                pthread_mutex_lock(&a->lock);
+                if (remove) {
+                        struct warm_ns *x = find(w, id);
+                        w->removed++;
+                        if (x && x->wanted) { /* pooled again meanwhile: a new one */
+                                x->state = W_WANTED;
+                                if (x->fingerprint)
+                                        json_decref(x->fingerprint);
+                                x->fingerprint = NULL;
+                        } else if (x)
+                                drop(w, x);
+                }
+        }
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+/* ---- hooks ---- */
+
+void agent_warm_sync(sf_agent *a)
+{
+        struct agent_warm *w = a->warm;
+        json_auto_t *referenced = json_object(), *pending = json_object();
+        const char *id;
+        json_t *p, *c;
+        bool changed = false;
+
+        if (!w || !a->node_id)
+                return;
+        /* Ports of local workloads (a recycled port waits for their teardown)... */
+        for (size_t i = 0; i < a->n_lws; i++) {
+                json_t *pid;
+                size_t k;
+                if (a->lws[i]->state == LW_GONE)
+                        continue;
+                json_array_foreach(json_object_get(a->lws[i]->spec, "port_ids"), k, pid)
+                        json_object_set_new(referenced, json_string_value(pid), json_true());
+        }
+        /* ...and the first ports of this node's workloads not created yet: they may still
+         * adopt a warm namespace. */
+        json_object_foreach(agent_cache_kind(a, "container"), id, c) {
+                struct lw *lw = agent_lw_find(a, id);
+                const char *pid = json_string_value(json_array_get(json_object_get(c, "port_ids"), 0));
+                if (pid && STREQ(json_string_value(json_object_get(c, "node_id")) ?: "", a->node_id) &&
+                    (!lw || lw->state == LW_NEW))
+                        json_object_set_new(pending, pid, json_true());
+        }
+        for (size_t i = 0; i < w->n; i++)
+                w->v[i]->wanted = false;
+        json_object_foreach(agent_cache_kind(a, "port"), id, p) {
+                const char *owner = json_string_value(json_object_get(p, "device_owner"));
+                const char *node = json_string_value(json_object_get(p, "node_id"));
+                struct warm_ns *x;
+                if (!node || !STREQ(node, a->node_id) || !owner)
+                        continue;
+                x = find(w, id);
+                if (STREQ(owner, POOL_OWNER)) {
+                        if (!x) {
+                                x = add(w, id, W_WANTED);
+                                changed = true;
+                        }
+                        x->wanted = true;
+                        if (x->claimed && !json_object_get(referenced, id)) {
+                                x->claimed = false; /* recycled: a new namespace for a new workload */
+                                changed = true;
+                        }
+                } else if (x && json_object_get(pending, id) && x->state != W_WANTED && x->state != W_FAILED)
+                        x->wanted = true; /* taken: kept until its workload adopts it */
+        }
+        for (size_t i = 0; i < w->n; i++)
+                if (!w->v[i]->wanted && w->v[i]->state != W_BUILDING && w->v[i]->state != W_TAKING &&
+                    w->v[i]->state != W_REMOVING)
+                        changed = true;
+        if (changed)
+                pthread_cond_broadcast(&w->cond);
+}
+
+bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const char *netns, json_t *info)
+{
+        struct agent_warm *w = a->warm;
+        _cleanup_free_ char *why = NULL, *path = NULL, *fpp = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        json_auto_t *fp = NULL;
+        struct warm_ns *x;
+        struct timespec deadline;
+        double check_ms = 0, fp_ms = 0;
+        uint64_t t0 = sf_now_usec();
+
+        if (!w)
+                return false;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += TAKE_WAIT_MS / 1000;
+        pthread_mutex_lock(&a->lock);
+        /* One being built is worth the wait: it is nearly there, and plumbing the port cold
+         * meanwhile would race with it. The wait is bounded (and far shorter than anything
+         * waiting on this job); when it runs out the job fails with the cause and is retried. */
+        while ((x = find(w, port_id)) && x->state == W_BUILDING)
+                if (pthread_cond_timedwait(&w->cond, &a->lock, &deadline) == ETIMEDOUT)
+                        break;
+        x = find(w, port_id);
+        if (x && x->state == W_BUILDING) {
+                pthread_mutex_unlock(&a->lock);
+                json_object_set_new(info, "warm_miss", json_string("still being built"));
+                return false;
+        }
+        if (!x || x->state != W_READY) {
+                if (x)
+                        x->claimed = true;
+                w->misses++;
+                json_object_set_new(info, "warm_miss",
+                                    json_string(!x ? "no warm namespace on this node"
+                                                   : x->state == W_FAILED ? (x->error ? x->error : "build failed")
+                                                                          : "not built yet"));
+                pthread_mutex_unlock(&a->lock);
+                return false;
+        }
+        x->state = W_TAKING;
+        fp = json_incref(x->fingerprint);
+        pthread_mutex_unlock(&a->lock);
+
+        why = verify(a, port_id, fp, &check_ms, &fp_ms);
+        path = ns_path(w, port_id);
+        fpp = fp_path(w, port_id);
+        if (!why && sf_netns_move(path, netns, &e) < 0)
+                why = xasprintf("cannot move it: %s", sf_err_msg(&e));
+        if (why)
+                destroy(a, port_id);
+        else
+                (void) unlink(fpp);
+
+        pthread_mutex_lock(&a->lock);
+        if ((x = find(w, port_id))) {
+                x->claimed = true;
+                drop(w, x);
+        }
+        if (why)
+                w->dirty++;
+        else {
+                w->hits++;
+                w->check_ms_sum += check_ms;
+        }
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&a->lock);
+
+        json_object_set_new(info, "netns_check_ms", json_real(check_ms));
+        json_object_set_new(info, "fingerprint_ms", json_real(fp_ms));
+        json_object_set_new(info, "warm_take_ms", json_real((sf_now_usec() - t0) / 1000.0));
+        if (why) {
+                log_warn("warm namespace of port %s refused for workload %s: %s; plumbing a new one", port_id,
+                         wid, why);
+                json_object_set_new(info, "warm_miss", json_string("refused: not clean"));
+                return false;
+        }
+        return true;
+}
+
+static void warm_metrics(void *u, FILE *f)
+{
+        sf_agent *a = u;
+        struct agent_warm *w = a->warm;
+        unsigned ready = 0, building = 0, failed = 0;
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < w->n; i++) {
+                ready += w->v[i]->state == W_READY;
+                building += w->v[i]->state == W_BUILDING || (w->v[i]->state == W_WANTED && !w->v[i]->claimed);
+                failed += w->v[i]->state == W_FAILED;
+        }
+        fprintf(f,
+                "# HELP sf_warm_namespaces Pre-plumbed namespaces of idle pooled ports on this node.\n"
+                "# TYPE sf_warm_namespaces gauge\n"
+                "sf_warm_namespaces{state=\"ready\"} %u\nsf_warm_namespaces{state=\"pending\"} %u\n"
+                "sf_warm_namespaces{state=\"failed\"} %u\n"
+                "# HELP sf_warm_takes_total Workload starts by what their first port found.\n"
+                "# TYPE sf_warm_takes_total counter\n"
+                "sf_warm_takes_total{result=\"hit\"} %" PRIu64 "\nsf_warm_takes_total{result=\"miss\"} %" PRIu64 "\n"
+                "sf_warm_takes_total{result=\"refused\"} %" PRIu64 "\n"
+                "# HELP sf_warm_built_total Warm namespaces built.\n# TYPE sf_warm_built_total counter\n"
+                "sf_warm_built_total %" PRIu64 "\n"
+                "# HELP sf_warm_build_ms_avg Average build time of a warm namespace.\n"
+                "# TYPE sf_warm_build_ms_avg gauge\nsf_warm_build_ms_avg %.3f\n"
+                "# HELP sf_warm_check_ms_avg Average clean check before a hand-out.\n"
+                "# TYPE sf_warm_check_ms_avg gauge\nsf_warm_check_ms_avg %.3f\n",
+                ready, building, failed, w->hits, w->misses, w->dirty, w->built,
+                w->built ? w->build_ms_sum / (double) w->built : 0.0,
+                w->hits ? w->check_ms_sum / (double) w->hits : 0.0);
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* What a previous agent left: ready namespaces are kept (the reconciler drops those whose port
+ * is no longer pooled here), half-built ones removed. One directory read and one link dump. */
+static void recover(sf_agent *a)
+{
+        struct agent_warm *w = a->warm;
+        _cleanup_nl_ sf_nl *nl = NULL;
+        sf_link_info *links = NULL;
+        size_t n_links = 0;
+        unsigned kept = 0, removed = 0;
+        uint64_t t0 = sf_now_usec();
+        struct stat dst;
+        struct dirent *de;
+        DIR *d = opendir(w->dir);
+
+        if (!d || stat(w->dir, &dst) < 0) {
+                if (d)
+                        closedir(d);
+                return;
+        }
+        if (sf_nl_open(&nl, NULL) >= 0)
+                for (int tries = 0; sf_link_list(nl, "sfv", &links, &n_links, NULL) == -EAGAIN && tries < 3; tries++)
+                        ;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL, *fpp = NULL, *host_if = NULL;
+                json_auto_t *rec = NULL;
+                struct stat st;
+                bool mounted, veth = false;
+                size_t len = strlen(de->d_name);
+                if (de->d_name[0] == '.')
+                        continue;
+                if (len > 5 && STREQ(de->d_name + len - 5, ".json")) {
+                        _cleanup_free_ char *id = strndup(de->d_name, len - 5);
+                        _cleanup_free_ char *p = ns_path(w, id);
+                        if (access(p, F_OK) < 0) { /* its namespace is gone */
+                                _cleanup_free_ char *f = fp_path(w, id);
+                                (void) unlink(f);
+                        }
+                        continue;
+                }
+                path = ns_path(w, de->d_name);
+                fpp = fp_path(w, de->d_name);
+                host_if = agent_host_ifname(de->d_name);
+                mounted = stat(path, &st) == 0 && st.st_dev != dst.st_dev;
+                for (size_t i = 0; i < n_links; i++)
+                        veth |= STREQ(links[i].name, host_if);
+                rec = json_load_file(fpp, 0, NULL);
+                if (!mounted || !veth || !rec || !json_is_array(json_object_get(rec, "fingerprint"))) {
+                        destroy(a, de->d_name);
+                        removed++;
+                        continue;
+                }
+                pthread_mutex_lock(&a->lock);
+                {
+                        struct warm_ns *x = add(w, de->d_name, W_READY);
+                        x->fingerprint = json_incref(json_object_get(rec, "fingerprint"));
+                        x->wanted = true; /* until the first reconcile pass says otherwise */
+                }
+                pthread_mutex_unlock(&a->lock);
+                kept++;
+        }
+        closedir(d);
+        sf_link_info_free_array(links, n_links);
+        if (kept || removed)
+                log_info("warm namespaces recovered in %.1f ms: %u ready, %u half-built removed",
+                         (sf_now_usec() - t0) / 1000.0, kept, removed);
+}
+
+int agent_warm_start(sf_agent *a, sf_err *e)
+{
+        struct agent_warm *w = new0(struct agent_warm, 1);
+        pthread_condattr_t ca;
+        int r;
+
+        w->dir = xasprintf("%s/warm", a->o.run_dir);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        a->warm = w;
+        r = sf_mkdir_p(w->dir, 0700, e);
+        if (r < 0)
+                return r;
+        recover(a);
+        if (a->api)
+                sf_api_add_metrics(a->api, warm_metrics, a);
+        r = pthread_create(&w->thread, NULL, warm_loop, a);
+        if (r)
+                return sf_err_errno(e, -r, "start the warm pool");
+        w->running = true;
+        return 0;
+}
+
+void agent_warm_stop(sf_agent *a)
+{
+        struct agent_warm *w = a->warm;
+        if (!w)
+                return;
+        if (w->running) {
+                pthread_mutex_lock(&a->lock);
+                pthread_cond_broadcast(&w->cond);
+                pthread_mutex_unlock(&a->lock);
+                pthread_join(w->thread, NULL);
+        }
+        /* The namespaces stay: a restarted agent recovers them. */
+        while (w->n)
+                drop(w, w->v[0]);
+        free(w->v);
+        pthread_cond_destroy(&w->cond);
+        free(w->dir);
+        free(w);
+        a->warm = NULL;
+}
