@@ -97,6 +97,7 @@ struct sf_agent {
         json_t *features;
         uint64_t last_heartbeat_ok;
         struct agent_warm *warm;   /* warm.c: pre-plumbed namespaces of pooled ports */
+        struct agent_trunks *trunks; /* trunk.c: VLAN subports of VM taps */
 };
 
 /* cache.c */
@@ -145,6 +146,11 @@ void agent_refresh_images(sf_agent *a);
 /* Sends the node's status now (after an image import or removal: workloads of the image are
  * placed at once, not after the next heartbeat). */
 int agent_node_report(sf_agent *a, sf_err *e);
+
+/* service.c: service addresses (VIPs) held by this node */
+json_t *agent_services_desired(sf_agent *a);                        /* lock held */
+int agent_services_sync(sf_agent *a, sf_nl *nl, json_t *dp, sf_err *e);
+void agent_services_routes(sf_agent *a);
 
 /* http.c */
 void agent_routes_register(sf_agent *a);
@@ -210,7 +216,24 @@ void agent_warm_stop(sf_agent *a);
 /* Matches the warm namespaces to the cache: one per idle pooled port of this node. Lock held;
  * the kernel work happens in the warm thread. */
 void agent_warm_sync(sf_agent *a);
-/* The first port of a workload being created: when the node has a warm namespace for it that
- * passes the clean check, it becomes the workload's namespace at netns (true). Otherwise
- * false, and the port is plumbed cold. info gets timings and the reason. Lock NOT held. */
+/* A port of a workload being created: when the node has a warm namespace for it that passes
+ * the clean check, it is moved to netns: true. For the first port of a container the warm
+ * thread's fast lane may have done so already, to agent_netns_path(wid), as soon as the
+ * reconciler saw the workload. Otherwise false, and the port is plumbed cold (or the job fails
+ * with -EAGAIN when info's "warm_miss" is "still being built"). info gets timings, the reason
+ * of a miss, and "ready_at" (RFC 3339) when the namespace became the workload's. Lock NOT
+ * held. */
 bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const char *netns, json_t *info);
+
+/* trunk.c: the host side of trunks (VLAN subports of VM taps): kernel VLAN devices where 8021q
+ * exists, else the BPF VLAN datapath (src/net/vlan-bpf.c). */
+int agent_trunk_init(sf_agent *a, sf_err *e);          /* after a->features; logs the choice */
+void agent_trunk_free(sf_agent *a);                    /* the kernel keeps the datapath */
+/* The trunks of this node as the data plane wants them (lock held): {id: {...}}. */
+json_t *agent_trunk_desired(sf_agent *a);
+/* Makes the kernel match dp["trunks"] and reports each trunk's status; from agent_dp_sync,
+ * after the networks' bridges and before idle bridges are collected. Lock NOT held. */
+void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp);
+void agent_trunk_node_info(sf_agent *a, json_t *info); /* lock held: trunk_datapath, trunks */
+void agent_trunk_route_list(void *a, sf_http_req *req, sf_http_resp *resp); /* GET /agent/v1/trunks */
+void agent_trunk_metrics(void *a, FILE *out);

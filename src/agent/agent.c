@@ -121,6 +121,8 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         r = agent_vm_init(a, e);
         if (r >= 0)
                 r = agent_dp_init(a, e);
+        if (r >= 0)
+                r = agent_trunk_init(a, e); /* trunk.c: VLAN subports of VM taps */
         /* The exit watcher runs before adoption, so that adopted workloads' exits are seen. */
         if (r >= 0)
                 r = agent_exit_watch_start(a, e);
@@ -173,6 +175,7 @@ void sf_agent_stop(sf_agent *a)
                 pthread_join(a->exit_thread, NULL);
         agent_warm_stop(a);
         agent_vm_stop(a);
+        agent_trunk_free(a);
         while (a->n_lws)
                 agent_lw_remove(a, a->lws[0]);
         free(a->lws);

@@ -11,8 +11,8 @@
 SF_LOG_MODULE("cache");
 
 static const char *const kinds[] = { "container", "port", "network", "subnet", "router", "node",
-                                     NULL };
-#define KINDS_PARAM "container,port,network,subnet,router,node"
+                                     "trunk", "service", NULL };
+#define KINDS_PARAM "container,port,network,subnet,router,node,trunk,service"
 
 json_t *agent_cache_kind(sf_agent *a, const char *kind)
 {

@@ -163,7 +163,10 @@ out:
 static bool is_workload_port(json_t *p)
 {
         const char *owner = json_string_value(json_object_get(p, "device_owner"));
-        return owner && strncmp(owner, "compute:", 8) == 0;
+        /* trunk subports (bound where their VM is) are on the node like its own ports, and so
+         * are service addresses (service.c) */
+        return owner && (strncmp(owner, "compute:", 8) == 0 || STREQ(owner, "trunk:subport") ||
+                         STREQ(owner, "network:service"));
 }
 
 static json_t *port_entry(json_t *p, const char *vtep)
@@ -265,6 +268,8 @@ json_t *agent_dp_desired(sf_agent *a)
         }
         json_object_set_new(dp, "routers", json_deep_copy(routers));
         json_decref(routers);
+        json_object_set_new(dp, "trunks", agent_trunk_desired(a)); /* trunk.c */
+        json_object_set_new(dp, "services", agent_services_desired(a)); /* service.c */
         return dp;
 }
 
@@ -525,6 +530,13 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
                 if (r < 0)
                         return sf_err_wrap(r, e, "network '%s'",
                                            json_string_value(json_object_get(json_object_get(nd, "network"), "name")));
+        }
+
+        agent_trunk_sync(a, nl, dp); /* trunk.c: VLAN subports, before idle bridges go */
+        {
+                _cleanup_err_ sf_err se = SF_ERR_INIT;
+                if (agent_services_sync(a, nl, dp, &se) < 0) /* service.c: VIP namespaces */
+                        log_warn("services: %s", sf_err_msg(&se));
         }
 
         pthread_mutex_lock(&a->dp_lock);

@@ -318,6 +318,7 @@ static void route_images_rm(void *u, sf_http_req *req, sf_http_resp *resp)
 
 void agent_routes_register(sf_agent *a)
 {
+        agent_services_routes(a);
         sf_api_add_route(a->api, "POST", "/agent/v1/containers/*/exec", route_exec, a);
         sf_api_add_route(a->api, "GET", "/agent/v1/containers/*/logs", route_logs, a);
         sf_api_add_route(a->api, "GET", "/agent/v1/vms/*/logs", route_logs, a); /* the serial console */

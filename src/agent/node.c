@@ -38,6 +38,7 @@ static json_t *status_json(sf_agent *a)
                          "runtime", a->o.runtime ? a->o.runtime : "runc", "workloads_running",
                          (int) running, "controller_connected", a->connected);
         agent_vm_node_info(a, info); /* VM hook: vm_images, vm_accelerator */
+        agent_trunk_node_info(a, info); /* trunk hook: trunk_datapath, trunks (counters) */
         pthread_mutex_unlock(&a->lock);
         return json_pack("{s:s, s:s, s:s, s:o}", "state", "Ready", "reason", "agent running",
                          "heartbeat_at", ts, "info", info);

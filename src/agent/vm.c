@@ -27,12 +27,12 @@
 SF_LOG_MODULE("vm");
 
 #define MAX_NICS 8
+#define RAW_ICMP_FILTER 1 /* ICMP_FILTER of linux/icmp.h, which clashes with netinet/ip_icmp.h */
 #define TAP_PREFIX "sft"
 #define PROBE_INTERVAL_USEC 10000ULL        /* one echo request per 10 ms per booting VM */
 #define PROBE_TIMEOUT_USEC 300000000ULL     /* TCG boots of real cloud images take minutes */
 #define CONSOLE_TAIL_BYTES 2048
 #define STATUS_FILE "vm-status.json"
-#define STATUS_FILE_MAX (64 * 1024)
 
 struct probe {
         char id[40];
@@ -604,7 +604,9 @@ static int warm_discard(sf_agent *a, const char *id, struct vm_plan *p, sf_err *
                 _cleanup_free_ char *host_if = agent_host_ifname(p->nics[i].port);
                 json_auto_t *info = json_object();
                 if (agent_warm_take(a, id, p->nics[i].port, tmp, info)) {
-                        if (sf_unplumb_port(NULL, host_if, tmp, 0, e) < 0)
+                        /* Asynchronously: the kernel destroys the veth with the namespace in
+                         * the background (its name is not the tap's, so nothing waits). */
+                        if (sf_unplumb_port(NULL, host_if, tmp, SF_UNPLUMB_ASYNC, e) < 0)
                                 return sf_err_prefix(e, "discard the warm namespace of port %s",
                                                      p->nics[i].port);
                 } else if (STREQ(json_string_value(json_object_get(info, "warm_miss")) ?: "",
@@ -759,7 +761,7 @@ static int vspec_full(sf_agent *a, const char *id, struct vm_plan *p, const int 
                 s->macs[i] = n->mac;
         }
         {
-                char names[MAX_NICS][8];
+                char names[MAX_NICS][24];
                 for (size_t i = 0; i < p->n; i++) {
                         snprintf(names[i], sizeof(names[i]), "eth%zu", i);
                         nics[i].name = names[i];
@@ -1352,6 +1354,12 @@ int agent_vm_init(sf_agent *a, sf_err *e)
         if (v->icmp < 0)
                 log_warn("no ICMP socket (%s): VM boot times will not be measured, ignoring",
                          strerror(errno));
+        else {
+                /* Only echo replies reach the prober, not every ICMP message of the node. */
+                uint32_t f = ~(1u << ICMP_ECHOREPLY); /* struct icmp_filter, linux/icmp.h */
+                if (setsockopt(v->icmp, SOL_RAW, RAW_ICMP_FILTER, &f, sizeof(f)) < 0)
+                        log_debug("ICMP_FILTER: %s, ignoring", strerror(errno));
+        }
         v->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (v->wakefd < 0)
                 return sf_err_errno(e, -errno, "eventfd");

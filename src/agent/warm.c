@@ -18,6 +18,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -37,7 +38,10 @@ enum warm_state {
         W_WANTED,   /* to be built */
         W_BUILDING, /* the warm thread is plumbing it */
         W_READY,    /* built, fingerprinted */
-        W_TAKING,   /* a workload is adopting it */
+        W_QUEUED,   /* its port went to a new workload: to be handed out (the fast lane) */
+        W_HANDING,  /* being checked and moved to the workload's namespace path */
+        W_HANDED,   /* now the workload's namespace; its creation job picks it up */
+        W_REFUSED,  /* failed the clean check and destroyed; the job plumbs the port cold */
         W_FAILED,   /* the last build failed; retried at retry_at */
         W_REMOVING, /* no longer wanted: being removed from the kernel */
 };
@@ -47,21 +51,36 @@ struct warm_ns {
         enum warm_state state;
         bool wanted;  /* an idle pooled port of this node, or taken by a workload not created yet */
         bool claimed; /* a workload took the port cold: never build it for that workload */
+        char owner[40]; /* the workload it is handed to (W_QUEUED .. W_REFUSED) */
         json_t *fingerprint;
+        json_t *info;   /* hand-out timings and outcome, for the workload's status */
+        char *ready_at; /* when it became the workload's (RFC 3339) */
         uint64_t retry_at;
         unsigned failures;
         char *error;
 };
 
+/* A process snapshot shared by hand-outs: valid for every namespace claimed before it was
+ * started (a namespace out of reach since its claim cannot gain a process afterwards). */
+struct snapshot {
+        sf_netns_tasks *tasks;
+        uint64_t started;
+        unsigned refs;
+};
+
 struct agent_warm {
         char *dir;
-        pthread_t thread;
+        pthread_t lane_thread, build_thread;
         bool running;
+        pthread_mutex_t snap_lock; /* the latest snapshot (never taken with a->lock held) */
+        pthread_cond_t snap_cond;
+        struct snapshot *snap;
+        bool snap_running;
         pthread_cond_t cond; /* with a->lock: state changes */
         struct warm_ns **v;
         size_t n;
         /* statistics */
-        uint64_t built, hits, misses, dirty, removed, failed;
+        uint64_t built, hits, misses, dirty, removed, failed, lane, scans;
         double build_ms_sum, check_ms_sum;
 };
 
@@ -95,6 +114,9 @@ static void drop(struct agent_warm *w, struct warm_ns *x)
                 }
         if (x->fingerprint)
                 json_decref(x->fingerprint);
+        if (x->info)
+                json_decref(x->info);
+        free(x->ready_at);
         free(x->error);
         free(x);
 }
@@ -318,7 +340,8 @@ static char *fingerprint_diff(json_t *was, json_t *now)
 
 /* Is the warm namespace of port_id exactly as it was built, and empty of state? NULL when
  * clean, else what was found (malloc'd). No lock. */
-static char *verify(sf_agent *a, const char *port_id, json_t *fp_built, double *ret_ms, double *ret_fp_ms)
+static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *tasks, json_t *fp_built,
+                    double *ret_ms, double *ret_fp_ms)
 {
         _cleanup_free_ char *path = ns_path(a->warm, port_id);
         _cleanup_netns_report_ sf_netns_report *rep = NULL;
@@ -327,7 +350,7 @@ static char *verify(sf_agent *a, const char *port_id, json_t *fp_built, double *
         uint64_t t0 = sf_now_usec(), t1 = 0;
         char *why = NULL;
 
-        if (sf_netns_check(path, NULL, 0, &rep, &e) < 0)
+        if (sf_netns_check_with(path, tasks, NULL, 0, &rep, &e) < 0)
                 why = xasprintf("check failed: %s", sf_err_msg(&e));
         else if (!sf_netns_report_clean(rep)) {
                 _cleanup_free_ char *sum = sf_netns_report_summary(rep);
@@ -343,7 +366,153 @@ static char *verify(sf_agent *a, const char *port_id, json_t *fp_built, double *
         return why;
 }
 
-/* ---- the warm thread ---- */
+/* Hands warm namespaces over: each is checked clean (processes from one snapshot taken after
+ * every one of them was claimed), then moved to its workload's namespace path. Lock NOT held;
+ * the entries are in W_HANDING and owned by the caller. */
+struct handout {
+        char port_id[40];
+        char owner[40];
+        char *netns;       /* where it goes: NULL for agent_netns_path(owner) */
+        json_t *fingerprint;
+        uint64_t claimed;
+        /* results */
+        char *why;
+        json_t *info;
+        char *ready_at;
+};
+
+static void snapshot_put(struct agent_warm *w, struct snapshot *s)
+{
+        bool last;
+        if (!s)
+                return;
+        pthread_mutex_lock(&w->snap_lock);
+        last = --s->refs == 0;
+        pthread_mutex_unlock(&w->snap_lock);
+        if (last) {
+                sf_netns_tasks_free(s->tasks);
+                free(s);
+        }
+}
+
+/* A snapshot started after claimed (monotonic usec): the latest one if it qualifies, the one
+ * being taken if it started late enough, else a new one. Concurrent hand-outs share one. */
+static struct snapshot *snapshot_get(struct agent_warm *w, uint64_t claimed, bool *ret_shared)
+{
+        struct snapshot *s = NULL, *old = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        uint64_t started;
+        pthread_mutex_lock(&w->snap_lock);
+        for (;;) {
+                if (w->snap && w->snap->started >= claimed) {
+                        s = w->snap;
+                        s->refs++;
+                        *ret_shared = true;
+                        pthread_mutex_unlock(&w->snap_lock);
+                        return s;
+                }
+                if (!w->snap_running)
+                        break;
+                pthread_cond_wait(&w->snap_cond, &w->snap_lock);
+        }
+        w->snap_running = true;
+        started = sf_now_usec();
+        pthread_mutex_unlock(&w->snap_lock);
+        s = new0(struct snapshot, 1);
+        s->started = started;
+        s->refs = 2; /* the caller's, and the cache's */
+        if (sf_netns_tasks_scan(&s->tasks, &e) < 0)
+                log_warn_rl("process snapshot: %s (each check scans alone)", sf_err_msg(&e));
+        pthread_mutex_lock(&w->snap_lock);
+        old = w->snap;
+        w->snap = s;
+        w->snap_running = false;
+        pthread_cond_broadcast(&w->snap_cond);
+        pthread_mutex_unlock(&w->snap_lock);
+        snapshot_put(w, old);
+        *ret_shared = false;
+        return s;
+}
+
+static void handout_batch(sf_agent *a, struct handout *h, size_t n)
+{
+        struct agent_warm *w = a->warm;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        uint64_t t_scan = sf_now_usec(), claimed = 0;
+        struct snapshot *snap;
+        sf_netns_tasks *tasks;
+        bool shared = false;
+        double scan_ms;
+        for (size_t i = 0; i < n; i++)
+                claimed = MAX(claimed, h[i].claimed);
+        snap = snapshot_get(w, claimed, &shared);
+        tasks = snap->tasks; /* NULL when the scan failed: sf_netns_check_with scans itself */
+        scan_ms = (sf_now_usec() - t_scan) / 1000.0;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id), *fpp = fp_path(a->warm, h[i].port_id);
+                _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
+                double check_ms = 0, fp_ms = 0;
+                sf_err_clear(&e);
+                h[i].why = verify(a, h[i].port_id, tasks, h[i].fingerprint, &check_ms, &fp_ms);
+                if (!h[i].why && sf_netns_move(path, netns, &e) < 0)
+                        h[i].why = xasprintf("cannot move it: %s", sf_err_msg(&e));
+                if (h[i].why)
+                        destroy(a, h[i].port_id);
+                else
+                        (void) unlink(fpp);
+                h[i].ready_at = sf_timestamp(sf_realtime_usec());
+                h[i].info = json_pack("{s:f, s:b, s:f, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
+                                      "process_scan_shared", shared, "netns_check_ms", check_ms, "fingerprint_ms",
+                                      fp_ms, "warm_take_ms", (sf_now_usec() - h[i].claimed) / 1000.0, "warm_batch",
+                                      (int) n);
+        }
+        snapshot_put(w, snap);
+}
+
+/* Lock held: records the outcome of hand-outs. */
+static void handout_done(sf_agent *a, struct handout *h, size_t n, bool lane)
+{
+        struct agent_warm *w = a->warm;
+        for (size_t i = 0; i < n; i++) {
+                struct warm_ns *x = find(w, h[i].port_id);
+                if (h[i].why) {
+                        w->dirty++;
+                        log_warn("warm namespace of port %s refused for workload %s: %s; plumbing a new one",
+                                 h[i].port_id, h[i].owner, h[i].why);
+                } else {
+                        w->hits++;
+                        w->lane += lane;
+                        w->check_ms_sum += json_real_value(json_object_get(h[i].info, "netns_check_ms")) +
+                                           json_real_value(json_object_get(h[i].info, "fingerprint_ms"));
+                }
+                if (!x)
+                        continue;
+                x->state = h[i].why ? W_REFUSED : W_HANDED;
+                x->claimed = true;
+                if (x->info)
+                        json_decref(x->info);
+                x->info = json_incref(h[i].info);
+                json_object_set_new(x->info, "warm_lane", json_boolean(lane));
+                if (h[i].why)
+                        json_object_set_new(x->info, "warm_miss", json_string("refused: not clean"));
+                free(x->ready_at);
+                x->ready_at = h[i].why ? NULL : xstrdup(h[i].ready_at);
+        }
+        pthread_cond_broadcast(&w->cond);
+}
+
+static void handout_free(struct handout *h, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (h[i].fingerprint)
+                        json_decref(h[i].fingerprint);
+                if (h[i].info)
+                        json_decref(h[i].info);
+                free(h[i].why);
+                free(h[i].ready_at);
+                free(h[i].netns);
+        }
+}
 
 static bool port_in_use_locally(sf_agent *a, const char *port_id)
 {
@@ -421,21 +590,89 @@ static void build(sf_agent *a, const char *port_id)
                 log_warn_rl("warm namespace for port %s: %s (retrying)", port_id, sf_err_msg(&e));
 }
 
-static void *warm_loop(void *u)
+#define LANE_BATCH 64
+
+/* Is the node creating workloads? Then builds and removals wait: they would compete with the
+ * workloads' start for the CPU and the kernel's locks, and the pool refills after the burst
+ * (a take that finds no warm namespace meanwhile plumbs the port cold). Lock held. */
+static bool creating(sf_agent *a)
+{
+        for (struct job *j = a->jobs; j; j = j->next)
+                if (j->type == JOB_CREATE)
+                        return true;
+        for (size_t i = 0; i < a->n_lws; i++)
+                if (a->lws[i]->busy && a->lws[i]->state == LW_NEW)
+                        return true;
+        return false;
+}
+
+static void cond_wait_until(struct agent_warm *w, pthread_mutex_t *m, uint64_t mono_usec)
+{
+        struct timespec ts = { .tv_sec = (time_t) (mono_usec / 1000000), .tv_nsec = (long) (mono_usec % 1000000) * 1000 };
+        pthread_cond_timedwait(&w->cond, m, &ts);
+}
+
+/* The fast lane: hands warm namespaces to new workloads as soon as the reconciler sees them,
+ * in batches checked against one process snapshot. Normal priority: a workload waits. */
+static void *lane_loop(void *u)
 {
         sf_agent *a = u;
         struct agent_warm *w = a->warm;
         pthread_mutex_lock(&a->lock);
         while (!a->stopping) {
+                struct handout h[LANE_BATCH];
+                size_t nh = 0;
+                for (size_t i = 0; i < w->n && nh < LANE_BATCH; i++) {
+                        struct warm_ns *x = w->v[i];
+                        if (x->state != W_QUEUED)
+                                continue;
+                        x->state = W_HANDING;
+                        h[nh] = (struct handout) { .claimed = sf_now_usec(), .fingerprint = json_incref(x->fingerprint) };
+                        snprintf(h[nh].port_id, sizeof(h[nh].port_id), "%s", x->port_id);
+                        snprintf(h[nh].owner, sizeof(h[nh].owner), "%s", x->owner);
+                        nh++;
+                }
+                if (!nh) {
+                        cond_wait_until(w, &a->lock, sf_now_usec() + 1000000);
+                        continue;
+                }
+                pthread_mutex_unlock(&a->lock);
+                log_debug("fast lane: handing out %zu warm namespace(s)", nh);
+                handout_batch(a, h, nh);
+                pthread_mutex_lock(&a->lock);
+                w->scans++;
+                handout_done(a, h, nh, true);
+                handout_free(h, nh);
+        }
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+/* The builder: removes warm namespaces no longer wanted and builds missing ones, in FIFO
+ * order (the controller hands out its oldest port first), at a lower priority and only while
+ * the node is not creating workloads. */
+static void *build_loop(void *u)
+{
+        sf_agent *a = u;
+        struct agent_warm *w = a->warm;
+        if (setpriority(PRIO_PROCESS, (id_t) gettid(), 10) < 0)
+                log_debug("lower the warm builder's priority: %m, ignoring");
+        pthread_mutex_lock(&a->lock);
+        while (!a->stopping) {
                 uint64_t now = sf_now_usec(), next = now + 1000000;
                 char id[40] = "";
                 bool remove = false;
+                if (creating(a)) {
+                        cond_wait_until(w, &a->lock, now + 50000);
+                        continue;
+                }
                 /* Removals first: they give addresses and names back. */
                 for (size_t i = 0; i < w->n && !*id; i++) {
                         struct warm_ns *x = w->v[i];
                         if (x->wanted)
                                 continue;
-                        if (x->state == W_WANTED) { /* nothing in the kernel */
+                        if (x->state == W_WANTED || x->state == W_HANDED || x->state == W_REFUSED) {
+                                /* nothing of it left under the warm directory */
                                 drop(w, x);
                                 i--;
                         } else if (x->state == W_READY || x->state == W_FAILED) {
@@ -444,7 +681,6 @@ static void *warm_loop(void *u)
                                 remove = true;
                         }
                 }
-                /* Then builds, in FIFO order (the controller hands out its oldest port first). */
                 for (size_t i = 0; i < w->n && !*id; i++) {
                         struct warm_ns *x = w->v[i];
                         if (!x->wanted || x->claimed || (x->state != W_WANTED && x->state != W_FAILED))
@@ -463,9 +699,7 @@ static void *warm_loop(void *u)
                         snprintf(id, sizeof(id), "%s", x->port_id);
                 }
                 if (!*id) {
-                        struct timespec ts = { .tv_sec = (time_t) (next / 1000000),
-                                               .tv_nsec = (long) (next % 1000000) * 1000 };
-                        pthread_cond_timedwait(&w->cond, &a->lock, &ts);
+                        cond_wait_until(w, &a->lock, next);
                         continue;
                 }
                 pthread_mutex_unlock(&a->lock);
@@ -511,20 +745,22 @@ void agent_warm_sync(sf_agent *a)
                 json_array_foreach(json_object_get(a->lws[i]->spec, "port_ids"), k, pid)
                         json_object_set_new(referenced, json_string_value(pid), json_true());
         }
-        /* ...and the first ports of this node's workloads not created yet: they may still
-         * adopt a warm namespace. */
+        /* ...and the first ports of this node's workloads not created yet: their warm
+         * namespace is handed out now (the fast lane), before a worker gets to the job. */
         json_object_foreach(agent_cache_kind(a, "container"), id, c) {
                 struct lw *lw = agent_lw_find(a, id);
                 const char *pid = json_string_value(json_array_get(json_object_get(c, "port_ids"), 0));
                 if (pid && STREQ(json_string_value(json_object_get(c, "node_id")) ?: "", a->node_id) &&
-                    (!lw || lw->state == LW_NEW))
-                        json_object_set_new(pending, pid, json_true());
+                    (!lw || lw->state == LW_NEW) && !json_is_true(json_object_get(c, "deleting")) &&
+                    !STREQ(json_string_value(json_object_get(c, "kind")) ?: "container", "vm"))
+                        json_object_set_new(pending, pid, json_string(id));
         }
         for (size_t i = 0; i < w->n; i++)
                 w->v[i]->wanted = false;
         json_object_foreach(agent_cache_kind(a, "port"), id, p) {
                 const char *owner = json_string_value(json_object_get(p, "device_owner"));
                 const char *node = json_string_value(json_object_get(p, "node_id"));
+                const char *wid = json_string_value(json_object_get(pending, id));
                 struct warm_ns *x;
                 if (!node || !STREQ(node, a->node_id) || !owner)
                         continue;
@@ -533,18 +769,27 @@ void agent_warm_sync(sf_agent *a)
                         if (!x) {
                                 x = add(w, id, W_WANTED);
                                 changed = true;
+                        } else if (x->state == W_HANDED || x->state == W_REFUSED) {
+                                continue; /* recycled before its workload picked it up: later */
                         }
                         x->wanted = true;
                         if (x->claimed && !json_object_get(referenced, id)) {
                                 x->claimed = false; /* recycled: a new namespace for a new workload */
                                 changed = true;
                         }
-                } else if (x && json_object_get(pending, id) && x->state != W_WANTED && x->state != W_FAILED)
-                        x->wanted = true; /* taken: kept until its workload adopts it */
+                } else if (x && wid && x->state != W_WANTED && x->state != W_FAILED && x->state != W_REMOVING) {
+                        x->wanted = true; /* taken: kept until its workload has it */
+                        if (x->state == W_READY && STREQ(owner, "compute:container")) {
+                                x->state = W_QUEUED;
+                                snprintf(x->owner, sizeof(x->owner), "%s", wid);
+                                log_debug("fast lane: port %.8s queued for workload %.8s", id, wid);
+                                changed = true;
+                        }
+                }
         }
         for (size_t i = 0; i < w->n; i++)
-                if (!w->v[i]->wanted && w->v[i]->state != W_BUILDING && w->v[i]->state != W_TAKING &&
-                    w->v[i]->state != W_REMOVING)
+                if (!w->v[i]->wanted && w->v[i]->state != W_BUILDING && w->v[i]->state != W_HANDING &&
+                    w->v[i]->state != W_QUEUED && w->v[i]->state != W_REMOVING)
                         changed = true;
         if (changed)
                 pthread_cond_broadcast(&w->cond);
@@ -553,32 +798,43 @@ void agent_warm_sync(sf_agent *a)
 bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const char *netns, json_t *info)
 {
         struct agent_warm *w = a->warm;
-        _cleanup_free_ char *why = NULL, *path = NULL, *fpp = NULL;
-        _cleanup_err_ sf_err e = SF_ERR_INIT;
-        json_auto_t *fp = NULL;
         struct warm_ns *x;
         struct timespec deadline;
-        double check_ms = 0, fp_ms = 0;
-        uint64_t t0 = sf_now_usec();
+        struct handout h = { 0 };
+        bool ok;
 
         if (!w)
                 return false;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += TAKE_WAIT_MS / 1000;
         pthread_mutex_lock(&a->lock);
-        /* One being built is worth the wait: it is nearly there, and plumbing the port cold
-         * meanwhile would race with it. The wait is bounded (and far shorter than anything
-         * waiting on this job); when it runs out the job fails with the cause and is retried. */
-        while ((x = find(w, port_id)) && x->state == W_BUILDING)
-                if (pthread_cond_timedwait(&w->cond, &a->lock, &deadline) == ETIMEDOUT)
+        /* One being built, or being handed to this workload by the fast lane, is worth the
+         * wait: it is nearly there, and plumbing the port cold meanwhile would race with it.
+         * The wait is bounded (far below anything waiting on this job); when it runs out the
+         * job fails with the cause and is retried. */
+        for (;;) {
+                x = find(w, port_id);
+                if (!x || !(x->state == W_BUILDING || (x->state == W_HANDING && STREQ(x->owner, wid))))
                         break;
-        x = find(w, port_id);
-        if (x && x->state == W_BUILDING) {
-                pthread_mutex_unlock(&a->lock);
-                json_object_set_new(info, "warm_miss", json_string("still being built"));
-                return false;
+                if (pthread_cond_timedwait(&w->cond, &a->lock, &deadline) == ETIMEDOUT) {
+                        pthread_mutex_unlock(&a->lock);
+                        json_object_set_new(info, "warm_miss", json_string("still being built"));
+                        return false;
+                }
         }
-        if (!x || x->state != W_READY) {
+        if (x && (x->state == W_HANDED || x->state == W_REFUSED) && STREQ(x->owner, wid)) {
+                /* The fast lane did it already. */
+                ok = x->state == W_HANDED;
+                if (x->info)
+                        json_object_update(info, x->info);
+                if (ok && x->ready_at)
+                        json_object_set_new(info, "ready_at", json_string(x->ready_at));
+                drop(w, x);
+                pthread_cond_broadcast(&w->cond);
+                pthread_mutex_unlock(&a->lock);
+                return ok;
+        }
+        if (!x || (x->state != W_READY && !(x->state == W_QUEUED && STREQ(x->owner, wid)))) {
                 if (x)
                         x->claimed = true;
                 w->misses++;
@@ -589,44 +845,31 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
                 pthread_mutex_unlock(&a->lock);
                 return false;
         }
-        x->state = W_TAKING;
-        fp = json_incref(x->fingerprint);
+        /* Ready, and the fast lane has not got to it: hand it out here, in parallel with the
+         * other workers. */
+        x->state = W_HANDING;
+        snprintf(x->owner, sizeof(x->owner), "%s", wid);
+        h = (struct handout) { .claimed = sf_now_usec(), .fingerprint = json_incref(x->fingerprint),
+                               .netns = xstrdup(netns) };
+        snprintf(h.port_id, sizeof(h.port_id), "%s", port_id);
+        snprintf(h.owner, sizeof(h.owner), "%s", wid);
         pthread_mutex_unlock(&a->lock);
-
-        why = verify(a, port_id, fp, &check_ms, &fp_ms);
-        path = ns_path(w, port_id);
-        fpp = fp_path(w, port_id);
-        if (!why && sf_netns_move(path, netns, &e) < 0)
-                why = xasprintf("cannot move it: %s", sf_err_msg(&e));
-        if (why)
-                destroy(a, port_id);
-        else
-                (void) unlink(fpp);
-
+        handout_batch(a, &h, 1);
         pthread_mutex_lock(&a->lock);
-        if ((x = find(w, port_id))) {
-                x->claimed = true;
+        w->scans++;
+        handout_done(a, &h, 1, false);
+        if ((x = find(w, port_id)))
                 drop(w, x);
-        }
-        if (why)
-                w->dirty++;
-        else {
-                w->hits++;
-                w->check_ms_sum += check_ms;
-        }
-        pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&a->lock);
-
-        json_object_set_new(info, "netns_check_ms", json_real(check_ms));
-        json_object_set_new(info, "fingerprint_ms", json_real(fp_ms));
-        json_object_set_new(info, "warm_take_ms", json_real((sf_now_usec() - t0) / 1000.0));
-        if (why) {
-                log_warn("warm namespace of port %s refused for workload %s: %s; plumbing a new one", port_id,
-                         wid, why);
+        ok = !h.why;
+        json_object_update(info, h.info);
+        json_object_set_new(info, "warm_lane", json_false());
+        if (!ok)
                 json_object_set_new(info, "warm_miss", json_string("refused: not clean"));
-                return false;
-        }
-        return true;
+        if (ok)
+                json_object_set_new(info, "ready_at", json_string(h.ready_at));
+        handout_free(&h, 1);
+        return ok;
 }
 
 static void warm_metrics(void *u, FILE *f)
@@ -634,6 +877,8 @@ static void warm_metrics(void *u, FILE *f)
         sf_agent *a = u;
         struct agent_warm *w = a->warm;
         unsigned ready = 0, building = 0, failed = 0;
+        if (!w)
+                return;
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < w->n; i++) {
                 ready += w->v[i]->state == W_READY;
@@ -649,13 +894,17 @@ static void warm_metrics(void *u, FILE *f)
                 "# TYPE sf_warm_takes_total counter\n"
                 "sf_warm_takes_total{result=\"hit\"} %" PRIu64 "\nsf_warm_takes_total{result=\"miss\"} %" PRIu64 "\n"
                 "sf_warm_takes_total{result=\"refused\"} %" PRIu64 "\n"
+                "# HELP sf_warm_lane_total Hand-outs done by the fast lane, before a worker took the job.\n"
+                "# TYPE sf_warm_lane_total counter\nsf_warm_lane_total %" PRIu64 "\n"
+                "# HELP sf_warm_process_scans_total Process snapshots taken for hand-outs (one per batch).\n"
+                "# TYPE sf_warm_process_scans_total counter\nsf_warm_process_scans_total %" PRIu64 "\n"
                 "# HELP sf_warm_built_total Warm namespaces built.\n# TYPE sf_warm_built_total counter\n"
                 "sf_warm_built_total %" PRIu64 "\n"
                 "# HELP sf_warm_build_ms_avg Average build time of a warm namespace.\n"
                 "# TYPE sf_warm_build_ms_avg gauge\nsf_warm_build_ms_avg %.3f\n"
                 "# HELP sf_warm_check_ms_avg Average clean check before a hand-out.\n"
                 "# TYPE sf_warm_check_ms_avg gauge\nsf_warm_check_ms_avg %.3f\n",
-                ready, building, failed, w->hits, w->misses, w->dirty, w->built,
+                ready, building, failed, w->hits, w->misses, w->dirty, w->lane, w->scans, w->built,
                 w->built ? w->build_ms_sum / (double) w->built : 0.0,
                 w->hits ? w->check_ms_sum / (double) w->hits : 0.0);
         pthread_mutex_unlock(&a->lock);
@@ -739,6 +988,8 @@ int agent_warm_start(sf_agent *a, sf_err *e)
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&w->cond, &ca);
         pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&w->snap_lock, NULL);
+        pthread_cond_init(&w->snap_cond, NULL);
         a->warm = w;
         r = sf_mkdir_p(w->dir, 0700, e);
         if (r < 0)
@@ -746,9 +997,19 @@ int agent_warm_start(sf_agent *a, sf_err *e)
         recover(a);
         if (a->api)
                 sf_api_add_metrics(a->api, warm_metrics, a);
-        r = pthread_create(&w->thread, NULL, warm_loop, a);
+        r = pthread_create(&w->lane_thread, NULL, lane_loop, a);
         if (r)
                 return sf_err_errno(e, -r, "start the warm pool");
+        r = pthread_create(&w->build_thread, NULL, build_loop, a);
+        if (r) {
+                pthread_mutex_lock(&a->lock);
+                a->stopping = true; /* only the lane runs: stop it again */
+                pthread_cond_broadcast(&w->cond);
+                pthread_mutex_unlock(&a->lock);
+                pthread_join(w->lane_thread, NULL);
+                a->stopping = false;
+                return sf_err_errno(e, -r, "start the warm pool");
+        }
         w->running = true;
         return 0;
 }
@@ -762,12 +1023,16 @@ void agent_warm_stop(sf_agent *a)
                 pthread_mutex_lock(&a->lock);
                 pthread_cond_broadcast(&w->cond);
                 pthread_mutex_unlock(&a->lock);
-                pthread_join(w->thread, NULL);
+                pthread_join(w->lane_thread, NULL);
+                pthread_join(w->build_thread, NULL);
         }
         /* The namespaces stay: a restarted agent recovers them. */
         while (w->n)
                 drop(w, w->v[0]);
         free(w->v);
+        snapshot_put(w, w->snap);
+        pthread_mutex_destroy(&w->snap_lock);
+        pthread_cond_destroy(&w->snap_cond);
         pthread_cond_destroy(&w->cond);
         free(w->dir);
         free(w);

@@ -476,7 +476,7 @@ static void job_create(sf_agent *a, struct job *j)
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_image_info_ sf_image_info *img = NULL;
         _cleanup_free_ char *dir = agent_container_dir(a, j->id), *rootfs = NULL;
-        _cleanup_free_ char *t_net = NULL;
+        _cleanup_free_ char *t_net = NULL, *warm_ready_at = NULL;
         json_auto_t *host_ifs = json_array(), *ips = json_array(), *warm_info = json_object();
         struct plan p = { 0 };
         struct wspec s = { 0 };
@@ -515,6 +515,8 @@ static void job_create(sf_agent *a, struct job *j)
         if (p.n_ports > 0) {
                 _cleanup_free_ char *netns = agent_netns_path(a, j->id);
                 warm = agent_warm_take(a, j->id, p.ports[0].id, netns, warm_info);
+                warm_ready_at = xstrdup(json_string_value(json_object_get(warm_info, "ready_at")) ?: "");
+                json_object_del(warm_info, "ready_at");
                 if (!warm && STREQ(json_string_value(json_object_get(warm_info, "warm_miss")) ?: "", "still being built")) {
                         r = sf_err_set(&e, -EAGAIN, NULL, "the warm namespace of port %s is still being built", p.ports[0].id);
                         goto fail;
@@ -524,7 +526,9 @@ static void job_create(sf_agent *a, struct job *j)
         if (r < 0)
                 goto fail;
         t1 = sf_now_usec();
-        t_net = sf_timestamp(sf_realtime_usec());
+        /* A warm namespace handed over before this job ran was ready then. */
+        t_net = warm && p.n_ports == 1 && warm_ready_at && *warm_ready_at ? TAKE_PTR(warm_ready_at)
+                                                                          : sf_timestamp(sf_realtime_usec());
 
         r = sf_image_get(a->images, json_string_value(json_object_get(p.spec, "image")), &img, &e);
         if (r < 0) {

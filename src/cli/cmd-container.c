@@ -181,7 +181,7 @@ static int run_run(struct sfctl *c, const struct verb *v, struct args *a)
                 final = NULL;
                 r = vm_run_wait(c, json_string_value(json_object_get(out, "id")), NULL, 300, &final, &e);
                 if (r >= 0 && !c->json && !c->quiet) {
-                        vm_print_run(final);
+                        vm_print_run(c, final);
                         r = 1;
                 }
         }

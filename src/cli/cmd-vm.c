@@ -89,15 +89,19 @@ int vm_run_wait(struct sfctl *c, const char *ref, const char *since, int timeout
         }
 }
 
-void vm_print_run(json_t *o)
+void vm_print_run(struct sfctl *c, json_t *o)
 {
         json_t *st = json_object_get(o, "status");
+        _cleanup_free_ char *npath = xasprintf("/v1/nodes/%s", json_string_value(json_object_get(o, "node_id")) ?: "-");
+        json_auto_t *node = NULL;
         _cleanup_free_ char *ips = json_path_text(o, "status.ips[]");
         const char *guest = json_string_value(json_object_get(st, "guest")) ?: "";
         const char *msg = json_string_value(json_object_get(st, "message"));
+        sf_httpc_call(c->http, "GET", npath, NULL, &node, NULL);
         printf("%s %s on node %s, %s%s, %s", json_string_value(json_object_get(o, "name")),
                json_string_value(json_object_get(st, "phase")) ?: "-",
-               json_string_value(json_object_get(o, "node_id")) ?: "-", *ips ? "IP " : "no IP", ips,
+               json_string_value(json_object_get(node, "name")) ?: json_string_value(json_object_get(o, "node_id")) ?: "-",
+               *ips ? "IP " : "no IP", ips,
                json_string_value(json_object_get(st, "accelerator")) ?: "no accelerator");
         if (STREQ(guest, "reachable") && json_is_number(json_object_get(st, "boot_ms")))
                 printf(", guest reachable %.0f ms after the request\n",
@@ -173,7 +177,14 @@ static int vm_show(struct sfctl *c, const struct verb *v, struct args *a)
                 printf("name:        %s (%s)\n", json_string_value(json_object_get(o, "name")),
                        json_string_value(json_object_get(o, "id")));
                 printf("image:       %s\n", json_string_value(json_object_get(o, "image")));
-                printf("node:        %s\n", json_string_value(json_object_get(o, "node_id")) ?: "-");
+                {
+                        _cleanup_free_ char *npath = xasprintf("/v1/nodes/%s",
+                                                               json_string_value(json_object_get(o, "node_id")) ?: "-");
+                        json_auto_t *node = NULL;
+                        sf_httpc_call(c->http, "GET", npath, NULL, &node, NULL);
+                        printf("node:        %s\n", json_string_value(json_object_get(node, "name")) ?:
+                                                             json_string_value(json_object_get(o, "node_id")) ?: "-");
+                }
                 printf("phase:       %s (vm %s, guest %s)\n",
                        json_string_value(json_object_get(st, "phase")) ?: "-",
                        json_string_value(json_object_get(st, "vm_state")) ?: "-",
@@ -261,7 +272,7 @@ static int vm_act(struct sfctl *c, struct args *a, const char *action, const cha
                                 continue;
                         }
                         if (!c->quiet && !c->json)
-                                vm_print_run(o);
+                                vm_print_run(c, o);
                         continue;
                 }
                 if (!c->quiet && !c->json)

@@ -5,7 +5,7 @@
 static const struct resource *const resources[] = {
         &res_run,   &res_ps,        &res_logs,  &res_exec,  &res_stop,    &res_start,
         &res_rm,    &res_container, &res_image, &res_network, &res_subnet, &res_port,
-        &res_router, &res_pool, &res_site,     &res_node,  &res_events,  &res_lab, &res_vm, &res_console,
+        &res_router, &res_service, &res_move, &res_moves, &res_pool, &res_trunk, &res_site,     &res_node,  &res_events,  &res_lab, &res_vm, &res_console,
         &res_vnfd,  &res_nsd,       &res_ns,    NULL,
 };
 

@@ -107,9 +107,10 @@ int body_str(struct args *a, const char *opt, json_t *body, const char *key);
 int body_int(struct args *a, const char *opt, json_t *body, const char *key, sf_err *e);
 int body_labels(struct args *a, json_t *body, sf_err *e);
 
+extern const struct resource res_service, res_move, res_moves;
 extern const struct resource res_site, res_node, res_network, res_subnet, res_port, res_events,
         res_run, res_ps, res_logs, res_exec, res_stop, res_start, res_rm, res_container, res_image,
-        res_router, res_pool;
+        res_router, res_pool, res_trunk;
 extern const struct resource res_lab;
 extern const struct resource res_vnfd, res_nsd, res_ns; /* cmd-ns.c */
 extern const struct resource res_vm, res_console;
@@ -118,4 +119,4 @@ extern const struct resource res_vm, res_console;
 int vm_run_body(struct args *a, json_t *body, sf_err *e);
 int vm_run_wait(struct sfctl *c, const char *ref, const char *since, int timeout_s, json_t **ret,
                 sf_err *e);
-void vm_print_run(json_t *o);
+void vm_print_run(struct sfctl *c, json_t *o);

@@ -2,6 +2,7 @@
  * tap devices, and link queries. */
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
@@ -218,6 +219,34 @@ int sf_link_build_macvlan(sf_nlreq *r, const sf_macvlan_cfg *c, sf_err *e)
 int sf_link_create_macvlan(sf_nl *nl, const sf_macvlan_cfg *c, sf_err *e)
 {
         return RUN_BUILD(nl, sf_link_build_macvlan, c, e);
+}
+
+int sf_link_build_vlandev(sf_nlreq *r, const sf_vlandev_cfg *c, sf_err *e)
+{
+        struct nlattr *li, *data;
+        int ret;
+
+        if ((ret = sf_ifname_check(c->name, "name", e)) < 0 || (ret = check_mtu(c->mtu, e)) < 0)
+                return ret;
+        if (c->parent <= 0)
+                return sf_err_set(e, -EINVAL, "parent", "a VLAN device needs a parent device");
+        if (c->id < 1 || c->id > 4094)
+                return sf_err_set(e, -EINVAL, "id", "%u is not a VLAN id (1-4094)", c->id);
+        sf_nlreq_begin(r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+                       "create VLAN %u device '%s' on ifindex %d", c->id, c->name, c->parent);
+        li = begin_create(r, "vlan", c->name, c->up, c->mtu, NULL, c->master);
+        data = sf_nlreq_nest_start(r, IFLA_INFO_DATA);
+        sf_nlreq_put_u16(r, IFLA_VLAN_ID, c->id);
+        sf_nlreq_put_u16(r, IFLA_VLAN_PROTOCOL, htons(ETH_P_8021Q));
+        sf_nlreq_nest_end(r, data);
+        sf_nlreq_nest_end(r, li);
+        sf_nlreq_put_u32(r, IFLA_LINK, c->parent);
+        return sf_nlreq_end(r, e);
+}
+
+int sf_link_create_vlandev(sf_nl *nl, const sf_vlandev_cfg *c, sf_err *e)
+{
+        return RUN_BUILD(nl, sf_link_build_vlandev, c, e);
 }
 
 /* ---- set / delete ---- */

@@ -85,6 +85,19 @@ typedef struct sf_macvlan_cfg {
 int sf_link_build_macvlan(sf_nlreq *r, const sf_macvlan_cfg *c, sf_err *e);
 int sf_link_create_macvlan(sf_nl *nl, const sf_macvlan_cfg *c, sf_err *e);
 
+typedef struct sf_vlandev_cfg {
+        const char *name;
+        int parent;        /* ifindex of the device carrying the tagged frames (e.g. a VM's tap) */
+        uint16_t id;       /* VLAN id, 1..4094 (802.1Q) */
+        unsigned mtu;      /* 0: the parent's */
+        int master;        /* bridge ifindex; 0: none */
+        bool up;
+} sf_vlandev_cfg;
+/* An 802.1Q VLAN device (kind "vlan", needs the 8021q module): frames of the parent tagged
+ * with id come out of it untagged, and what it sends goes out of the parent tagged. */
+int sf_link_build_vlandev(sf_nlreq *r, const sf_vlandev_cfg *c, sf_err *e);
+int sf_link_create_vlandev(sf_nl *nl, const sf_vlandev_cfg *c, sf_err *e);
+
 typedef struct sf_tap_cfg {
         const char *name;
         bool vnet_hdr;      /* IFF_VNET_HDR (virtio-net offloads, for QEMU) */

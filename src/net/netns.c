@@ -252,80 +252,120 @@ static int cmp_pid(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-static bool task_in_ns(int procfd, const char *pid, const struct stat *target, pid_t self)
-{
-        _cleanup_free_ char *taskdir = xasprintf("%s/task", pid);
-        int fd = openat(procfd, taskdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        bool found = false;
-        struct dirent *de;
-        DIR *d;
+struct sf_netns_tasks {
+        struct task_ns {
+                pid_t pid; /* thread group */
+                dev_t dev;
+                ino_t ino;
+        } *v;
+        size_t n;
+};
 
-        if (fd < 0)
-                return false;
-        d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return false;
-        }
-        while (!found && (de = readdir(d))) {
-                _cleanup_free_ char *ns = NULL;
-                struct stat st;
-                if (!all_digits(de->d_name))
-                        continue;
-                if (strtol(de->d_name, NULL, 10) == self)
-                        continue;
-                ns = xasprintf("%s/ns/net", de->d_name);
-                if (fstatat(dirfd(d), ns, &st, 0) < 0)
-                        continue; /* gone, or a kernel thread */
-                found = st.st_dev == target->st_dev && st.st_ino == target->st_ino;
-        }
-        closedir(d);
-        return found;
+static void tasks_add(sf_netns_tasks *t, pid_t pid, const struct stat *st)
+{
+        if (t->n && t->v[t->n - 1].pid == pid && t->v[t->n - 1].dev == st->st_dev && t->v[t->n - 1].ino == st->st_ino)
+                return;
+        t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+        t->v[t->n++] = (struct task_ns) { pid, st->st_dev, st->st_ino };
 }
 
-int sf_netns_pids(const char *path, pid_t **ret, size_t *ret_n, sf_err *e)
+int sf_netns_tasks_scan(sf_netns_tasks **ret, sf_err *e)
 {
-        _cleanup_free_ pid_t *v = NULL;
+        sf_netns_tasks *t = new0(sf_netns_tasks, 1);
         _cleanup_close_ int procfd = -EBADF;
         pid_t self = gettid();
-        struct stat target;
         struct dirent *de;
-        size_t n = 0;
         DIR *d;
 
-        if (stat(path, &target) < 0)
-                return sf_err_errno(e, -errno, "network namespace '%s'", path);
         procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (procfd < 0)
+        d = procfd >= 0 ? opendir("/proc") : NULL;
+        if (!d) {
+                sf_netns_tasks_free(t);
                 return sf_err_errno(e, -errno, "open /proc");
-        d = opendir("/proc");
-        if (!d)
-                return sf_err_errno(e, -errno, "open /proc");
+        }
         while ((de = readdir(d))) {
                 _cleanup_free_ char *task = NULL, *ns = NULL;
+                pid_t pid;
                 struct stat st;
+                int fd;
+                DIR *td;
+                struct dirent *te;
                 if (!all_digits(de->d_name))
                         continue;
+                pid = (pid_t) strtol(de->d_name, NULL, 10);
                 /* One thread (the task directory's link count is 2 + threads): its ns/net
                  * says it all, one stat instead of a directory scan. */
                 task = xasprintf("%s/task", de->d_name);
                 ns = xasprintf("%s/ns/net", de->d_name);
-                if (fstatat(procfd, task, &st, 0) == 0 && st.st_nlink == 3 &&
-                    strtol(de->d_name, NULL, 10) != self) {
-                        if (fstatat(procfd, ns, &st, 0) < 0 || st.st_dev != target.st_dev ||
-                            st.st_ino != target.st_ino)
-                                continue;
-                } else if (!task_in_ns(procfd, de->d_name, &target, self))
+                if (fstatat(procfd, task, &st, 0) == 0 && st.st_nlink == 3 && pid != self) {
+                        if (fstatat(procfd, ns, &st, 0) == 0)
+                                tasks_add(t, pid, &st);
                         continue;
-                v = xrealloc(v, (n + 1) * sizeof(*v));
-                v[n++] = (pid_t) strtol(de->d_name, NULL, 10);
+                }
+                fd = openat(procfd, task, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                td = fdopendir(fd);
+                if (!td) {
+                        close(fd);
+                        continue;
+                }
+                while ((te = readdir(td))) {
+                        _cleanup_free_ char *tns = NULL;
+                        if (!all_digits(te->d_name) || strtol(te->d_name, NULL, 10) == self)
+                                continue;
+                        tns = xasprintf("%s/ns/net", te->d_name);
+                        if (fstatat(dirfd(td), tns, &st, 0) == 0) /* else gone, or a kernel thread */
+                                tasks_add(t, pid, &st);
+                }
+                closedir(td);
         }
         closedir(d);
+        *ret = t;
+        return 0;
+}
+
+void sf_netns_tasks_free(sf_netns_tasks *t)
+{
+        if (!t)
+                return;
+        free(t->v);
+        free(t);
+}
+
+static int pids_in(const sf_netns_tasks *t, const struct stat *target, pid_t **ret, size_t *ret_n)
+{
+        _cleanup_free_ pid_t *v = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < t->n; i++) {
+                if (t->v[i].dev != target->st_dev || t->v[i].ino != target->st_ino)
+                        continue;
+                if (n && v[n - 1] == t->v[i].pid)
+                        continue;
+                v = xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = t->v[i].pid;
+        }
         if (n)
                 qsort(v, n, sizeof(*v), cmp_pid);
         *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
+}
+
+int sf_netns_pids(const char *path, pid_t **ret, size_t *ret_n, sf_err *e)
+{
+        sf_netns_tasks *t = NULL;
+        struct stat target;
+        int r;
+
+        if (stat(path, &target) < 0)
+                return sf_err_errno(e, -errno, "network namespace '%s'", path);
+        r = sf_netns_tasks_scan(&t, e);
+        if (r < 0)
+                return r;
+        r = pids_in(t, &target, ret, ret_n);
+        sf_netns_tasks_free(t);
+        return r;
 }
 
 /* ---- clean check ---- */
@@ -662,13 +702,25 @@ static int check_inside(void *userdata)
 int sf_netns_check(const char *path, const int *our_fds, size_t n_our_fds, sf_netns_report **ret,
                    sf_err *e)
 {
+        return sf_netns_check_with(path, NULL, our_fds, n_our_fds, ret, e);
+}
+
+int sf_netns_check_with(const char *path, const sf_netns_tasks *tasks, const int *our_fds,
+                        size_t n_our_fds, sf_netns_report **ret, sf_err *e)
+{
         _cleanup_netns_report_ sf_netns_report *rep = new0(sf_netns_report, 1);
         _cleanup_free_ ino_t *ours = new0(ino_t, n_our_fds);
         struct check_ctx c = { .rep = rep, .ours = ours, .err = SF_ERR_INIT };
         _cleanup_close_ int fd = -EBADF;
+        struct stat target;
         int r;
 
-        r = sf_netns_pids(path, &rep->pids, &rep->n_pids, e);
+        if (tasks) {
+                if (stat(path, &target) < 0)
+                        return sf_err_errno(e, -errno, "check network namespace '%s'", path);
+                r = pids_in(tasks, &target, &rep->pids, &rep->n_pids);
+        } else
+                r = sf_netns_pids(path, &rep->pids, &rep->n_pids, e);
         if (r < 0)
                 return sf_err_wrap(r, e, "check network namespace");
         fd = sf_netns_open(path, e);

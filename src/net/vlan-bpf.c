@@ -41,9 +41,15 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
         return 0;
 }
 
-static void libbpf_setup(void)
+static void libbpf_setup_once(void)
 {
         libbpf_set_print(libbpf_log);
+}
+
+static void libbpf_setup(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, libbpf_setup_once);
 }
 
 static void hook_for(int ifindex, struct bpf_tc_hook *h)
@@ -77,6 +83,7 @@ int sf_vlan_bpf_query(int ifindex, uint32_t *ret_prog_id, sf_err *e)
         struct bpf_tc_hook h;
         struct bpf_tc_opts o;
         int r;
+        libbpf_setup();
         hook_for(ifindex, &h);
         opts_for(0, &o);
         r = bpf_tc_query(&h, &o);
@@ -118,6 +125,7 @@ int sf_vlan_bpf_detach(int ifindex, bool remove_qdisc, sf_err *e)
         struct bpf_tc_hook h;
         struct bpf_tc_opts o;
         int r;
+        libbpf_setup();
         hook_for(ifindex, &h);
         opts_for(0, &o);
         r = bpf_tc_detach(&h, &o);
@@ -136,12 +144,14 @@ int sf_vlan_bpf_detach(int ifindex, bool remove_qdisc, sf_err *e)
         return 0;
 }
 
-/* The maps of the program attached on a trunk device, in map_names order (-1: not found). */
+/* The maps of the program attached on a trunk device, in map_names order (-1: not found):
+ * those sf_vlan_demux uses, and sf_if2vid through the id sf_vlan_cfg records. */
 static int find_maps(uint32_t prog_id, int fds[4], sf_err *e)
 {
         _cleanup_close_ int pfd = bpf_prog_get_fd_by_id(prog_id);
         struct bpf_prog_info info = { 0 };
-        uint32_t ids[8] = { 0 }, len = sizeof(info);
+        struct sf_vlan_cfg cfg = { 0 };
+        uint32_t ids[8] = { 0 }, len = sizeof(info), zero = 0;
         int r;
 
         for (int i = 0; i < 4; i++)
@@ -172,6 +182,12 @@ static int find_maps(uint32_t prog_id, int fds[4], sf_err *e)
                                 }
                 if (!kept)
                         close(mfd);
+        }
+        if (fds[0] >= 0 && fds[2] < 0 && bpf_map_lookup_elem(fds[0], &zero, &cfg) == 0 &&
+            cfg.if2vid_map_id) {
+                fds[2] = bpf_map_get_fd_by_id(cfg.if2vid_map_id);
+                if (fds[2] < 0)
+                        fds[2] = -1;
         }
         return 0;
 }
@@ -232,9 +248,13 @@ fail:
         return r;
 }
 
+static uint32_t map_id_of(int fd);
+
 static int write_cfg(sf_vlan_bpf *b, sf_err *e)
 {
-        struct sf_vlan_cfg cfg = { .trunk_ifindex = (uint32_t) b->trunk_ifindex, .mode = b->mode };
+        struct sf_vlan_cfg cfg = { .trunk_ifindex = (uint32_t) b->trunk_ifindex,
+                                   .mode = b->mode,
+                                   .if2vid_map_id = map_id_of(b->if2vid_fd) };
         uint32_t zero = 0;
         int r = bpf_map_update_elem(b->cfg_fd, &zero, &cfg, BPF_ANY);
         return r < 0 ? sf_err_errno(e, r, "write the VLAN datapath's configuration") : 0;
@@ -243,13 +263,12 @@ static int write_cfg(sf_vlan_bpf *b, sf_err *e)
 int sf_vlan_bpf_open(int trunk_ifindex, sf_vlan_bpf_mode mode, bool create, sf_vlan_bpf **ret,
                      sf_err *e)
 {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
         sf_vlan_bpf *b = NULL;
         uint32_t prog_id = 0;
         int fds[4] = { -1, -1, -1, -1 };
         int r;
 
-        pthread_once(&once, libbpf_setup);
+        libbpf_setup();
         r = sf_vlan_bpf_query(trunk_ifindex, &prog_id, e);
         if (r < 0)
                 return r;

@@ -705,7 +705,8 @@ static int prune_records(struct opctx *c, json_t *drop, sf_err *e)
 static int rollback(struct opctx *c, sf_err *e)
 {
         json_auto_t *ids = created_ids(c, "container"), *recs = created_ids(c, "vnf_instance");
-        json_auto_t *nets = created_ids(c, "network"), *ports = created_ids(c, "port");
+        json_auto_t *ports = created_ids(c, "port");
+        json_t *created = json_object_get(c->op, "created");
         int r;
 
         op_step(c, "rollback: deleting %zu container%s", json_array_size(ids), json_array_size(ids) == 1 ? "" : "s");
@@ -718,11 +719,14 @@ static int rollback(struct opctx *c, sf_err *e)
                 r = prune_records(c, recs, e);
         if (r < 0)
                 return r;
-        for (size_t i = json_array_size(nets); i > 0; i--) {
+        for (size_t i = json_array_size(created); i > 0; i--) {
+                json_t *x = json_array_get(created, i - 1);
+                if (!STREQ(jstr(x, "kind"), "network"))
+                        continue;
                 if (stopping(c, e))
                         return -ECANCELED;
-                op_step(c, "rollback: deleting network %s", json_string_value(json_array_get(nets, i - 1)));
-                r = delete_network(c, json_string_value(json_array_get(nets, i - 1)), e);
+                op_step(c, "rollback: deleting network '%s'", jstr(x, "name"));
+                r = delete_network(c, jstr(x, "id"), e);
                 if (r < 0)
                         return r;
         }

@@ -225,8 +225,17 @@ static int timeout_param(json_t *in, json_t *params, sf_err *e)
 static int check_instantiate(sf_nfvo *n, sf_rd *rd, json_t *ns, json_t *params, sf_err *e)
 {
         json_auto_t *plan = NULL;
+        json_auto_t *vnfs = NULL;
+        int r;
         if (!STREQ(jstr(ns, "state") ?: "", "NOT_INSTANTIATED"))
                 return sf_err_set(e, -EBUSY, NULL, "NS '%s' is %s already", jstr(ns, "name"), jstr(ns, "state"));
+        r = sf_vnfm_vnfs_of(rd, jstr(ns, "id"), &vnfs, e);
+        if (r < 0)
+                return r;
+        if (json_array_size(vnfs) > 0 || json_array_size(json_object_get(ns, "virtual_links")) > 0)
+                return sf_err_set(e, -EBUSY, NULL,
+                                  "NS '%s' still has resources of an operation that failed to roll back: terminate "
+                                  "it first", jstr(ns, "name"));
         /* Again now: VNFDs, nodes and networks may have changed since the NS was created. */
         return ns_plan(rd, jstr(ns, "name"), jstr(ns, "id"), jstr(ns, "nsd_ref"), json_object_get(ns, "config"), NULL,
                        &plan, e);

@@ -349,10 +349,20 @@ static int plan_vnf(sf_rd *rd, json_t *plan, const char *ns_name, const json_t *
         {
                 json_t *site = pv ? json_object_get(pv, "site") : json_object_get(params, "site");
                 json_t *node = pv ? json_object_get(pv, "node") : json_object_get(params, "node");
+                json_auto_t *nsite = NULL;
                 if (pv && json_is_null(site) && json_is_null(node)) {
                         site = json_object_get(params, "site");
                         node = json_object_get(params, "node");
                 }
+                /* Placed on a node: its site is known too (for {{vnf.<member>.site}}). */
+                if (rd && json_is_string(node)) {
+                        json_auto_t *n = NULL, *st = NULL;
+                        if (sf_res_get(rd, "node", json_string_value(node), &n, NULL) >= 0 && jstr(n, "site_id") &&
+                            sf_res_get(rd, "site", jstr(n, "site_id"), &st, NULL) >= 0)
+                                nsite = json_incref(json_object_get(st, "name"));
+                }
+                if (!json_is_string(site) && nsite)
+                        site = nsite;
                 json_array_append_new(json_object_get(plan, "vnfs"),
                                       json_pack("{s:s, s:s, s:s, s:O?, s:s, s:s?, s:O?, s:O?, s:O, s:O, s:O}", "member",
                                                 member, "name", vname, "vnfd", vnfd_id, "vnfd_ref",
@@ -573,6 +583,10 @@ int nfvo_day0_files(const json_t *pvdu, const json_t *ctx, const char *member, c
         put(self, member, "self.member");
         put(self, jstr(pvdu, "id"), "self.vdu");
         put(self, vnf_name, "self.vnf");
+        {
+                _cleanup_free_ char *k = xasprintf("vnf.%s.site", member);
+                put(self, jstr(ctx, k) ?: "", "self.site");
+        }
         json_array_foreach(cps, i, cp)
                 put(self, jstr(cp, "ip"), "self.%s.ip", jstr(cp, "cpd"));
         if (text) {

@@ -29,6 +29,14 @@ static const char *const migrations[] = {
         "  pool_id TEXT NOT NULL, seq INTEGER NOT NULL, port_id TEXT NOT NULL,"
         "  PRIMARY KEY (pool_id, seq)) WITHOUT ROWID;"
         "CREATE UNIQUE INDEX pool_ports_port ON pool_ports(port_id)",
+        /* 3: trunks (src/vim/trunk.c). One row per port in a trunk: the primary key makes a
+         * port a member of one trunk at most (as parent, segmentation_id NULL, or as subport),
+         * and the unique key gives each VLAN id to one subport per trunk, even if the code
+         * had a bug. */
+        "CREATE TABLE trunk_ports ("
+        "  port_id TEXT PRIMARY KEY, trunk_id TEXT NOT NULL,"
+        "  segmentation_id INTEGER CHECK (segmentation_id BETWEEN 1 AND 4094),"
+        "  UNIQUE (trunk_id, segmentation_id)) WITHOUT ROWID",
 };
 
 const char *const *sf_store_migrations(size_t *ret_n)

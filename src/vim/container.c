@@ -14,6 +14,7 @@ static const char *const container_create_keys[] = {
         "name", "image", "command", "env", "workdir", "hostname", "networks", "ports", "node",
         "site", "node_selector", "cpu", "memory", "restart_policy", "runtime", "files",
         "description", "labels", "anti_affinity", "kind", "vcpus", "stop_grace_seconds", "reschedule",
+        "move_strategy", "handover_hook",
         "user_data", "ssh_keys", NULL
 };
 static const char *const container_update_keys[] = {
@@ -159,6 +160,33 @@ static int check_files(json_t *in, json_t **ret, sf_err *e)
         if (total > 256 * 1024)
                 return sf_err_set(e, -EINVAL, "files", "at most 256 KiB in all");
         *ret = arr;
+        return 0;
+}
+
+/* handover_hook: {"export": [argv run in the old instance; its stdout is the state],
+ *                 "import_path": where the state is written in the new one before it starts} */
+static int check_handover_hook(json_t *in, json_t **ret, sf_err *e)
+{
+        static const char *const keys[] = { "export", "import_path", NULL };
+        json_t *h = NULL, *argv = NULL;
+        const char *path = NULL;
+        int r = sf_json_object(in, "handover_hook", false, &h, e);
+        if (r < 0 || !h)
+                return r;
+        r = sf_json_only(h, keys, e);
+        if (r >= 0)
+                r = check_strv(h, "export", 64, true, &argv, e);
+        if (r >= 0 && !argv)
+                r = sf_err_set(e, -EINVAL, "export", "is required");
+        if (r >= 0)
+                r = sf_json_str(h, "import_path", true, &path, e);
+        if (r >= 0 && (path[0] != '/' || strstr(path, "..")))
+                r = sf_err_set(e, -EINVAL, "import_path", "must be an absolute path without '..'");
+        if (r < 0) {
+                sf_err_field_prefix(e, "handover_hook");
+                return r;
+        }
+        *ret = h;
         return 0;
 }
 
@@ -336,7 +364,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_t *cmd = NULL, *env = NULL, *files = NULL, *ports = NULL, *sel = NULL, *x;
         const char *image = NULL, *workdir = NULL, *hostname = NULL, *restart = "never",
                    *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL,
-                   *resched = "never";
+                   *resched = "never", *mstrategy = "make-before-break";
+        json_t *hook = NULL;
         int64_t cpu = 0, mem = 0, vcpus = 0, grace = 10;
         const char *user_data = NULL;
         json_t *ssh_keys = NULL;
@@ -377,6 +406,12 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 r = sf_json_str(in, "reschedule", false, &resched, e);
         if (r >= 0 && !STREQ(resched, "never") && !STREQ(resched, "on-node-failure"))
                 r = sf_err_set(e, -EINVAL, "reschedule", "must be never or on-node-failure");
+        if (r >= 0)
+                r = sf_json_str(in, "move_strategy", false, &mstrategy, e);
+        if (r >= 0 && !STREQ(mstrategy, "make-before-break") && !STREQ(mstrategy, "handover"))
+                r = sf_err_set(e, -EINVAL, "move_strategy", "must be make-before-break or handover");
+        if (r >= 0)
+                r = check_handover_hook(in, &hook, e);
         if (r >= 0)
                 r = sf_json_str(in, "runtime", false, &runtime, e);
         if (r >= 0 && runtime && !STREQ(runtime, "runc") && !STREQ(runtime, "crun"))
@@ -431,6 +466,8 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                                                                   : json_string_value(json_object_get(obj, "name"))));
         json_object_set_new(obj, "restart_policy", json_string(restart));
         json_object_set_new(obj, "reschedule", json_string(resched));
+        json_object_set_new(obj, "move_strategy", json_string(mstrategy));
+        json_object_set_new(obj, "handover_hook", hook ? json_deep_copy(hook) : json_null());
         json_object_set_new(obj, "runtime", runtime ? json_string(runtime) : json_null());
         json_object_set_new(obj, "cpu", json_integer(cpu));
         json_object_set_new(obj, "memory", json_integer(mem));
@@ -523,7 +560,7 @@ static int merge_status(json_t *obj, json_t *patch, sf_err *e)
                                              "started_at", "finished_at", "observed_generation",
                                              "timings", "runtime", "netns", "accelerator",
                                              "console_tail", "boot_ms", "accelerator_reason",
-                                             "vm_state", "guest", "reachable_at", NULL };
+                                             "vm_state", "guest", "reachable_at", "handover", NULL };
         json_t *st = NULL, *cur = json_object_get(obj, "status"), *phase;
         const char *k;
         json_t *v;
@@ -738,7 +775,13 @@ static const struct sf_kind_filter container_filters[] = {
         { "kind", SF_FILTER_BODY, NULL, "kind" },
         { NULL },
 };
+static int container_move(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        return sf_vim_move_start(ctx, s, cur, in, ret, e);
+}
+
 static const struct sf_kind_action container_actions[] = {
+        { "move", false, container_move },
         { "finalize", false, container_finalize },
         { "stop", false, container_stop },
         { "start", false, container_start },

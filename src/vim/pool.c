@@ -1321,6 +1321,18 @@ static void decorate(void *ctx, sf_rd *rd, json_t *obj)
         } else
                 json_object_set_new(obj, "node", json_null());
         json_object_set_new(obj, "stats", stats_json(v, sv(obj, "id")));
+        /* The head of the queue: the ports the next requests will get, in order. */
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = sf_stmt(
+                        rd->conn, "SELECT port_id FROM pool_ports WHERE pool_id = ? ORDER BY seq LIMIT 4", NULL);
+                json_t *next = json_array();
+                if (st) {
+                        sqlite3_bind_text(st, 1, sv(obj, "id"), -1, SQLITE_STATIC);
+                        while (sqlite3_step(st) == SQLITE_ROW)
+                                json_array_append_new(next, json_string((const char *) sqlite3_column_text(st, 0)));
+                }
+                json_object_set_new(obj, "next_ports", next);
+        }
 }
 
 static int pool_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t **ret, sf_err *e)

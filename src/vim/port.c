@@ -381,6 +381,9 @@ static int port_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
                         return r;
                 json_object_set(obj, "fixed_ips", fixed);
         }
+        r = sf_trunk_port_update(v, tx, cur, obj, e); /* trunk.c: subports follow their parent */
+        if (r < 0)
+                return r;
         struct sf_res_cols cols = port_cols(obj);
         r = sf_res_update(tx, "port", obj, &cols, e);
         if (r < 0)
@@ -398,6 +401,8 @@ int sf_vim_port_delete(sf_vim *v, sf_tx *tx, json_t *port, sf_err *e)
         if (r >= 0)
                 r = sf_pool_forget_port(tx, id, e); /* an idle pooled port leaves its pool */
         if (r >= 0)
+                r = sf_trunk_forget_port(v, tx, id, e); /* a subport leaves its trunk */
+        if (r >= 0)
                 r = sf_res_delete(tx, "port", id, e);
         return r;
 }
@@ -406,6 +411,11 @@ static int port_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_err *
 {
         const char *owner = json_string_value(json_object_get(cur, "device_owner"));
         const char *dev = json_string_value(json_object_get(cur, "device_id"));
+        if (!json_is_true(json_object_get(opts, "force"))) {
+                int r = sf_trunk_port_check_delete(tx, cur, e); /* trunk.c */
+                if (r < 0)
+                        return r;
+        }
         if (owner && strncmp(owner, "compute:", 8) == 0 && dev && *dev &&
             !json_is_true(json_object_get(opts, "force")))
                 return sf_err_set(e, -EBUSY, NULL,

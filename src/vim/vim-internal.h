@@ -17,7 +17,7 @@ struct sf_vim {
         struct ipam_hint *hints;
         size_t n_hints;
         uint32_t vni_next;
-        struct sf_kind *kinds[12];
+        struct sf_kind *kinds[16];
         /* controller loops */
         volatile bool stopping;
         pthread_t sched_thread, lease_thread;
@@ -25,6 +25,10 @@ struct sf_vim {
         unsigned lease_ms;
         unsigned evict_ms;
         struct sf_pools *pools; /* pool.c */
+        /* moves in flight (move.c): waited for at shutdown */
+        pthread_mutex_t move_lock;
+        pthread_cond_t move_cond;
+        unsigned moves_running;
 };
 
 /* Resolves a reference (name or id) of kind in the transaction; the error names field. */
@@ -46,7 +50,12 @@ int vim_check_patch_keys(json_t *patch, const char *const *writable, const char 
 json_t *vim_merge(json_t *cur, json_t *patch);
 
 extern struct sf_kind vim_site_kind, vim_node_kind, vim_network_kind, vim_subnet_kind,
-        vim_port_kind, vim_container_kind, vim_router_kind;
+        vim_port_kind, vim_container_kind, vim_router_kind, vim_trunk_kind, vim_service_kind,
+        vim_move_kind;
+
+/* move.c */
+int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *workload, json_t *in, json_t **ret, sf_err *e);
+void sf_vim_moves_wait(sf_vim *v);
 
 /* scheduler.c */
 int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *workload, char **ret_node_id, char **ret_reason,
@@ -91,3 +100,13 @@ int sf_pool_drain_node(sf_vim *v, sf_tx *tx, const char *node_id, sf_err *e);
 void sf_pool_kick(sf_vim *v, sf_tx *tx);
 /* Validates a "port_pool" object ({enabled, min, max, batch}) of a network. */
 int sf_pool_settings_check(json_t *in, const char *key, json_t **ret, sf_err *e);
+/* trunk.c: trunks (Neutron's trunk extension). The hooks below are called by port.c. */
+#define SF_TRUNK_SUBPORT_OWNER "trunk:subport" /* device_owner of a subport (device_id: the trunk) */
+/* -EBUSY naming the trunk when the port is its parent or one of its subports. */
+int sf_trunk_port_check_delete(sf_tx *tx, json_t *port, sf_err *e);
+/* A port is being deleted: a subport leaves its trunk; a parent takes its trunk with it (the
+ * subports are released). */
+int sf_trunk_forget_port(sf_vim *v, sf_tx *tx, const char *port_id, sf_err *e);
+/* A port is being updated from cur to port: a subport's binding and owner cannot change; when
+ * a parent's binding changes, the trunk and its subports follow it. */
+int sf_trunk_port_update(sf_vim *v, sf_tx *tx, json_t *cur, json_t *port, sf_err *e);

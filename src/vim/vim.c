@@ -9,11 +9,14 @@ int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret,
         sf_vim *v = new0(sf_vim, 1);
         struct sf_kind *kinds[] = { &vim_site_kind,   &vim_node_kind,      &vim_network_kind,
                                     &vim_subnet_kind, &vim_port_kind,      &vim_router_kind,
-                                    &vim_container_kind, &vim_pool_kind };
+                                    &vim_container_kind, &vim_pool_kind, &vim_trunk_kind,
+                                    &vim_service_kind, &vim_move_kind };
         v->store = store;
         v->default_mtu = opts && opts->default_mtu ? opts->default_mtu : 1450;
         v->lease_ms = opts && opts->lease_ms ? opts->lease_ms : 15000;
         v->evict_ms = opts && opts->evict_ms ? opts->evict_ms : 60000;
+        pthread_mutex_init(&v->move_lock, NULL);
+        pthread_cond_init(&v->move_cond, NULL);
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 kinds[i]->ctx = v;
                 v->kinds[i] = kinds[i];

@@ -6,10 +6,7 @@
 # pid, boot time, console); pause, resume, reboot, stop and start; agent kill -9 with adoption
 # of the running VM (same QEMU pid, still reachable); removal leaves no process, tap, file,
 # socket or neighbour entry behind. TCG is fine (KVM is used when the host offers it).
-# TODO(lead): a cross-node case (a VM on an edge node reaches a container at the core through
-# the VXLAN overlay) belongs in the lab tests once `sfctl lab up` is in; and an NS mixing a VM
-# VDU with container VDUs once the NS layer (src/nfvo, src/vnfm) instantiates VDUs through the
-# containers API (kind "vm", user_data for cloud-init-file).
+# Across nodes through the VXLAN overlay: vm-overlay.sh; in a network service: vm-ns.sh.
 . "$(dirname "$0")/../lib.sh"
 need_root
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 missing"; exit 77; }

@@ -28,6 +28,7 @@ struct tof_svc {
         char reported[64]; /* the TOF's current target, "" when none */
         sfw_http_call *push;
         char pushing[64];
+        bool failure_logged;
 };
 
 struct tof {
@@ -95,15 +96,21 @@ static void push_done(const sfw_http_result *r, void *ud)
 {
         struct tof_svc *ts = ud;
         struct tof *t = ts->owner;
+        char rbuf[128];
         ts->push = NULL;
         if (r->err == SFW_HTTP_OK && r->status == 200) {
                 sfw_log("TOF '%s' (site '%s'): '%s' now -> %s", t->name, t->site, ts->name, ts->pushing);
                 snprintf(ts->reported, sizeof(ts->reported), "%s", ts->pushing);
                 steers_pushed++;
+                ts->failure_logged = false;
         } else {
                 push_failures++;
-                sfw_log("TOF '%s': steering '%s' to %s failed: %s%s%d", t->name, ts->name, ts->pushing,
-                        sfw_http_err_name(r->err), r->status ? " HTTP " : " ", r->status);
+                if (ts->failure_logged)
+                        return;
+                ts->failure_logged = true;
+                sfw_log("TOF '%s': steering '%s' to %s failed: %s", t->name, ts->name, ts->pushing,
+                        sfw_http_result_str(r, rbuf, sizeof(rbuf)));
+                sfw_log("(further failures of this push are not logged)");
         }
 }
 
@@ -139,12 +146,14 @@ static void reconcile(void)
                                             .idle_timeout_ms = 1000, .total_timeout_ms = 2000 };
                         if (!want || ts->push || strcmp(want, ts->reported) == 0)
                                 continue;
+                        if (strcmp(ts->pushing, want) != 0)
+                                ts->failure_logged = false;
                         snprintf(ts->pushing, sizeof(ts->pushing), "%s", want);
-                        sfw_buf_add(&body, "{\"service\": ", 12);
+                        sfw_buf_puts(&body, "{\"service\": ");
                         sfw_buf_json_str(&body, ts->name);
-                        sfw_buf_add(&body, ", \"to\": ", 8);
+                        sfw_buf_puts(&body, ", \"to\": ");
                         sfw_buf_json_str(&body, want);
-                        sfw_buf_add(&body, ", \"by\": \"meo\"}", 13);
+                        sfw_buf_puts(&body, ", \"by\": \"meo\"}");
                         o.body = body.p;
                         o.body_len = body.len;
                         ts->push = sfw_http_request(&t->control_addr, &o, push_done, ts);
@@ -164,61 +173,61 @@ static void reconcile_tick(sfw_timer *t)
 static void apps_json(sfw_buf *b)
 {
         bool first = true;
-        sfw_buf_add(b, "[", 1);
+        sfw_buf_puts(b, "[");
         for (size_t i = 0; i < MAX_APPS; i++) {
                 const struct app *a = &apps[i];
                 if (!a->used)
                         continue;
-                sfw_buf_add(b, first ? "{\"service\": " : ", {\"service\": ", first ? 12 : 14);
+                sfw_buf_puts(b, first ? "{\"service\": " : ", {\"service\": ");
                 first = false;
                 sfw_buf_json_str(b, a->service);
-                sfw_buf_add(b, ", \"name\": ", 10);
+                sfw_buf_puts(b, ", \"name\": ");
                 sfw_buf_json_str(b, a->name);
-                sfw_buf_add(b, ", \"site\": ", 10);
+                sfw_buf_puts(b, ", \"site\": ");
                 sfw_buf_json_str(b, a->site);
-                sfw_buf_add(b, ", \"address\": ", 13);
+                sfw_buf_puts(b, ", \"address\": ");
                 sfw_buf_json_str(b, a->address);
                 sfw_buf_printf(b, ", \"live\": %s, \"age_ms\": %llu}", live(a) ? "true" : "false",
                                (unsigned long long) ((sfw_now_us() - a->last_seen_us) / 1000));
         }
-        sfw_buf_add(b, "]", 1);
+        sfw_buf_puts(b, "]");
 }
 
 static void tofs_json(sfw_buf *b)
 {
         bool first = true;
-        sfw_buf_add(b, "[", 1);
+        sfw_buf_puts(b, "[");
         for (size_t i = 0; i < MAX_TOFS; i++) {
                 const struct tof *t = &tofs[i];
                 if (!t->used)
                         continue;
-                sfw_buf_add(b, first ? "{\"name\": " : ", {\"name\": ", first ? 9 : 11);
+                sfw_buf_puts(b, first ? "{\"name\": " : ", {\"name\": ");
                 first = false;
                 sfw_buf_json_str(b, t->name);
-                sfw_buf_add(b, ", \"site\": ", 10);
+                sfw_buf_puts(b, ", \"site\": ");
                 sfw_buf_json_str(b, t->site);
-                sfw_buf_add(b, ", \"control\": ", 13);
+                sfw_buf_puts(b, ", \"control\": ");
                 sfw_buf_json_str(b, t->control);
-                sfw_buf_add(b, ", \"services\": {", 15);
+                sfw_buf_puts(b, ", \"services\": {");
                 for (size_t k = 0; k < t->n_svc; k++) {
                         const char *want = choose(t, &t->svc[k]);
                         if (k)
-                                sfw_buf_add(b, ", ", 2);
+                                sfw_buf_puts(b, ", ");
                         sfw_buf_json_str(b, t->svc[k].name);
-                        sfw_buf_add(b, ": {\"current\": ", 14);
+                        sfw_buf_puts(b, ": {\"current\": ");
                         sfw_buf_json_str(b, t->svc[k].reported[0] ? t->svc[k].reported : NULL);
-                        sfw_buf_add(b, ", \"wanted\": ", 12);
+                        sfw_buf_puts(b, ", \"wanted\": ");
                         sfw_buf_json_str(b, want);
-                        sfw_buf_add(b, "}", 1);
+                        sfw_buf_puts(b, "}");
                 }
-                sfw_buf_add(b, "}}", 2);
+                sfw_buf_puts(b, "}}");
         }
-        sfw_buf_add(b, "]", 1);
+        sfw_buf_puts(b, "]");
 }
 
 static void counters_json(sfw_buf *b)
 {
-        sfw_buf_add(b, "{", 1);
+        sfw_buf_puts(b, "{");
         sfw_json_ident(b);
         sfw_buf_printf(b,
                        "\"registrations\": %llu, \"deregistrations\": %llu, \"expirations\": %llu, "
@@ -227,17 +236,17 @@ static void counters_json(sfw_buf *b)
                        (unsigned long long) expirations, (unsigned long long) steers_pushed,
                        (unsigned long long) push_failures);
         apps_json(b);
-        sfw_buf_add(b, ", \"tofs\": ", 10);
+        sfw_buf_puts(b, ", \"tofs\": ");
         tofs_json(b);
-        sfw_buf_add(b, ", \"pins\": {", 11);
+        sfw_buf_puts(b, ", \"pins\": {");
         for (size_t i = 0; i < n_pins; i++) {
                 if (i)
-                        sfw_buf_add(b, ", ", 2);
+                        sfw_buf_puts(b, ", ");
                 sfw_buf_json_str(b, pins[i].service);
-                sfw_buf_add(b, ": ", 2);
+                sfw_buf_puts(b, ": ");
                 sfw_buf_json_str(b, pins[i].target);
         }
-        sfw_buf_add(b, "}}\n", 3);
+        sfw_buf_puts(b, "}}\n");
 }
 
 /* The peer's IP with the given port. */
@@ -346,8 +355,9 @@ static void handle_register(const sfw_http_req *req, sfw_http_resp *resp, bool d
                 for (char *tok = strtok_r(svcs, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
                         char *eq = strchr(tok, '=');
                         struct tof_svc *ts = NULL;
-                        if (!eq)
-                                continue;
+                        sfw_addr ta;
+                        if (!eq || eq == tok || (strcmp(eq + 1, "none") != 0 && sfw_addr_parse(eq + 1, false, &ta) < 0))
+                                continue; /* not NAME=IP:PORT or NAME=none: ignored */
                         *eq = 0;
                         for (size_t k = 0; k < t->n_svc; k++)
                                 if (strcmp(t->svc[k].name, tok) == 0)
@@ -402,9 +412,9 @@ static void handle_steer(const sfw_http_req *req, sfw_http_resp *resp)
         reconcile();
         sfw_buf_printf(&resp->body, "{\"ok\": true, \"service\": ");
         sfw_buf_json_str(&resp->body, service);
-        sfw_buf_add(&resp->body, ", \"to\": ", 8);
+        sfw_buf_puts(&resp->body, ", \"to\": ");
         sfw_buf_json_str(&resp->body, to);
-        sfw_buf_add(&resp->body, "}\n", 2);
+        sfw_buf_puts(&resp->body, "}\n");
 }
 
 static void api_handler(const sfw_http_req *req, sfw_http_resp *resp, void *ud)
@@ -425,12 +435,12 @@ static void api_handler(const sfw_http_req *req, sfw_http_resp *resp, void *ud)
                 return counters_json(&resp->body);
         if (strcmp(req->path, "/apps") == 0) {
                 apps_json(&resp->body);
-                sfw_buf_add(&resp->body, "\n", 1);
+                sfw_buf_puts(&resp->body, "\n");
                 return;
         }
         if (strcmp(req->path, "/tofs") == 0) {
                 tofs_json(&resp->body);
-                sfw_buf_add(&resp->body, "\n", 1);
+                sfw_buf_puts(&resp->body, "\n");
                 return;
         }
         if (strcmp(req->path, "/healthz") == 0) {
@@ -455,7 +465,7 @@ static void report(sfw_timer *t)
 
 int main(int argc, char **argv)
 {
-        sfw_opt opts[] = {
+        static sfw_opt opts[] = {
                 { "listen", "IP:PORT", "the MEO API (and status): POST /register, /deregister, /steer; GET /counters", "0.0.0.0:9090", 0, NULL, 0, 0 },
                 { "ttl", "MS", "an instance or TOF not heard from this long is dropped", "4000", 0, NULL, 0, 0 },
                 { "prefer-local", NULL, "steer a TOF to an instance at its own site when there is one (--prefer-local=0: newest anywhere)", "1", SFW_OPT_BOOL, NULL, 0, 0 },

@@ -16,18 +16,18 @@ static char listen_s[64], upstream_s[64];
 
 static void counters_json(sfw_buf *b)
 {
-        sfw_buf_add(b, "{", 1);
+        sfw_buf_puts(b, "{");
         sfw_json_ident(b);
-        sfw_buf_add(b, "\"listen\": ", 10);
+        sfw_buf_puts(b, "\"listen\": ");
         sfw_buf_json_str(b, listen_s);
-        sfw_buf_add(b, ", \"upstream\": ", 14);
+        sfw_buf_puts(b, ", \"upstream\": ");
         sfw_buf_json_str(b, upstream_s);
         sfw_buf_printf(b, ", \"downstream_link\": \"%s\", \"upstream_link\": \"%s\", "
                           "\"downstream_framing\": \"%s\", \"upstream_framing\": \"%s\", ",
                        hop->down_link, hop->up_link, hop->down_framed ? "gtpu" : "plain",
                        hop->up_framed ? "gtpu" : "plain");
         sfw_relay_stats_json(b, sfw_relay_get_stats(relay));
-        sfw_buf_add(b, "}\n", 2);
+        sfw_buf_puts(b, "}\n");
 }
 
 static void status_handler(const sfw_http_req *req, sfw_http_resp *resp, void *ud)
@@ -59,8 +59,8 @@ static void report(sfw_timer *t)
 
 int sfw_hop_main(int argc, char **argv, const struct sfw_hop_desc *d)
 {
-        sfw_opt opts[] = {
-                { "listen", "IP:PORT", "where the downstream peer connects (its link)", d->listen_def, 0, NULL, 0, 0 },
+        static sfw_opt opts[] = {
+                { "listen", "IP:PORT", "where the downstream peer connects (its link)", NULL, 0, NULL, 0, 0 },
                 { "upstream", "IP:PORT", "the next hop (required)", NULL, 0, NULL, 0, 0 },
                 { "status", "IP:PORT", "status endpoint: GET /counters, GET /healthz", "0.0.0.0:9090", 0, NULL, 0, 0 },
                 { "connect-timeout", "MS", "upstream connect timeout", "2000", 0, NULL, 0, 0 },
@@ -74,6 +74,7 @@ int sfw_hop_main(int argc, char **argv, const struct sfw_hop_desc *d)
         sfw_addr tmp;
 
         hop = d;
+        opts[0].def = d->listen_def;
         sfw_prog = d->prog;
         sfw_role = d->role;
         sfw_options_parse(argc, argv, opts, d->summary, d->details);

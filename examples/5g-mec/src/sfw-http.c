@@ -63,9 +63,9 @@ void sfw_http_error(sfw_http_resp *resp, int status, const char *msg)
 {
         resp->status = status;
         resp->body.len = 0;
-        sfw_buf_add(&resp->body, "{\"error\": ", 10);
+        sfw_buf_puts(&resp->body, "{\"error\": ");
         sfw_buf_json_str(&resp->body, msg);
-        sfw_buf_add(&resp->body, "}\n", 2);
+        sfw_buf_puts(&resp->body, "}\n");
 }
 
 /* ---- server ---- */
@@ -363,6 +363,17 @@ const char *sfw_http_err_name(int err)
         }
 }
 
+char *sfw_http_result_str(const sfw_http_result *r, char *buf, size_t size)
+{
+        if (r->err == SFW_HTTP_OK)
+                snprintf(buf, size, "HTTP %d", r->status);
+        else if (r->sys_errno)
+                snprintf(buf, size, "%s (%s)", sfw_http_err_name(r->err), strerror(r->sys_errno));
+        else
+                snprintf(buf, size, "%s", sfw_http_err_name(r->err));
+        return buf;
+}
+
 static void call_finish(sfw_http_call *c, int err, int sys_errno)
 {
         sfw_http_done done = c->done;
@@ -379,7 +390,10 @@ static void call_finish(sfw_http_call *c, int err, int sys_errno)
                 c->res.body = "";
                 c->res.body_len = 0;
         }
-        sfw_close_reset(&c->io); /* the response is complete (or abandoned): no lingering */
+        if (err == SFW_HTTP_OK)
+                sfw_io_close(&c->io);
+        else
+                sfw_close_reset(&c->io); /* abandoned: tell the other side at once */
         sfw_timer_stop(&c->timer);
         sfw_timer_stop(&c->total_timer);
         c->state = 3;
@@ -508,7 +522,7 @@ sfw_http_call *sfw_http_request(const sfw_addr *to, const sfw_http_opts *o, sfw_
                 sfw_buf_printf(&c->req, "Content-Type: %s\r\nContent-Length: %zu\r\n",
                                o->content_type ? o->content_type : "application/json", o->body_len);
         }
-        sfw_buf_add(&c->req, "\r\n", 2);
+        sfw_buf_puts(&c->req, "\r\n");
         if (o->body)
                 sfw_buf_add(&c->req, o->body, o->body_len);
         sfw_timer_init(&c->timer, call_timeout, c);

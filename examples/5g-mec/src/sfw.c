@@ -112,6 +112,11 @@ void sfw_buf_add(sfw_buf *b, const void *data, size_t n)
         b->p[b->len] = 0;
 }
 
+void sfw_buf_puts(sfw_buf *b, const char *s)
+{
+        sfw_buf_add(b, s, strlen(s));
+}
+
 void sfw_buf_printf(sfw_buf *b, const char *fmt, ...)
 {
         char tmp[512];
@@ -143,17 +148,17 @@ void sfw_buf_free(sfw_buf *b)
 void sfw_buf_json_str(sfw_buf *b, const char *s)
 {
         if (!s) {
-                sfw_buf_add(b, "null", 4);
+                sfw_buf_puts(b, "null");
                 return;
         }
-        sfw_buf_add(b, "\"", 1);
+        sfw_buf_puts(b, "\"");
         for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
                 switch (*p) {
-                case '"': sfw_buf_add(b, "\\\"", 2); break;
-                case '\\': sfw_buf_add(b, "\\\\", 2); break;
-                case '\n': sfw_buf_add(b, "\\n", 2); break;
-                case '\r': sfw_buf_add(b, "\\r", 2); break;
-                case '\t': sfw_buf_add(b, "\\t", 2); break;
+                case '"': sfw_buf_puts(b, "\\\""); break;
+                case '\\': sfw_buf_puts(b, "\\\\"); break;
+                case '\n': sfw_buf_puts(b, "\\n"); break;
+                case '\r': sfw_buf_puts(b, "\\r"); break;
+                case '\t': sfw_buf_puts(b, "\\t"); break;
                 default:
                         if (*p < 0x20)
                                 sfw_buf_printf(b, "\\u%04x", *p);
@@ -161,7 +166,7 @@ void sfw_buf_json_str(sfw_buf *b, const char *s)
                                 sfw_buf_add(b, p, 1);
                 }
         }
-        sfw_buf_add(b, "\"", 1);
+        sfw_buf_puts(b, "\"");
 }
 
 /* ---- flat JSON reader ---- */
@@ -362,7 +367,7 @@ static void print_help(const sfw_opt *opts, const char *summary, const char *det
                         printf(" [repeatable]");
                 printf("\n");
         }
-        printf("  %-28s %s\n", "--config FILE", "day-0 file of NAME=VALUE lines");
+        printf("  %-28s %s\n", "--config FILE", "day-0 file of NAME=VALUE lines, '#' comments (default: $SF_CONFIG)");
         printf("  %-28s %s\n", "--help", "this text");
         if (details)
                 printf("\n%s", details);
@@ -912,11 +917,11 @@ int sfw_connect_result(int fd)
 
 void sfw_json_ident(sfw_buf *b)
 {
-        sfw_buf_add(b, "\"program\": ", 11);
+        sfw_buf_puts(b, "\"program\": ");
         sfw_buf_json_str(b, sfw_prog);
-        sfw_buf_add(b, ", \"role\": ", 10);
+        sfw_buf_puts(b, ", \"role\": ");
         sfw_buf_json_str(b, sfw_role);
-        sfw_buf_add(b, ", \"name\": ", 10);
+        sfw_buf_puts(b, ", \"name\": ");
         sfw_buf_json_str(b, sfw_hostname);
         sfw_buf_printf(b, ", \"uptime_s\": %.1f, ", (double) (sfw_now_us() - start_us) / 1e6);
 }

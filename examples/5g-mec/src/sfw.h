@@ -37,6 +37,7 @@ typedef struct sfw_buf {
 } sfw_buf;
 
 void sfw_buf_add(sfw_buf *b, const void *data, size_t n);
+void sfw_buf_puts(sfw_buf *b, const char *s);
 void sfw_buf_printf(sfw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sfw_buf_free(sfw_buf *b);
 /* Appends s as a JSON string literal (quoted, escaped). NULL gives null. */
@@ -212,6 +213,9 @@ typedef struct sfw_http_result {
         size_t body_len;
         uint64_t t_start_us, t_connected_us, t_first_byte_us, t_done_us;
 } sfw_http_result;
+
+/* "HTTP 404", "connect (Connection refused)", "timeout"... into buf; returns buf. */
+char *sfw_http_result_str(const sfw_http_result *r, char *buf, size_t size);
 
 typedef struct sfw_http_call sfw_http_call;
 typedef void (*sfw_http_done)(const sfw_http_result *r, void *ud);

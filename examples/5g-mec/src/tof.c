@@ -79,8 +79,8 @@ static bool pick(sfw_relay *r, const sfw_relay_conn *c, sfw_addr *to, sfw_relay_
         (void) r;
         (void) c;
         if (!s->has_target) {
-                s->no_target++;
-                sfw_log("service '%s': no target yet, refusing a session", s->name);
+                if (!s->no_target++)
+                        sfw_log("service '%s': no target yet, refusing sessions (counted in no_target)", s->name);
                 return false;
         }
         *to = s->target;
@@ -117,40 +117,40 @@ static int steer(struct service *s, const char *to, const char *by)
 
 static void service_json(sfw_buf *b, const struct service *s)
 {
-        sfw_buf_add(b, "{\"name\": ", 9);
+        sfw_buf_puts(b, "{\"name\": ");
         sfw_buf_json_str(b, s->name);
-        sfw_buf_add(b, ", \"listen\": ", 12);
+        sfw_buf_puts(b, ", \"listen\": ");
         sfw_buf_json_str(b, s->listen_s);
-        sfw_buf_add(b, ", \"target\": ", 12);
+        sfw_buf_puts(b, ", \"target\": ");
         sfw_buf_json_str(b, s->has_target ? s->target_s : NULL);
         sfw_buf_printf(b, ", \"steers\": %llu, \"no_target\": %llu, ", (unsigned long long) s->steers,
                        (unsigned long long) s->no_target);
         sfw_relay_stats_json(b, sfw_relay_get_stats(s->relay));
-        sfw_buf_add(b, ", \"targets\": [", 14);
+        sfw_buf_puts(b, ", \"targets\": [");
         for (size_t i = 0; i < s->n_targets; i++) {
-                sfw_buf_add(b, i ? ", {\"address\": " : "{\"address\": ", i ? 14 : 12);
+                sfw_buf_puts(b, i ? ", {\"address\": " : "{\"address\": ");
                 sfw_buf_json_str(b, s->targets[i].addr_s);
-                sfw_buf_add(b, ", ", 2);
+                sfw_buf_puts(b, ", ");
                 sfw_relay_stats_json(b, &s->targets[i].st);
-                sfw_buf_add(b, "}", 1);
+                sfw_buf_puts(b, "}");
         }
-        sfw_buf_add(b, "]}", 2);
+        sfw_buf_puts(b, "]}");
 }
 
 static void counters_json(sfw_buf *b)
 {
-        sfw_buf_add(b, "{", 1);
+        sfw_buf_puts(b, "{");
         sfw_json_ident(b);
-        sfw_buf_add(b, "\"site\": ", 8);
+        sfw_buf_puts(b, "\"site\": ");
         sfw_buf_json_str(b, site);
         sfw_buf_printf(b, ", \"meo_registered\": %s, \"meo_errors\": %llu, \"services\": [",
                        meo_ok ? "true" : "false", (unsigned long long) meo_errors);
         for (size_t i = 0; i < n_services; i++) {
                 if (i)
-                        sfw_buf_add(b, ", ", 2);
+                        sfw_buf_puts(b, ", ");
                 service_json(b, &services[i]);
         }
-        sfw_buf_add(b, "]}\n", 3);
+        sfw_buf_puts(b, "]}\n");
 }
 
 static void ctl_handler(const sfw_http_req *req, sfw_http_resp *resp, void *ud)
@@ -180,7 +180,7 @@ static void ctl_handler(const sfw_http_req *req, sfw_http_resp *resp, void *ud)
                 if (steer(s, to, by) < 0)
                         return sfw_http_error(resp, 400, "\"to\" must be a numeric IP:PORT or \"none\"");
                 service_json(&resp->body, s);
-                sfw_buf_add(&resp->body, "\n", 1);
+                sfw_buf_puts(&resp->body, "\n");
                 return;
         }
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
@@ -219,6 +219,7 @@ static void report(sfw_timer *t)
 
 static void reg_done(const sfw_http_result *r, void *ud)
 {
+        char rbuf[128];
         (void) ud;
         reg_call = NULL;
         if (r->err == SFW_HTTP_OK && r->status == 200) {
@@ -228,8 +229,7 @@ static void reg_done(const sfw_http_result *r, void *ud)
         } else {
                 meo_errors++;
                 if (meo_ok || meo_errors == 1)
-                        sfw_log("MEO registration failed: %s%s%d", sfw_http_err_name(r->err),
-                                r->status ? " HTTP " : " ", r->status);
+                        sfw_log("MEO registration failed: %s", sfw_http_result_str(r, rbuf, sizeof(rbuf)));
                 meo_ok = false;
         }
 }
@@ -242,15 +242,15 @@ static void do_register(sfw_timer *t)
         sfw_timer_arm(t, register_ms);
         if (reg_call)
                 return;
-        sfw_buf_add(&body, "{\"kind\": \"tof\", \"name\": ", 24);
+        sfw_buf_puts(&body, "{\"kind\": \"tof\", \"name\": ");
         sfw_buf_json_str(&body, sfw_hostname);
-        sfw_buf_add(&body, ", \"site\": ", 10);
+        sfw_buf_puts(&body, ", \"site\": ");
         sfw_buf_json_str(&body, site);
         sfw_buf_printf(&body, ", \"control_port\": %u, \"services\": \"", control_port);
         for (size_t i = 0; i < n_services; i++)
                 sfw_buf_printf(&body, "%s%s=%s", i ? " " : "", services[i].name,
                                services[i].has_target ? services[i].target_s : "none");
-        sfw_buf_add(&body, "\"}", 2);
+        sfw_buf_puts(&body, "\"}");
         o.body = body.p;
         o.body_len = body.len;
         reg_call = sfw_http_request(&meo, &o, reg_done, NULL);
@@ -264,7 +264,7 @@ static void on_stop(void)
 
 int main(int argc, char **argv)
 {
-        sfw_opt opts[] = {
+        static sfw_opt opts[] = {
                 { "service", "NAME:PORT[=IP:PORT]", "a steered service: its port here and its initial target", NULL, SFW_OPT_MULTI, NULL, 0, 0 },
                 { "listen-ip", "IP", "address the service ports listen on", "0.0.0.0", 0, NULL, 0, 0 },
                 { "status", "IP:PORT", "control API: GET /counters, POST /steer, GET /healthz", "0.0.0.0:9090", 0, NULL, 0, 0 },

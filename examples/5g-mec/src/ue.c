@@ -111,14 +111,14 @@ static double percentile(const double *sorted, size_t n, double p)
 static void stats_json(sfw_buf *b)
 {
         double *sorted = NULL;
-        sfw_buf_add(b, "{", 1);
+        sfw_buf_puts(b, "{");
         sfw_json_ident(b);
         if (n_lat) {
                 sorted = sfw_xmalloc(n_lat * sizeof(double));
                 memcpy(sorted, lat, n_lat * sizeof(double));
                 qsort(sorted, n_lat, sizeof(double), cmp_double);
         }
-        sfw_buf_add(b, "\"attach\": ", 10);
+        sfw_buf_puts(b, "\"attach\": ");
         sfw_buf_json_str(b, attach_s);
         sfw_buf_printf(b,
                        ", \"segments_ok\": %llu, \"segments_failed\": %llu, \"segments_total\": %llu, "
@@ -137,22 +137,22 @@ static void stats_json(sfw_buf *b)
         for (int i = 0; i < R_COUNT; i++)
                 sfw_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", reason_names[i],
                                (unsigned long long) reason_count[i]);
-        sfw_buf_add(b, "}, \"served_by\": {", 17);
+        sfw_buf_puts(b, "}, \"served_by\": {");
         for (size_t i = 0; i < n_servers; i++) {
                 if (i)
-                        sfw_buf_add(b, ", ", 2);
+                        sfw_buf_puts(b, ", ");
                 sfw_buf_json_str(b, servers[i].name);
                 sfw_buf_printf(b, ": %llu", (unsigned long long) servers[i].segments);
         }
-        sfw_buf_add(b, "}, \"served_by_site\": {", 22);
+        sfw_buf_puts(b, "}, \"served_by_site\": {");
         for (size_t i = 0; i < n_servers; i++) {
                 if (i)
-                        sfw_buf_add(b, ", ", 2);
+                        sfw_buf_puts(b, ", ");
                 sfw_buf_json_str(b, servers[i].name);
-                sfw_buf_add(b, ": ", 2);
+                sfw_buf_puts(b, ": ");
                 sfw_buf_json_str(b, servers[i].site);
         }
-        sfw_buf_add(b, "}, \"last_served_by\": ", 21);
+        sfw_buf_puts(b, "}, \"last_served_by\": ");
         sfw_buf_json_str(b, last_served_by[0] ? last_served_by : NULL);
         sfw_buf_printf(b, ", \"failure_rule\": \"a segment fails only when no attempt delivered it complete "
                           "and verified within %.1f s of its first attempt\"}\n", deadline_s);
@@ -418,7 +418,7 @@ static void fetch_tick(sfw_timer *t)
 
 int main(int argc, char **argv)
 {
-        sfw_opt opts[] = {
+        static sfw_opt opts[] = {
                 { "attach", "IP:PORT", "the RRH's radio address (the UE's attachment; required)", NULL, 0, NULL, 0, 0 },
                 { "host", "NAME", "Host header of the requests", "video", 0, NULL, 0, 0 },
                 { "playlist", "PATH", "playlist path", "/playlist.m3u8", 0, NULL, 0, 0 },

@@ -121,13 +121,13 @@ static void video_handler(const sfw_http_req *req, sfw_http_resp *resp, void *ud
 
 static void counters_json(sfw_buf *b)
 {
-        sfw_buf_add(b, "{", 1);
+        sfw_buf_puts(b, "{");
         sfw_json_ident(b);
-        sfw_buf_add(b, "\"instance\": ", 12);
+        sfw_buf_puts(b, "\"instance\": ");
         sfw_buf_json_str(b, name);
-        sfw_buf_add(b, ", \"site\": ", 10);
+        sfw_buf_puts(b, ", \"site\": ");
         sfw_buf_json_str(b, site);
-        sfw_buf_add(b, ", \"service\": ", 13);
+        sfw_buf_puts(b, ", \"service\": ");
         sfw_buf_json_str(b, service);
         sfw_buf_printf(b,
                        ", \"segments\": %zu, \"segment_bytes\": %zu, \"requests\": %llu, "
@@ -174,16 +174,16 @@ static void reg_body(sfw_buf *b, const char *kind)
 {
         sfw_buf_printf(b, "{\"kind\": \"%s\", \"service\": ", kind);
         sfw_buf_json_str(b, service);
-        sfw_buf_add(b, ", \"name\": ", 10);
+        sfw_buf_puts(b, ", \"name\": ");
         sfw_buf_json_str(b, name);
-        sfw_buf_add(b, ", \"site\": ", 10);
+        sfw_buf_puts(b, ", \"site\": ");
         sfw_buf_json_str(b, site);
         sfw_buf_printf(b, ", \"port\": %u", listen_port);
         if (advertise[0]) {
-                sfw_buf_add(b, ", \"address\": ", 13);
+                sfw_buf_puts(b, ", \"address\": ");
                 sfw_buf_json_str(b, advertise);
         }
-        sfw_buf_add(b, "}", 1);
+        sfw_buf_puts(b, "}");
 }
 
 static void stop_step(sfw_timer *t);
@@ -191,6 +191,7 @@ static void stop_step(sfw_timer *t);
 static void reg_done(const sfw_http_result *r, void *ud)
 {
         bool dereg = ud != NULL;
+        char rbuf[128];
         reg_call = NULL;
         if (r->err == SFW_HTTP_OK && r->status == 200) {
                 if (dereg) {
@@ -202,8 +203,8 @@ static void reg_done(const sfw_http_result *r, void *ud)
         } else {
                 meo_errors++;
                 if (meo_ok || meo_errors == 1 || dereg)
-                        sfw_log("MEO %s failed: %s%s%d", dereg ? "deregistration" : "registration",
-                                sfw_http_err_name(r->err), r->status ? " HTTP " : " ", r->status);
+                        sfw_log("MEO %s failed: %s", dereg ? "deregistration" : "registration",
+                                sfw_http_result_str(r, rbuf, sizeof(rbuf)));
                 meo_ok = false;
                 if (dereg)
                         deregistered = true; /* give up: the MEO expires us anyway */
@@ -277,7 +278,7 @@ static void on_stop(void)
 
 int main(int argc, char **argv)
 {
-        sfw_opt opts[] = {
+        static sfw_opt opts[] = {
                 { "listen", "IP:PORT", "the HTTP streaming port", "0.0.0.0:8080", 0, NULL, 0, 0 },
                 { "status", "IP:PORT", "status endpoint: GET /counters, GET /healthz", "0.0.0.0:9090", 0, NULL, 0, 0 },
                 { "segments", "N", "number of segments in the video", "30", 0, NULL, 0, 0 },

@@ -14,6 +14,9 @@ enum sf_vlan_mode {
 struct sf_vlan_cfg {
         __u32 trunk_ifindex; /* where sf_vlan_mux sends frames */
         __u32 mode;          /* enum sf_vlan_mode */
+        __u32 if2vid_map_id; /* for the loader only: sf_vlan_demux does not use sf_if2vid, so a
+                              * restarted loader finds that map through here */
+        __u32 reserved;
 };
 
 enum sf_vlan_counter {

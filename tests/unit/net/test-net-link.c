@@ -1,6 +1,7 @@
 /* Unit tests for src/net/link.c builders: the exact attributes of veth (peer in another
  * namespace), bridge, VXLAN, macvlan, set and delete requests; interface name validation;
  * parsing of RTM_NEWLINK. */
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -212,6 +213,32 @@ static void test_macvlan(void **state)
         assert_int_equal(sf_link_build_macvlan(r, &m, NULL), -EINVAL);
 }
 
+static void test_vlandev(void **state)
+{
+        _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        const struct nlattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1], *vl[IFLA_VLAN_MAX + 1];
+        sf_vlandev_cfg v = { .name = "sfq1234abc0100v", .parent = 7, .id = 100, .master = 3, .up = true };
+
+        assert_int_equal(sf_link_build_vlandev(r, &v, NULL), 0);
+        attrs(only_msg(r), sizeof(struct ifinfomsg), tb, IFLA_MAX);
+        assert_attr_str(tb[IFLA_IFNAME], "sfq1234abc0100v");
+        assert_attr_u32(tb[IFLA_LINK], 7);
+        assert_attr_u32(tb[IFLA_MASTER], 3);
+        nested(tb[IFLA_LINKINFO], li, IFLA_INFO_MAX);
+        assert_attr_str(li[IFLA_INFO_KIND], "vlan");
+        nested(li[IFLA_INFO_DATA], vl, IFLA_VLAN_MAX);
+        assert_int_equal(mnl_attr_get_u16(vl[IFLA_VLAN_ID]), 100);
+        assert_int_equal(mnl_attr_get_u16(vl[IFLA_VLAN_PROTOCOL]), htons(ETH_P_8021Q));
+
+        v.id = 4095;
+        assert_int_equal(sf_link_build_vlandev(r, &v, &e), -EINVAL);
+        assert_string_equal(e.field, "id");
+        v.id = 5;
+        v.parent = 0;
+        assert_int_equal(sf_link_build_vlandev(r, &v, NULL), -EINVAL);
+}
+
 static void test_set(void **state)
 {
         _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
@@ -338,6 +365,7 @@ int main(void)
                 cmocka_unit_test(test_vxlan),
                 cmocka_unit_test(test_vxlan_v6_and_validation),
                 cmocka_unit_test(test_macvlan),
+                cmocka_unit_test(test_vlandev),
                 cmocka_unit_test(test_set),
                 cmocka_unit_test(test_del_bytes),
                 cmocka_unit_test(test_del_by_index),

@@ -1,0 +1,396 @@
+/* sf-spike-bench: one burst of N containers posted at once (each on its own connection), with
+ * addresses chosen by the controller (so port pools apply), timed from its API request to
+ * "process running and answering ping from the node". Also reports, per container, when its
+ * network namespace was ready (status.network_ready_at - status.requested_at) and whether it
+ * came from the node's warm pool; and for the burst, the calls made to the network control
+ * plane (from the controller's /metrics and its event log). Prints one JSON object per
+ * container and a summary. Run it in the node's network namespace (it pings from there). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "lib/addr.h"
+#include "lib/httpc.h"
+#include "lib/util.h"
+
+struct item {
+        char name[64];
+        char ip[SF_ADDR_STRLEN];
+        volatile bool have_ip;
+        uint64_t t_req, t_ack, t_ping, t_running;
+        double net_ready_ms;
+        json_t *timings;
+        bool failed;
+};
+
+struct ctx {
+        const char *endpoint, *network, *image, *prefix;
+        int n;
+        struct item *items;
+        int64_t rev0;
+        volatile int running_seen;
+        volatile bool acks_done;
+};
+
+static struct ctx *G;
+
+/* RFC 3339 with microseconds ("2026-11-25T12:54:00.123456Z") -> usec since the epoch. */
+static int64_t parse_ts(const char *s)
+{
+        struct tm tm = { 0 };
+        const char *rest;
+        long usec = 0;
+        if (!s || !(rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+                return -1;
+        if (*rest == '.') {
+                char frac[7] = "000000";
+                size_t n = 0;
+                for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+                        if (n < 6)
+                                frac[n++] = *rest;
+                usec = strtol(frac, NULL, 10);
+        }
+        return (int64_t) timegm(&tm) * 1000000 + usec;
+}
+
+static void *create_one(void *u)
+{
+        struct item *it = u;
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        json_auto_t *body = NULL, *out = NULL, *port = NULL;
+        if (sf_httpc_new(G->endpoint, &c, NULL) < 0)
+                return NULL;
+        sf_httpc_set_timeout(c, 120000);
+        body = json_pack("{s:s, s:s, s:[s,s], s:[s], s:i}", "name", it->name, "image", G->image, "command",
+                         "sleep", "3600", "networks", G->network, "stop_grace_seconds", 0);
+        it->t_req = sf_now_usec();
+        if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
+                fprintf(stderr, "create %s: %s\n", it->name, sf_err_msg(&e));
+                it->failed = true;
+                return NULL;
+        }
+        it->t_ack = sf_now_usec();
+        /* Its address, chosen by the controller (a read, not a control-plane write). */
+        {
+                _cleanup_free_ char *path = xasprintf("/v1/ports/%s",
+                                                      json_string_value(json_array_get(json_object_get(out, "port_ids"), 0)));
+                if (sf_httpc_call(c, "GET", path, NULL, &port, &e) >= 0) {
+                        snprintf(it->ip, sizeof(it->ip), "%s",
+                                 json_string_value(json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0),
+                                                                   "ip_address")) ?: "");
+                        __atomic_store_n(&it->have_ip, true, __ATOMIC_RELEASE);
+                }
+        }
+        return NULL;
+}
+
+static uint16_t csum(const void *p, size_t n)
+{
+        const uint16_t *w = p;
+        uint32_t s = 0;
+        for (; n > 1; n -= 2)
+                s += *w++;
+        if (n)
+                s += *(const uint8_t *) w;
+        s = (s >> 16) + (s & 0xffff);
+        s += s >> 16;
+        return (uint16_t) ~s;
+}
+
+static void *pinger(void *u)
+{
+        struct ctx *x = u;
+        int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+        int left = x->n;
+        uint64_t deadline = sf_now_usec() + 300000000ULL;
+        if (fd < 0) {
+                perror("raw socket");
+                return NULL;
+        }
+        while (left > 0 && sf_now_usec() < deadline) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int failed = 0;
+                for (int i = 0; i < x->n; i++) {
+                        struct item *it = &x->items[i];
+                        struct icmphdr h = { .type = ICMP_ECHO };
+                        struct sockaddr_in to = { .sin_family = AF_INET };
+                        failed += it->failed;
+                        if (it->t_ping || !__atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE))
+                                continue;
+                        h.un.echo.id = htons(0x5f01);
+                        h.un.echo.sequence = htons((uint16_t) i);
+                        h.checksum = csum(&h, sizeof(h));
+                        inet_pton(AF_INET, it->ip, &to.sin_addr);
+                        sendto(fd, &h, sizeof(h), MSG_DONTWAIT, (struct sockaddr *) &to, sizeof(to));
+                }
+                if (x->acks_done && failed >= left)
+                        break;
+                while (poll(&pfd, 1, 2) > 0) {
+                        uint8_t buf[256];
+                        struct sockaddr_in from;
+                        socklen_t fl = sizeof(from);
+                        ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
+                        struct icmphdr *h;
+                        size_t ihl;
+                        char a[SF_ADDR_STRLEN];
+                        if (r < 20)
+                                break;
+                        ihl = (buf[0] & 0xf) * 4;
+                        h = (struct icmphdr *) (buf + ihl);
+                        if ((size_t) r < ihl + sizeof(*h) || h->type != ICMP_ECHOREPLY)
+                                continue;
+                        inet_ntop(AF_INET, &from.sin_addr, a, sizeof(a));
+                        for (int i = 0; i < x->n; i++)
+                                if (!x->items[i].t_ping && x->items[i].have_ip && STREQ(x->items[i].ip, a)) {
+                                        x->items[i].t_ping = sf_now_usec();
+                                        left--;
+                                }
+                }
+        }
+        close(fd);
+        return NULL;
+}
+
+static void *watcher(void *u)
+{
+        struct ctx *x = u;
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        int64_t since = x->rev0;
+        uint64_t deadline = sf_now_usec() + 300000000ULL;
+        if (sf_httpc_new(x->endpoint, &c, NULL) < 0)
+                return NULL;
+        while (x->running_seen < x->n && sf_now_usec() < deadline) {
+                _cleanup_free_ char *path =
+                        xasprintf("/v1/events?since=%" PRId64 "&timeout=5&kinds=container&limit=5000", since);
+                json_auto_t *out = NULL;
+                json_t *ev;
+                size_t k;
+                int failed = 0;
+                for (int i = 0; i < x->n; i++)
+                        failed += x->items[i].failed && !x->items[i].t_running;
+                if (x->acks_done && x->running_seen + failed >= x->n)
+                        break;
+                if (sf_httpc_call(c, "GET", path, NULL, &out, NULL) < 0)
+                        continue;
+                since = json_integer_value(json_object_get(out, "revision"));
+                json_array_foreach(json_object_get(out, "events"), k, ev) {
+                        json_t *o = json_object_get(ev, "object"), *st = json_object_get(o, "status");
+                        const char *name = json_string_value(json_object_get(o, "name"));
+                        const char *phase = json_string_value(json_object_get(st, "phase"));
+                        if (!name || !phase)
+                                continue;
+                        for (int i = 0; i < x->n; i++) {
+                                struct item *it = &x->items[i];
+                                if (it->t_running || !STREQ(it->name, name))
+                                        continue;
+                                if (STREQ(phase, "Running")) {
+                                        int64_t rq = parse_ts(json_string_value(json_object_get(st, "requested_at")));
+                                        int64_t nr = parse_ts(json_string_value(json_object_get(st, "network_ready_at")));
+                                        it->t_running = sf_now_usec();
+                                        it->timings = json_incref(json_object_get(st, "timings"));
+                                        it->net_ready_ms = rq > 0 && nr > 0 ? (nr - rq) / 1000.0 : -1;
+                                        x->running_seen++;
+                                } else if (STREQ(phase, "Failed")) {
+                                        it->failed = true;
+                                        fprintf(stderr, "%s failed: %s\n", name,
+                                                json_string_value(json_object_get(st, "message")) ?: "");
+                                }
+                        }
+                }
+        }
+        return NULL;
+}
+
+/* Counters from the controller's /metrics (absent ones are 0). */
+struct counters {
+        double cold, refill_tx, refill_ports, reclaims, hits, misses;
+};
+
+static double metric_sum(const char *text, const char *name)
+{
+        double s = 0;
+        size_t nl = strlen(name);
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                if (strncmp(p, name, nl) == 0 && (p[nl] == ' ' || p[nl] == '{')) {
+                        const char *v = strchr(p, ' ');
+                        if (v)
+                                s += strtod(v + 1, NULL);
+                }
+        }
+        return s;
+}
+
+static int counters_read(const char *endpoint, struct counters *ret)
+{
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        struct sf_httpc_resp r = { 0 };
+        const char *text;
+        if (sf_httpc_new(endpoint, &c, NULL) < 0 || sf_httpc_do(c, "GET", "/metrics", NULL, NULL, &r, NULL) < 0)
+                return -EIO;
+        text = r.text ? r.text : "";
+        *ret = (struct counters) {
+                .cold = metric_sum(text, "sf_port_allocations_total{path=\"cold\"}"),
+                .refill_tx = metric_sum(text, "sf_pool_refill_transactions_total"),
+                .refill_ports = metric_sum(text, "sf_port_allocations_total{path=\"refill\"}"),
+                .reclaims = metric_sum(text, "sf_pool_reclaims_total"),
+                .hits = metric_sum(text, "sf_pool_hits_total"),
+                .misses = metric_sum(text, "sf_pool_misses_total"),
+        };
+        sf_httpc_resp_clear(&r);
+        return 0;
+}
+
+/* Port rows written since rev0 (store writes of kind port), by event type. */
+static void port_writes(const char *endpoint, int64_t rev0, int64_t *created, int64_t *updated, int64_t *deleted)
+{
+        _cleanup_httpc_ sf_httpc *c = NULL;
+        int64_t since = rev0;
+        *created = *updated = *deleted = 0;
+        if (sf_httpc_new(endpoint, &c, NULL) < 0)
+                return;
+        for (;;) {
+                _cleanup_free_ char *path =
+                        xasprintf("/v1/events?since=%" PRId64 "&timeout=0&kinds=port&limit=10000", since);
+                json_auto_t *out = NULL;
+                json_t *ev;
+                size_t k;
+                if (sf_httpc_call(c, "GET", path, NULL, &out, NULL) < 0)
+                        return;
+                json_array_foreach(json_object_get(out, "events"), k, ev) {
+                        const char *t = json_string_value(json_object_get(ev, "type")) ?: "";
+                        *created += STREQ(t, "created");
+                        *updated += STREQ(t, "updated");
+                        *deleted += STREQ(t, "deleted");
+                }
+                if (json_array_size(json_object_get(out, "events")) == 0 ||
+                    json_integer_value(json_object_get(out, "revision")) <= since)
+                        return;
+                since = json_integer_value(json_object_get(out, "revision"));
+        }
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+        return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "endpoint", required_argument, NULL, 'e' }, { "network", required_argument, NULL, 'n' },
+                { "count", required_argument, NULL, 'c' },    { "prefix", required_argument, NULL, 'p' },
+                { "image", required_argument, NULL, 'i' },    { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct ctx x = { .endpoint = "http://127.0.0.1:7480", .image = "busybox", .prefix = "sp", .n = 1 };
+        struct counters c0 = { 0 }, c1 = { 0 };
+        pthread_t *th, pt, wt;
+        int o, failed = 0, warm = 0, dup = 0;
+        uint64_t t_end;
+
+        while ((o = getopt_long(argc, argv, "e:n:c:p:i:h", opts, NULL)) >= 0) {
+                switch (o) {
+                case 'e': x.endpoint = optarg; break;
+                case 'n': x.network = optarg; break;
+                case 'c': x.n = (int) strtol(optarg, NULL, 10); break;
+                case 'p': x.prefix = optarg; break;
+                case 'i': x.image = optarg; break;
+                case 'h':
+                        printf("Usage: sf-spike-bench --network NET [--count N] [--prefix P] [--endpoint URL]\n"
+                               "Starts N containers at once on NET (addresses chosen by the controller) and prints\n"
+                               "per-container and summary timings. Run it in the node's network namespace.\n");
+                        return 0;
+                default: return 2;
+                }
+        }
+        if (!x.network || x.n < 1 || x.n > 2000) {
+                fprintf(stderr, "sf-spike-bench: --network is required; --count 1-2000\n");
+                return 2;
+        }
+        sf_httpc_global_init();
+        G = &x;
+        x.items = new0(struct item, x.n);
+        for (int i = 0; i < x.n; i++)
+                snprintf(x.items[i].name, sizeof(x.items[i].name), "%s-%d", x.prefix, i);
+        {
+                _cleanup_httpc_ sf_httpc *c = NULL;
+                json_auto_t *h = NULL;
+                if (sf_httpc_new(x.endpoint, &c, NULL) < 0 || sf_httpc_call(c, "GET", "/healthz", NULL, &h, NULL) < 0) {
+                        fprintf(stderr, "sf-spike-bench: sfd not reachable at %s\n", x.endpoint);
+                        return 1;
+                }
+                x.rev0 = json_integer_value(json_object_get(h, "revision"));
+        }
+        counters_read(x.endpoint, &c0);
+        pthread_create(&wt, NULL, watcher, &x);
+        pthread_create(&pt, NULL, pinger, &x);
+        th = new0(pthread_t, x.n);
+        for (int i = 0; i < x.n; i++)
+                pthread_create(&th[i], NULL, create_one, &x.items[i]);
+        for (int i = 0; i < x.n; i++)
+                pthread_join(th[i], NULL);
+        x.acks_done = true;
+        pthread_join(pt, NULL);
+        pthread_join(wt, NULL);
+        t_end = sf_now_usec();
+        /* The calls made to the network control plane until the burst was served. */
+        counters_read(x.endpoint, &c1);
+        {
+                uint64_t t0 = UINT64_MAX, t_all = 0, t_run = 0;
+                double *nr = new0(double, x.n);
+                int n_nr = 0;
+                json_auto_t *ips = json_object();
+                int64_t pc = 0, pu = 0, pd = 0;
+                port_writes(x.endpoint, x.rev0, &pc, &pu, &pd);
+                for (int i = 0; i < x.n; i++) {
+                        struct item *it = &x.items[i];
+                        uint64_t ready = MAX(it->t_ping, it->t_running);
+                        t0 = MIN(t0, it->t_req);
+                        if (it->failed || !it->t_ping || !it->t_running) {
+                                failed++;
+                                continue;
+                        }
+                        if (json_object_get(ips, it->ip))
+                                dup++;
+                        json_object_set_new(ips, it->ip, json_true());
+                        t_all = MAX(t_all, ready);
+                        t_run = MAX(t_run, it->t_running);
+                        warm += json_is_true(json_object_get(it->timings, "warm"));
+                        if (it->net_ready_ms >= 0)
+                                nr[n_nr++] = it->net_ready_ms;
+                        {
+                                _cleanup_free_ char *t = it->timings ? sf_json_dumps(it->timings) : xstrdup("{}");
+                                printf("{\"name\":\"%s\",\"ip\":\"%s\",\"ack_ms\":%.3f,\"ping_ms\":%.3f,\"running_ms\":%.3f,"
+                                       "\"ready_ms\":%.3f,\"net_ready_ms\":%.3f,\"agent\":%s}\n",
+                                       it->name, it->ip, (it->t_ack - it->t_req) / 1e3, (it->t_ping - it->t_req) / 1e3,
+                                       (it->t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3, it->net_ready_ms, t);
+                        }
+                }
+                qsort(nr, n_nr, sizeof(double), cmp_d);
+                printf("{\"summary\":true,\"count\":%d,\"failed\":%d,\"duplicate_ips\":%d,\"warm\":%d,"
+                       "\"all_ready_ms\":%.3f,\"all_running_ms\":%.3f,"
+                       "\"net_ready_p50_ms\":%.3f,\"net_ready_max_ms\":%.3f,"
+                       "\"cp_cold_allocations\":%.0f,\"cp_refill_transactions\":%.0f,\"cp_refill_ports\":%.0f,"
+                       "\"cp_reclaims\":%.0f,\"pool_hits\":%.0f,\"pool_misses\":%.0f,"
+                       "\"port_rows_created\":%" PRId64 ",\"port_rows_updated\":%" PRId64 ",\"port_rows_deleted\":%" PRId64
+                       ",\"window_ms\":%.3f}\n",
+                       x.n, failed, dup, warm, t_all ? (t_all - t0) / 1e3 : -1.0, t_run ? (t_run - t0) / 1e3 : -1.0,
+                       n_nr ? nr[n_nr / 2] : -1.0, n_nr ? nr[n_nr - 1] : -1.0, c1.cold - c0.cold,
+                       c1.refill_tx - c0.refill_tx, c1.refill_ports - c0.refill_ports, c1.reclaims - c0.reclaims,
+                       c1.hits - c0.hits, c1.misses - c0.misses, pc, pu, pd, (t_end - t0) / 1e3);
+                free(nr);
+        }
+        fflush(stdout);
+        for (int i = 0; i < x.n; i++)
+                if (x.items[i].timings)
+                        json_decref(x.items[i].timings);
+        free(x.items);
+        free(th);
+        return failed || dup ? 1 : 0;
+}
