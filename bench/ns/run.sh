@@ -9,7 +9,8 @@
 #   mec    the 5G/MEC demonstrator (examples/5g-mec: 7 VNFs, 5 virtual links, day-0 templates
 #          naming peers), when its images can be built (tools/build-demo-images.sh)
 # each with port pools cold (sfd --pools off; the NS creates its networks) and warm (sfd --pools
-# on, the virtual links mapped to existing networks whose pools are filled beforehand). Each
+# on --pool-min 20, the virtual links mapped to existing networks, made for the case, whose pools
+# are full before each run). Each
 # case: REPS instantiate/terminate cycles; times from the operation occurrence (server side:
 # start_time -> end_time) and around the blocking `sfctl ns instantiate` (client side).
 # Needs root. Usage: [REPS=5] [KEEP_LOG=FILE] bench/ns/run.sh [BUILD_DIR] [OUT_JSON]
@@ -143,6 +144,13 @@ run_case() { # name pools(cold|warm) nsd vl-list
                         for vl in $vls; do echo "- {name: $vl, vim-network-name: warm-$vl}"; done
                 fi
         } >"$cfg"
+        if [ "$pools" = warm ]; then # existing networks for the case's virtual links, with pools
+                local n=90
+                for vl in $vls; do
+                        $SF network create "warm-$vl" --cidr "10.$n.0.0/24" -q >/dev/null
+                        n=$((n + 1))
+                done
+        fi
         $SF ns create "b-$name" --nsd "$nsd" --config "$cfg" >/dev/null || { echo "create $name failed" >&2; exit 1; }
         i=0
         while [ "$i" -lt "$REPS" ]; do
@@ -176,6 +184,7 @@ run_case() { # name pools(cold|warm) nsd vl-list
                 term+=("$(( (t1 - t0) / 1000000 ))")
         done
         $SF ns delete "b-$name" >/dev/null
+        for n in $($SF network list -q); do $SF network delete "$n" >/dev/null; done
         local vdus
         vdus=$($SF nsd show "$nsd" -o json | jq '.model.vnf_profiles | length')
         results=$(echo "$results" | jq --arg n "$name" --arg p "$pools" --argjson v "$vdus" \
@@ -197,7 +206,7 @@ onboard_all() {
 for pools in cold warm; do
         for variant in plain day0; do
                 rm -rf "$ST/state"
-                if [ $pools = cold ]; then start_sfd --pools off; else start_sfd --pools on --pool-min 24 --pool-max 48 --pool-batch 24; fi
+                if [ $pools = cold ]; then start_sfd --pools off; else start_sfd --pools on --pool-min 20 --pool-max 40 --pool-batch 20; fi
                 if [ $variant = plain ]; then
                         onboard_all
                         if [ $MEC = 1 ]; then
@@ -210,13 +219,6 @@ for pools in cold warm; do
                         for v in a b; do $SF vnfd onboard "$ST/s20d0/synth-$v.yaml" >/dev/null; done
                         $SF nsd onboard "$ST/s20d0/synth20.yaml" >/dev/null
                 fi
-                if [ $pools = warm ]; then
-                        n=90
-                        for vl in access-net core-net data ctl spare radio fronthaul backhaul sgi mec; do
-                                $SF network create "warm-$vl" --cidr "10.$n.0.0/24" -q >/dev/null
-                                n=$((n + 1))
-                        done
-                fi
                 if [ $variant = plain ]; then
                         run_case demo $pools demo-ns "access-net core-net"
                         run_case s20 $pools synth20 "data ctl spare"
@@ -224,7 +226,6 @@ for pools in cold warm; do
                 else
                         run_case s20d0 $pools synth20 "data ctl spare"
                 fi
-                for n in $($SF network list -q); do $SF network delete "$n" >/dev/null; done
                 stop_sfd
         done
 done

@@ -20,9 +20,11 @@ enum lw_state {
         LW_EXITED,   /* its process ended by itself */
         LW_FAILED,   /* could not be created or started */
         LW_GONE,     /* torn down */
+        LW_PREPARED, /* handover target: ports plumbed and held down, waiting for cutover */
 };
 
-enum job_type { JOB_CREATE, JOB_START, JOB_STOP, JOB_DELETE, JOB_REAP };
+enum job_type { JOB_CREATE, JOB_START, JOB_STOP, JOB_DELETE, JOB_REAP,
+                JOB_HO_PREPARE, JOB_HO_RELEASE, JOB_HO_CUTOVER };
 
 struct lw {                     /* a workload on this node, as the node knows it */
         char id[40];
@@ -34,6 +36,12 @@ struct lw {                     /* a workload on this node, as the node knows it
         bool reap_pending;      /* it exited while a job ran: reap after that job */
         bool deleting;
         bool finalized;
+        /* handover (a move that keeps IP and MAC) */
+        bool shadow;            /* the target's prepared copy: not this node's yet */
+        bool ho_started;        /* its process already runs (interfaces down) */
+        char *ho_move;          /* the move it was prepared or released for */
+        bool ho_released;
+        uint64_t ho_release_usec;
         sf_workload_status st;
         int exit_fd;            /* pidfd watched for exit, -1 */
         unsigned restarts;
@@ -113,6 +121,10 @@ struct lw *agent_lw_find(sf_agent *a, const char *id);               /* lock hel
 struct lw *agent_lw_add(sf_agent *a, const char *id);                /* lock held */
 void agent_lw_remove(sf_agent *a, struct lw *w);                     /* lock held */
 void agent_lw_set_message(struct lw *w, const char *fmt, ...) _printf_(2, 3);
+
+/* workload.c: handover (lock held): acts on a workload with a handover in progress; true
+ * when the caller must leave it alone */
+bool agent_handover_dispatch(sf_agent *a, const char *id, json_t *c);
 
 /* workload.c: jobs, run without the lock */
 void agent_job_run(sf_agent *a, sf_httpc *http, struct job *j);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/agent-internal.h"
+#include "agent/compute/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/features.h"
@@ -106,6 +107,8 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         }
         agent_refresh_images(a);
 
+        if (o->cgroup_parent)
+                sf_cgroup_set_prefix(o->cgroup_parent);
         rt_root = xasprintf("%s/%s", a->o.run_dir, a->o.runtime);
         exec_dir = xasprintf("%s/exec", a->o.run_dir);
         r = sf_compute_open("container",

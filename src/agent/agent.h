@@ -23,6 +23,7 @@ struct sf_agent_options {
         unsigned workers;         /* parallel workload operations; 0: 16 */
         unsigned heartbeat_ms;    /* 0: 5000 */
         const char *labels;       /* "k=v,k2=v2" node labels; NULL: none */
+        const char *cgroup_parent; /* cgroup under which containers go; NULL: "superfluid" */
 };
 
 /* Starts the agent's threads; registers its routes (/agent/v1/...) on api. */

@@ -39,6 +39,7 @@ void agent_lw_remove(sf_agent *a, struct lw *w)
         if (w->exit_fd >= 0)
                 close(w->exit_fd);
         free(w->name);
+        free(w->ho_move);
         free(w->message);
         free(w->network_ready_at);
         free(w->started_at);
@@ -180,6 +181,8 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 struct lw *w = agent_lw_find(a, id);
                 const char *desired;
                 int64_t gen = json_integer_value(json_object_get(c, "generation"));
+                if (json_is_object(json_object_get(c, "handover")) && agent_handover_dispatch(a, id, c))
+                        continue;
                 if (!mine(a, c))
                         continue;
                 if (json_is_true(json_object_get(c, "deleting"))) {
@@ -241,7 +244,20 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
         for (size_t i = 0; i < a->n_lws; i++) {
                 struct lw *w = a->lws[i];
                 json_t *want = agent_cache_get(a, "container", w->id);
-                if (w->busy || w->finalized)
+                if (w->busy)
+                        continue;
+                /* removed here and no longer this node's (deleted, or moved away): forget it,
+                 * so that a later move back starts from a clean slate */
+                if (w->state == LW_GONE && (!want || !mine(a, want)) && !w->shadow) {
+                        agent_lw_remove(a, w);
+                        i--;
+                        continue;
+                }
+                if (w->finalized)
+                        continue;
+                /* a handover target's prepared copy is not this node's until the cutover */
+                if (w->shadow && want && json_is_object(json_object_get(want, "handover")) &&
+                    STREQ(json_string_value(json_object_get(json_object_get(want, "handover"), "to")) ?: "", a->node_id))
                         continue;
                 if (!want || !mine(a, want)) {
                         if (w->state == LW_GONE) {
@@ -261,7 +277,8 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
         for (size_t i = 0; i < a->n_lws; i++) {
                 struct lw *w = a->lws[i];
                 json_t *s;
-                if (w->deleting || w->state == LW_GONE || !agent_cache_get(a, "container", w->id))
+                if (w->deleting || w->state == LW_GONE || w->shadow ||
+                    !agent_cache_get(a, "container", w->id) || !mine(a, agent_cache_get(a, "container", w->id)))
                         continue;
                 s = status_of(a, w);
                 /* Compare with what the controller holds (not with what was last sent): a

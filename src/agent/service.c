@@ -11,6 +11,7 @@
 #include <libmnl/libmnl.h>
 #include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
@@ -269,6 +270,17 @@ static int ct_cb(const struct nlmsghdr *nlh, size_t idx, void *userdata, sf_err 
             sf_nl_parse_nested(tt[CTA_TUPLE_IP], ip, CTA_IP_MAX) < 0 || !ip[CTA_IP_V4_SRC] ||
             mnl_attr_get_payload_len(ip[CTA_IP_V4_SRC]) != 4)
                 return 0;
+        /* a TCP connection in TIME_WAIT or CLOSE is over: conntrack only remembers it */
+        if (tb[CTA_PROTOINFO]) {
+                const struct nlattr *pi[CTA_PROTOINFO_MAX + 1], *tcp[CTA_PROTOINFO_TCP_MAX + 1];
+                if (sf_nl_parse_nested(tb[CTA_PROTOINFO], pi, CTA_PROTOINFO_MAX) >= 0 && pi[CTA_PROTOINFO_TCP] &&
+                    sf_nl_parse_nested(pi[CTA_PROTOINFO_TCP], tcp, CTA_PROTOINFO_TCP_MAX) >= 0 &&
+                    tcp[CTA_PROTOINFO_TCP_STATE]) {
+                        uint8_t st = mnl_attr_get_u8(tcp[CTA_PROTOINFO_TCP_STATE]);
+                        if (st == TCP_CONNTRACK_TIME_WAIT || st == TCP_CONNTRACK_CLOSE)
+                                return 0;
+                }
+        }
         inet_ntop(AF_INET, mnl_attr_get_payload(ip[CTA_IP_V4_SRC]), b, sizeof(b));
         json_object_set_new(c->by_ip, b, json_integer(json_integer_value(json_object_get(c->by_ip, b)) + 1));
         return 0;

@@ -203,13 +203,14 @@ json_t *agent_trunk_desired(sf_agent *a)
         const char *id;
         json_object_foreach(agent_cache_kind(a, "trunk"), id, t) {
                 json_t *parent = agent_cache_get(a, "port", sv(t, "port_id"));
-                json_t *subs = json_array(), *s;
+                json_t *subs, *s;
                 const char *dev;
                 struct lw *w;
                 char key[KEY_LEN + 1];
                 size_t i;
                 if (!a->node_id || !STREQ(sv(t, "node_id") ?: "", a->node_id) || !parent)
                         continue;
+                subs = json_array();
                 json_array_foreach(json_object_get(t, "sub_ports"), i, s) {
                         json_t *net = agent_cache_get(a, "network", sv(s, "network_id"));
                         json_t *sns = json_array(), *sn;

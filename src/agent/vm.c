@@ -1138,6 +1138,9 @@ bool agent_vm_job_run(sf_agent *a, sf_httpc *http, struct job *j)
         case JOB_DELETE:
                 vm_job_delete(a, http, j);
                 break;
+        default:
+                /* handover jobs: the controller refuses handover moves of VMs */
+                break;
         }
         return true;
 }

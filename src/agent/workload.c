@@ -767,6 +767,303 @@ static void job_delete(sf_agent *a, sf_httpc *http, struct job *j)
         log_info("container %s removed", j->id);
 }
 
+/* ---- handover: a move that keeps the workload's IP and MAC (see src/vim/move.c) ----
+ *
+ * target (prepare): the ports are plumbed with their MAC and IP, held down; the root
+ *   filesystem and bundle are made; without a state hook the process starts right away (it
+ *   cannot talk yet), with one it waits for the state.
+ * old node (release): the export hook runs (its output is the state), the process is killed
+ *   at once, the interfaces go down: from here the function does not answer.
+ * target (cutover, once the controller moved the ports' binding here): the state is written
+ *   where the hook says, the process starts if it did not, the interfaces come up (arp_notify
+ *   announces them). */
+
+static int report_handover(sf_httpc *http, const char *id, json_t *ho)
+{
+        _cleanup_free_ char *path = xasprintf("/v1/containers/%s", id);
+        json_auto_t *body = json_pack("{s:{s:O}}", "status", "handover", ho);
+        return sf_httpc_call(http, "PATCH", path, body, NULL, NULL);
+}
+
+/* All of a workload's interfaces inside its namespace up or down (eth0, eth1, ...). */
+static int links_set(sf_agent *a, const char *id, size_t n, bool up, sf_err *e)
+{
+        _cleanup_free_ char *netns = agent_netns_path(a, id);
+        _cleanup_close_ int fd = sf_netns_open(netns, e);
+        _cleanup_nl_ sf_nl *nl = NULL;
+        int r;
+        if (fd < 0)
+                return fd;
+        r = sf_nl_open_in_netns(fd, &nl, e);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                char ifn[16];
+                snprintf(ifn, sizeof(ifn), "eth%u", (unsigned) (i % 100));
+                r = sf_link_set_up(nl, SF_LINK_NAME(ifn), up, e);
+        }
+        return r;
+}
+
+static void job_ho_prepare(sf_agent *a, sf_httpc *http, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_image_info_ sf_image_info *img = NULL;
+        _cleanup_free_ char *dir = agent_container_dir(a, j->id), *rootfs = NULL, *move = NULL;
+        struct plan p = { 0 };
+        struct wspec s = { 0 };
+        sf_workload_status st = { 0 };
+        bool start;
+        struct lw *w;
+        int r;
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        r = w ? plan_make(a, w, &p, &e) : -ENOENT;
+        move = w && w->ho_move ? xstrdup(w->ho_move) : NULL;
+        pthread_mutex_unlock(&a->lock);
+        if (r == -ENOENT)
+                return;
+        start = !json_is_object(json_object_get(p.spec, "handover_hook"));
+        if (r >= 0)
+                r = sf_mkdir_p(dir, 0700, &e);
+        if (r >= 0)
+                r = local_write(a, w, &p, &e);
+        if (r >= 0)
+                r = plumb_all(a, w, &p, false, &e);
+        if (r >= 0)
+                r = links_set(a, j->id, p.n_ports, false, &e);
+        if (r >= 0)
+                r = sf_image_get(a->images, json_string_value(json_object_get(p.spec, "image")), &img, &e);
+        if (r >= 0)
+                r = sf_rootfs_prepare(a->images, img->name, dir, &rootfs, &e);
+        if (r >= 0)
+                r = write_files(rootfs, json_object_get(p.spec, "files"), &e);
+        if (r >= 0)
+                r = wspec_full(a, w, &p, rootfs, img, &s, &e);
+        if (r >= 0)
+                r = a->containers->driver->prepare(a->containers, &s.ws, &e);
+        if (r >= 0 && start)
+                r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w && r >= 0) {
+                w->state = LW_PREPARED;
+                w->ho_started = start;
+                w->st = st;
+        } else if (w)
+                w->state = LW_FAILED;
+        pthread_mutex_unlock(&a->lock);
+        if (r < 0) {
+                json_auto_t *x = NULL;
+                log_warn("handover of %s: prepare: %s", j->id, sf_err_msg(&e));
+                x = json_pack("{s:s, s:s*, s:s, s:s}", "phase", "failed", "move", move, "node", a->node_name,
+                              "message", sf_err_msg(&e));
+                report_handover(http, j->id, x);
+        } else {
+                json_auto_t *x = json_pack("{s:s, s:s*, s:s, s:b}", "phase", "prepared", "move", move,
+                                           "node", a->node_name, "process_started", start);
+                log_info("handover of '%s': prepared here (interfaces held down%s)",
+                         json_string_value(json_object_get(p.spec, "name")), start ? ", process running" : "");
+                report_handover(http, j->id, x);
+        }
+        wspec_done(&s);
+        plan_done(&p);
+}
+
+static void job_ho_release(sf_agent *a, sf_httpc *http, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_free_ char *out = NULL, *err = NULL, *move = NULL;
+        json_auto_t *hook = NULL, *x = NULL;
+        struct wspec s;
+        size_t n_ports = 0;
+        int code = 0;
+        uint64_t t0 = sf_now_usec();
+        struct lw *w;
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w) {
+                hook = json_incref(json_object_get(w->spec, "handover_hook"));
+                n_ports = json_array_size(json_object_get(w->spec, "port_ids"));
+                move = w->ho_move ? xstrdup(w->ho_move) : NULL;
+                if (w->exit_fd >= 0) {
+                        close(w->exit_fd); /* this exit is expected: no reap, no restart */
+                        w->exit_fd = -1;
+                }
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (!w)
+                return;
+        wspec_min(a, j->id, &s);
+        /* 1. the function hands its state over (in-memory state cannot be carried otherwise:
+         *    no checkpoint/restore on this kernel) */
+        if (json_is_object(hook)) {
+                _cleanup_strv_free_ char **argv = NULL;
+                json_t *arg;
+                size_t i;
+                argv = new0(char *, 1);
+                json_array_foreach(json_object_get(hook, "export"), i, arg)
+                        strv_push(&argv, xstrdup(json_string_value(arg)));
+                if (a->containers->driver->exec(a->containers, &s.ws, argv, NULL, 10000, &out, &err, &code, &e) < 0 || code != 0)
+                        log_warn("handover of %s: the export hook failed (%d): %s", j->id, code,
+                                 e.code ? sf_err_msg(&e) : err ? err : "");
+        }
+        /* 2. stop at once, 3. interfaces down */
+        sf_err_clear(&e);
+        if (a->containers->driver->stop(a->containers, &s.ws, 0, &e) < 0)
+                log_warn("handover of %s: stop: %s", j->id, sf_err_msg(&e));
+        sf_err_clear(&e);
+        if (links_set(a, j->id, n_ports, false, &e) < 0)
+                log_warn("handover of %s: interfaces down: %s", j->id, sf_err_msg(&e));
+        wspec_done(&s);
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w) {
+                w->ho_released = true;
+                w->state = LW_STOPPED;
+        }
+        pthread_mutex_unlock(&a->lock);
+        x = json_pack("{s:s, s:s*, s:s, s:f}", "phase", "released", "move", move, "node", a->node_name,
+                      "release_ms", (sf_now_usec() - t0) / 1000.0);
+        if (out)
+                json_object_set_new(x, "state", json_string(out));
+        log_info("handover of %s: released (%.1f ms)", j->id, (sf_now_usec() - t0) / 1000.0);
+        report_handover(http, j->id, x);
+}
+
+static void job_ho_cutover(sf_agent *a, sf_httpc *http, struct job *j)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_image_info_ sf_image_info *img = NULL;
+        _cleanup_free_ char *dir = agent_container_dir(a, j->id), *rootfs = NULL, *move = NULL;
+        json_auto_t *hook = NULL, *state = NULL, *x = NULL;
+        struct plan p = { 0 };
+        struct wspec s = { 0 };
+        sf_workload_status st = { 0 };
+        uint64_t t0 = sf_now_usec();
+        bool started;
+        struct lw *w;
+        int r;
+
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        r = w ? plan_make(a, w, &p, &e) : -ENOENT;
+        if (w) {
+                started = w->ho_started;
+                st = w->st;
+                move = w->ho_move ? xstrdup(w->ho_move) : NULL;
+                hook = json_incref(json_object_get(w->spec, "handover_hook"));
+                state = json_incref(json_object_get(json_object_get(agent_cache_get(a, "container", j->id), "handover"), "state"));
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (r == -ENOENT)
+                return;
+        if (r >= 0 && !started) {
+                /* the state first, then the process */
+                r = sf_image_get(a->images, json_string_value(json_object_get(p.spec, "image")), &img, &e);
+                if (r >= 0)
+                        r = sf_rootfs_prepare(a->images, img->name, dir, &rootfs, &e);
+                if (r >= 0 && json_is_object(hook)) {
+                        const char *data = json_is_string(state) ? json_string_value(state) : "";
+                        r = sf_rootfs_write_file(rootfs, json_string_value(json_object_get(hook, "import_path")),
+                                                 data, strlen(data), 0600, (uid_t) -1, (gid_t) -1, &e);
+                }
+                if (r >= 0)
+                        r = wspec_full(a, w, &p, rootfs, img, &s, &e);
+                if (r >= 0)
+                        r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
+        }
+        if (r >= 0)
+                r = links_set(a, j->id, p.n_ports, true, &e);
+        pthread_mutex_lock(&a->lock);
+        w = agent_lw_find(a, j->id);
+        if (w) {
+                if (r >= 0) {
+                        json_t *ips = json_array();
+                        w->shadow = false;
+                        w->state = LW_RUNNING;
+                        w->st = st;
+                        free(w->started_at);
+                        w->started_at = sf_timestamp(sf_realtime_usec());
+                        for (size_t i = 0; i < p.n_ports; i++)
+                                json_array_extend(ips, p.ports[i].ips);
+                        if (w->ips)
+                                json_decref(w->ips);
+                        w->ips = ips;
+                        agent_lw_set_message(w, NULL);
+                        agent_exit_watch_add(a, w);
+                } else
+                        w->state = LW_FAILED;
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (r < 0) {
+                log_warn("handover of %s: cutover: %s", j->id, sf_err_msg(&e));
+                x = json_pack("{s:s, s:s*, s:s, s:s}", "phase", "failed", "move", move, "node", a->node_name,
+                              "message", sf_err_msg(&e));
+        } else {
+                log_info("handover of '%s': running here after %.1f ms of cutover",
+                         json_string_value(json_object_get(p.spec, "name")), (sf_now_usec() - t0) / 1000.0);
+                x = json_pack("{s:s, s:s*, s:s, s:f}", "phase", "running", "move", move, "node", a->node_name,
+                              "cutover_ms", (sf_now_usec() - t0) / 1000.0);
+        }
+        report_handover(http, j->id, x);
+        wspec_done(&s);
+        plan_done(&p);
+}
+
+bool agent_handover_dispatch(sf_agent *a, const char *id, json_t *c)
+{
+        json_t *ho = json_object_get(c, "handover");
+        const char *phase = json_string_value(json_object_get(ho, "phase")) ?: "";
+        const char *to = json_string_value(json_object_get(ho, "to")) ?: "";
+        const char *from = json_string_value(json_object_get(ho, "from")) ?: "";
+        const char *move = json_string_value(json_object_get(ho, "move")) ?: "";
+        const char *node = json_string_value(json_object_get(c, "node_id")) ?: "";
+        struct lw *w = agent_lw_find(a, id);
+
+        if (!a->node_id)
+                return false;
+        if (STREQ(to, a->node_id)) {
+                if (STREQ(phase, "prepare")) {
+                        if (w && !w->busy && !w->shadow && w->state == LW_GONE) {
+                                agent_lw_remove(a, w); /* left over from an earlier move away */
+                                w = NULL;
+                        }
+                        if (!w) {
+                                w = agent_lw_add(a, id);
+                                w->shadow = true;
+                                w->spec = json_incref(c);
+                                w->name = xstrdup(json_string_value(json_object_get(c, "name")));
+                        }
+                        if (!w->busy && w->shadow && (!w->ho_move || !STREQ(w->ho_move, move))) {
+                                free(w->ho_move);
+                                w->ho_move = xstrdup(move);
+                                agent_job_push(a, JOB_HO_PREPARE, id);
+                        }
+                } else if (STREQ(phase, "cutover") && STREQ(node, a->node_id) && w && !w->busy &&
+                           w->state == LW_PREPARED) {
+                        if (w->spec != c) {
+                                json_decref(w->spec);
+                                w->spec = json_incref(c);
+                        }
+                        agent_job_push(a, JOB_HO_CUTOVER, id);
+                }
+                /* until the cutover is done the normal path must not create or delete it */
+                return !w || w->shadow || w->state == LW_PREPARED || w->busy;
+        }
+        if (STREQ(from, a->node_id) && STREQ(node, a->node_id)) {
+                if (STREQ(phase, "prepare"))
+                        return false; /* it keeps serving meanwhile */
+                if (STREQ(phase, "release") && w && !w->busy && !w->ho_released) {
+                        free(w->ho_move);
+                        w->ho_move = xstrdup(move);
+                        agent_job_push(a, JOB_HO_RELEASE, id);
+                }
+                return true; /* released: no restart, no status race */
+        }
+        return false;
+}
+
 void agent_job_run(sf_agent *a, sf_httpc *http, struct job *j)
 {
         if (agent_vm_job_run(a, http, j)) /* VM hook: kind "vm" runs in vm.c */
@@ -786,6 +1083,15 @@ void agent_job_run(sf_agent *a, sf_httpc *http, struct job *j)
                 break;
         case JOB_DELETE:
                 job_delete(a, http, j);
+                break;
+        case JOB_HO_PREPARE:
+                job_ho_prepare(a, http, j);
+                break;
+        case JOB_HO_RELEASE:
+                job_ho_release(a, http, j);
+                break;
+        case JOB_HO_CUTOVER:
+                job_ho_cutover(a, http, j);
                 break;
         }
 }

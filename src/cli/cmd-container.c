@@ -124,6 +124,20 @@ static int run_run(struct sfctl *c, const struct verb *v, struct args *a)
         body_str(a, "cpu", body, "cpu");
         body_str(a, "anti-affinity", body, "anti_affinity");
         body_str(a, "reschedule", body, "reschedule");
+        body_str(a, "move-strategy", body, "move_strategy");
+        if (!args_get(a, "handover-export") != !args_get(a, "handover-import")) {
+                sf_err_set(&e, -EINVAL, args_get(a, "handover-export") ? "--handover-import" : "--handover-export",
+                           "is required too: the state goes from the export command's output to this path");
+                return fail(&e);
+        }
+        if (args_get(a, "handover-export")) {
+                /* the export command runs in the old instance through /bin/sh; its output
+                 * lands at the import path in the new one */
+                json_object_set_new(body, "handover_hook",
+                                    json_pack("{s:[s,s,s], s:s}", "export", "/bin/sh", "-c",
+                                              args_get(a, "handover-export"), "import_path",
+                                              args_get(a, "handover-import")));
+        }
         body_labels(a, body, &e);
         r = body_int(a, "stop-grace", body, "stop_grace_seconds", &e);
         if (r >= 0 && args_has(a, "vm"))
@@ -366,6 +380,9 @@ static const struct opt run_opts[] = {
         { "runtime", "NAME", "runc or crun (default: the node's)" },
         { "anti-affinity", "GROUP", "never on a node with another member of GROUP" },
         { "reschedule", "POLICY", "never (default) or on-node-failure: move when the node dies" },
+        { "move-strategy", "S", "how it moves (sfctl move): make-before-break (default) or handover" },
+        { "handover-export", "CMD", "handover: a shell command whose output is the state to hand over" },
+        { "handover-import", "PATH", "handover: where that state is written in the new instance" },
         { "label", "KEY=VALUE", "a label", true },
         { "detach", NULL, "return at once instead of waiting until it runs" },
         { "vm", NULL, "run a VM (QEMU) from a VM image; -- ARGS are extra kernel arguments" },

@@ -443,7 +443,7 @@ static int ns_show(struct sfctl *c, const struct verb *v, struct args *a)
 }
 
 /* Follows an operation occurrence until it ends; prints its steps (unless -o json/-q). */
-static int follow(struct sfctl *c, json_t *op, int timeout_s)
+int ns_follow(struct sfctl *c, json_t *op, int timeout_s)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_free_ char *path = NULL, *esc = sf_httpc_escape(js(op, "id"));
@@ -522,7 +522,7 @@ static int action(struct sfctl *c, struct args *a, const char *act, json_t *body
                         printf("%s of NS '%s' accepted: operation '%s'\n", js(op, "operation"), a->pos[0], js(op, "name"));
                 return EXIT_OK;
         }
-        return follow(c, op, timeout_s > 0 ? timeout_s : 900);
+        return ns_follow(c, op, timeout_s > 0 ? timeout_s : 900);
 }
 
 static int ns_instantiate(struct sfctl *c, const struct verb *v, struct args *a)
@@ -551,6 +551,22 @@ static int ns_scale(struct sfctl *c, const struct verb *v, struct args *a)
         if (body_int(a, "steps", body, "steps", &e) < 0)
                 return fail(&e);
         return action(c, a, "scale", body);
+}
+
+static int ns_move(struct sfctl *c, const struct verb *v, struct args *a)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        json_auto_t *body = json_object();
+        if (!args_get(a, "vnf") || !args_get(a, "to"))
+                return usage_error("ns", "move needs --vnf MEMBER and --to SITE|NODE"), EXIT_USAGE;
+        body_str(a, "vnf", body, "vnf");
+        body_str(a, "vdu", body, "vdu");
+        body_str(a, "instance", body, "instance");
+        body_str(a, "to", body, "to");
+        body_str(a, "strategy", body, "strategy");
+        if (body_int(a, "drain", body, "drain_seconds", &e) < 0)
+                return fail(&e);
+        return action(c, a, "move", body);
 }
 
 static const struct col op_cols[] = {
@@ -627,8 +643,19 @@ static const struct opt ns_scale_opts[] = {
         { NULL },
 };
 
+static const struct opt ns_move_opts[] = {
+        { "vnf", "MEMBER", "the VNF (its member-vnf-index)" },
+        { "to", "SITE|NODE", "where to" },
+        { "vdu", "VDU", "only the instances of this VDU" },
+        { "instance", "NAME", "only this VDU instance (container name)" },
+        { "strategy", "S", "make-before-break or handover (default: each VDU's, from its descriptor)" },
+        { "drain", "SECONDS", "make-before-break: most time for old connections to finish (default 10)" },
+        WAIT_OPTS,
+        { NULL },
+};
+
 const struct resource res_ns = {
-        "ns", "network-service instances: create, instantiate, scale, terminate",
+        "ns", "network-service instances: create, instantiate, scale, move, terminate",
         (const struct verb[]) {
                 { "create", "NAME --nsd ID [--config FILE]", "create an NS instance (not instantiated)", ns_create_opts,
                   ns_create, NULL },
@@ -638,6 +665,8 @@ const struct resource res_ns = {
                   ns_inst_opts, ns_instantiate, NULL },
                 { "scale", "NAME --vnf MEMBER --aspect ASPECT --out|--in", "scale a VNF by a scaling aspect",
                   ns_scale_opts, ns_scale, NULL },
+                { "move", "NAME --vnf MEMBER --to SITE|NODE", "move a VNF (or some of its VDU instances) to "
+                  "another site or node, without dropping its users", ns_move_opts, ns_move, NULL },
                 { "terminate", "NAME", "remove everything it deployed", ns_term_opts, ns_terminate, NULL },
                 { "ops", "NAME", "its lifecycle operation occurrences", no_opts, ns_ops, NULL },
                 { "op", "OPERATION", "show one operation occurrence", no_opts, ns_op, NULL },

@@ -115,24 +115,69 @@ static void print_move(json_t *m)
                 printf("  error: %s\n", json_string_value(json_object_get(m, "error")));
 }
 
+/* A VNF instance, or a VDU instance (a container of an NS), moves through its NS: the move is
+ * an NS operation occurrence, and the NS's records follow. */
+static int move_in_ns(struct sfctl *c, struct args *a, const char *ns, json_t *body)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_free_ char *esc = sf_httpc_escape(ns), *path = xasprintf("/v1/ns_instances/%s/move", esc);
+        json_auto_t *op = NULL;
+        if (sf_httpc_call(c->http, "POST", path, body, &op, &e) < 0)
+                return fail(&e);
+        if (args_has(a, "no-wait")) {
+                out_object(c, op);
+                return EXIT_OK;
+        }
+        return ns_follow(c, op, 3600);
+}
+
 static int run_move(struct sfctl *c, const struct verb *v, struct args *a)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
-        _cleanup_free_ char *path = NULL, *mpath = NULL, *ref = NULL;
-        json_auto_t *body = json_object(), *m = NULL;
+        _cleanup_free_ char *path = NULL, *mpath = NULL, *ref = NULL, *cpath = NULL;
+        json_auto_t *body = json_object(), *m = NULL, *w = NULL;
         uint64_t deadline;
         int r;
         if (a->n_pos != 1 || !args_get(a, "to"))
                 return usage_error("move", "move takes a workload NAME and --to SITE|NODE"), EXIT_USAGE;
         ref = sf_httpc_escape(a->pos[0]);
-        path = xasprintf("/v1/containers/%s/move", ref);
         body_str(a, "to", body, "to");
         body_str(a, "strategy", body, "strategy");
         r = body_int(a, "timeout", body, "timeout", &e);
         if (r >= 0)
                 r = body_int(a, "drain", body, "drain_seconds", &e);
-        if (r >= 0)
-                r = sf_httpc_call(c->http, "POST", path, body, &m, &e);
+        if (r < 0)
+                return fail(&e);
+        /* What is TARGET: a container (maybe a VDU instance of an NS), else a VNF instance. */
+        cpath = xasprintf("/v1/containers/%s", ref);
+        r = sf_httpc_call(c->http, "GET", cpath, NULL, &w, &e);
+        if (r == -ENOENT) {
+                json_auto_t *vnf = NULL;
+                _cleanup_free_ char *vpath = xasprintf("/v1/vnf_instances/%s", ref);
+                sf_err_clear(&e);
+                r = sf_httpc_call(c->http, "GET", vpath, NULL, &vnf, &e);
+                if (r == -ENOENT) {
+                        sf_err_set(&e, -ENOENT, NULL, "no container, VDU instance or VNF instance '%s'", a->pos[0]);
+                        return fail(&e);
+                }
+                if (r < 0)
+                        return fail(&e);
+                json_object_set(body, "vnf", json_object_get(vnf, "member_vnf_index"));
+                return move_in_ns(c, a, json_string_value(json_object_get(vnf, "ns_instance_id")), body);
+        }
+        if (r < 0)
+                return fail(&e);
+        {
+                json_t *labels = json_object_get(w, "labels");
+                const char *ns = json_string_value(json_object_get(labels, "superfluid.ns"));
+                if (ns && json_object_get(labels, "superfluid.vnf")) {
+                        json_object_set(body, "vnf", json_object_get(labels, "superfluid.vnf"));
+                        json_object_set(body, "instance", json_object_get(w, "name"));
+                        return move_in_ns(c, a, ns, body);
+                }
+        }
+        path = xasprintf("/v1/containers/%s/move", ref);
+        r = sf_httpc_call(c->http, "POST", path, body, &m, &e);
         if (r < 0)
                 return fail(&e);
         if (args_has(a, "no-wait")) {
@@ -167,7 +212,9 @@ static const struct opt move_opts[] = {
 
 const struct resource res_move = {
         "move", "move a running workload to another site or node",
-        (const struct verb[]) { { "move", "NAME --to SITE|NODE [--strategy S]", "move a workload", move_opts, run_move }, { NULL } },
+        (const struct verb[]) { { "move", "TARGET --to SITE|NODE [--strategy S]",
+                                  "move a container, a VDU instance or a VNF instance (the last two as an "
+                                  "operation of their NS)", move_opts, run_move }, { NULL } },
 };
 
 static const struct col move_cols[] = {

@@ -113,6 +113,8 @@ extern const struct resource res_site, res_node, res_network, res_subnet, res_po
         res_router, res_pool, res_trunk;
 extern const struct resource res_lab;
 extern const struct resource res_vnfd, res_nsd, res_ns; /* cmd-ns.c */
+/* Follows an NS operation occurrence until it ends, printing its steps; the exit code. */
+int ns_follow(struct sfctl *c, json_t *op, int timeout_s);
 extern const struct resource res_vm, res_console;
 
 /* cmd-vm.c: the VM parts of sfctl run --vm. */

@@ -124,10 +124,16 @@ static bool in_container_cgroup(const char *pid, char *const *ids)
                 if (!p)
                         continue;
                 p += strlen("/" CGROUP_PREFIX "/");
-                for (char *const *id = ids; *id; id++) {
-                        size_t n = strlen(*id);
-                        if (strncmp(p, *id, n) == 0 && (p[n] == 0 || p[n] == '/'))
-                                return true;
+                /* superfluid/<id>, or superfluid/lab-<lab>-<host>/<id> (the lab's agents) */
+                for (int depth = 0; depth < 2 && p; depth++) {
+                        for (char *const *id = ids; *id; id++) {
+                                size_t n = strlen(*id);
+                                if (strncmp(p, *id, n) == 0 && (p[n] == 0 || p[n] == '/'))
+                                        return true;
+                        }
+                        p = strncmp(p, "lab-", 4) == 0 ? strchr(p, '/') : NULL;
+                        if (p)
+                                p++;
                 }
         }
         return false;
@@ -288,15 +294,32 @@ static int rmdir_tree(const char *path, sf_err *e)
 static void cgroups_of(char *const *ids, bool remove, char ***found, sf_err *first)
 {
         _cleanup_strv_free_ char **h = cgroup_hierarchies();
-        for (char **p = h; p && *p; p++)
-                for (char *const *id = ids; id && *id; id++) {
-                        _cleanup_free_ char *c = xasprintf("%s/" CGROUP_PREFIX "/%s", *p, *id);
-                        _cleanup_err_ sf_err le = SF_ERR_INIT;
-                        if (remove && rmdir_tree(c, &le) < 0)
-                                keep(first, &le);
-                        if (found && access(c, F_OK) == 0)
-                                strv_push(found, TAKE_PTR(c));
-                }
+        for (char **p = h; p && *p; p++) {
+                /* superfluid/<id>, and superfluid/lab-<lab>-<host>/<id> under each lab agent's
+                 * own cgroup parent (sfd --cgroup-parent) */
+                _cleanup_strv_free_ char **parents = NULL;
+                _cleanup_free_ char *top = xasprintf("%s/" CGROUP_PREFIX, *p);
+                DIR *d = opendir(top);
+                struct dirent *de;
+                strv_push(&parents, xstrdup(top));
+                while (d && (de = readdir(d)))
+                        if (de->d_type == DT_DIR && strncmp(de->d_name, "lab-", 4) == 0)
+                                strv_push(&parents, xasprintf("%s/%s", top, de->d_name));
+                if (d)
+                        closedir(d);
+                for (char **par = parents; *par; par++)
+                        for (char *const *id = ids; id && *id; id++) {
+                                _cleanup_free_ char *c = xasprintf("%s/%s", *par, *id);
+                                _cleanup_err_ sf_err le = SF_ERR_INIT;
+                                if (remove && rmdir_tree(c, &le) < 0)
+                                        keep(first, &le);
+                                if (found && access(c, F_OK) == 0)
+                                        strv_push(found, TAKE_PTR(c));
+                        }
+                /* the lab's own (now empty) parents go too */
+                for (char **par = parents + 1; remove && *par; par++)
+                        rmdir(*par);
+        }
 }
 
 /* ---- mounts ---- */

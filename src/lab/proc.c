@@ -176,6 +176,9 @@ char **lab_agent_argv(const sf_lab *lab, const sf_lab_host *h)
         strv_push(&v, xasprintf("--state-dir=%s", h->state_dir));
         strv_push(&v, xasprintf("--run-dir=%s", h->run_dir));
         strv_push(&v, xasprintf("--labels=lab=%s,site=%s", lab->name, h->site));
+        /* The hosts share one kernel: each gets its own cgroup parent, or a workload on two of
+         * them at once (a handover) would share a cgroup. */
+        strv_push(&v, xasprintf("--cgroup-parent=superfluid/lab-%s-%s", lab->name, h->name));
         if (lab->runtime)
                 strv_push(&v, xasprintf("--runtime=%s", lab->runtime));
         if (lab->log_level)

@@ -578,7 +578,7 @@ static int create_instance(struct opctx *c, json_t *plan, json_t *inst, json_t *
 }
 
 /* Creates insts (see new_instances; each with "vnf_id"), rendering day-0 content against the
- * NS as it will be, then waits until they all run. */
+ * NS as it will be once they exist; the caller then waits until they run. */
 static int create_instances(struct opctx *c, json_t *plan, json_t *insts, uint64_t deadline, sf_err *e)
 {
         json_auto_t *vnfs = NULL, *future = NULL, *ctx = NULL, *nets = nets_info(c), *ids = NULL;
@@ -1082,6 +1082,251 @@ static int terminate(struct opctx *c, sf_err *e)
         return 0;
 }
 
+/* ---- move ---- */
+
+/* Whether an instance is one the move's params select. */
+static bool move_selects(json_t *params, json_t *rv, json_t *inst)
+{
+        return (!jstr(params, "vdu") || STREQ(jstr(params, "vdu"), jstr(rv, "id"))) &&
+               (!jstr(params, "instance") || STREQ(jstr(params, "instance"), jstr(inst, "name") ?: ""));
+}
+
+/* The site (and node, when to names one) a move goes to. */
+static int move_target(sf_nfvo *n, const char *to, char **ret_site, char **ret_node, sf_err *e)
+{
+        _cleanup_rd_ sf_rd rd = { 0 };
+        json_auto_t *node = NULL, *site = NULL;
+        sf_rd_get(n->store, &rd);
+        if (sf_res_get(&rd, "node", to, &node, NULL) >= 0) {
+                if (sf_res_get(&rd, "site", jstr(node, "site_id") ?: "-", &site, NULL) < 0)
+                        return sf_err_set(e, -EINVAL, "to", "node '%s' is in no site", to);
+                *ret_node = xstrdup(jstr(node, "name"));
+        } else if (sf_res_get(&rd, "site", to, &site, NULL) < 0)
+                return sf_err_set(e, -EINVAL, "to", "'%s' is neither a node nor a site", to);
+        *ret_site = xstrdup(jstr(site, "name"));
+        return 0;
+}
+
+/* Where a container runs: its node's name and its site's name (either may be NULL). */
+static void container_place(sf_nfvo *n, const char *id, char **ret_node, char **ret_site)
+{
+        _cleanup_rd_ sf_rd rd = { 0 };
+        json_auto_t *c = NULL, *node = NULL, *site = NULL;
+        sf_rd_get(n->store, &rd);
+        if (sf_res_get(&rd, "container", id, &c, NULL) < 0 || !jstr(c, "node_id") ||
+            sf_res_get(&rd, "node", jstr(c, "node_id"), &node, NULL) < 0)
+                return;
+        *ret_node = xstrdup(jstr(node, "name"));
+        if (sf_res_get(&rd, "site", jstr(node, "site_id") ?: "-", &site, NULL) >= 0)
+                *ret_site = xstrdup(jstr(site, "name"));
+}
+
+/* The new instance's day-0 content, rendered for where it goes (make-before-break only: a
+ * handover keeps the instance as it is). */
+static int move_spec(struct opctx *c, json_t *pv, json_t *rv, json_t *inst, json_t *ctx, const char *kind, json_t **ret,
+                     sf_err *e)
+{
+        json_t *pd = find_id(json_object_get(pv, "vdus"), "id", jstr(rv, "id")), *cp, *f;
+        json_auto_t *files = NULL, *self_cps = json_array();
+        size_t i;
+        int r;
+        *ret = NULL;
+        if (!pd)
+                return 0;
+        json_array_foreach(json_object_get(inst, "cps"), i, cp)
+                json_array_append_new(self_cps, json_pack("{s:O?, s:O?}", "cpd", json_object_get(cp, "cpd"), "ip",
+                                                          json_object_get(cp, "ip")));
+        r = nfvo_day0_files(pd, ctx, jstr(pv, "member"), jstr(pv, "name"), jstr(inst, "name"),
+                            json_integer_value(json_object_get(inst, "index")), self_cps, &files, e);
+        if (r < 0 || json_array_size(files) == 0)
+                return r;
+        if (STREQ(kind ?: "", "vm")) { /* a VM gets its day-0 as cloud-init user-data */
+                json_array_foreach(files, i, f)
+                        if (STREQ(jstr(f, "path") ?: "", "/etc/superfluid/cloud-init"))
+                                *ret = json_pack("{s:O}", "user_data", json_object_get(f, "content"));
+                return 0;
+        }
+        *ret = json_pack("{s:O}", "files", files);
+        return 0;
+}
+
+/* After a make-before-break move the instance is a new container with new ports: the record
+ * follows, and the ports the NS had reserved for the old one go. */
+static int move_record(struct opctx *c, const char *vnf_id, const char *vdu, int64_t index, const char *new_id,
+                       json_t *old_reserved, sf_err *e)
+{
+        _cleanup_tx_ sf_tx *tx = NULL;
+        json_auto_t *rec = NULL, *nc = NULL, *cps = NULL;
+        json_t *inst, *cp;
+        size_t i;
+        sf_rd rd;
+        int r = sf_tx_begin(c->n->store, &tx, e);
+        if (r < 0)
+                return r;
+        sf_rd_from_tx(tx, &rd);
+        r = sf_res_get(&rd, "vnf_instance", vnf_id, &rec, e);
+        if (r >= 0)
+                r = sf_res_get(&rd, "container", new_id, &nc, e);
+        if (r >= 0)
+                r = sf_vnfm_vdu_cps(&rd, nc, &cps, e);
+        if (r < 0)
+                return r;
+        json_array_foreach(json_object_get(rec_vdu(rec, vdu), "instances"), i, inst) {
+                json_t *old_cps;
+                size_t k;
+                if (json_integer_value(json_object_get(inst, "index")) != index)
+                        continue;
+                old_cps = json_object_get(inst, "cps");
+                json_array_foreach(cps, k, cp)
+                        json_object_set(cp, "cpd", json_object_get(json_array_get(old_cps, k), "cpd"));
+                reserved_ports_of(inst, old_reserved);
+                json_object_set(inst, "container_id", json_object_get(nc, "id"));
+                json_object_set(inst, "name", json_object_get(nc, "name"));
+                json_object_set(inst, "cps", cps);
+        }
+        r = sf_vnfm_vnf_save(tx, rec, e);
+        if (r >= 0)
+                r = save(tx, c, e);
+        if (r >= 0)
+                r = sf_tx_commit(TAKE_PTR(tx), e);
+        return r;
+}
+
+/* MOVE: the selected VDU instances of one VNF go to another site or node, one after the
+ * other, each with its strategy (the VIM's moves). A make-before-break instance gets its day-0
+ * content rendered for its new place ({{self.site}}, {{vnf.<member>.site}}). When the whole
+ * VNF moved, the NS's parameters place it there from now on (later scale-outs, day-0 of
+ * others). A failed move leaves that instance where it was (the VIM rolls back) and ends the
+ * operation FAILED; instances moved before it stay moved. */
+static int move_op(struct opctx *c, sf_err *e)
+{
+        json_t *params = json_object_get(c->op, "params"), *rec, *pv, *rv, *inst;
+        const char *member = jstr(params, "vnf"), *to = jstr(params, "to");
+        json_auto_t *plan = NULL, *vnfs = NULL, *ctx = NULL, *nets = nets_info(c), *moves = json_array();
+        _cleanup_free_ char *site = NULL, *node = NULL;
+        uint64_t deadline = deadline_of(c);
+        size_t i, j, total = 0;
+        int r;
+
+        op_step(c, "planning");
+        r = move_target(c->n, to, &site, &node, e);
+        if (r >= 0)
+                r = load_plan(c, &plan, e);
+        if (r >= 0)
+                r = load_vnfs(c, &vnfs, e);
+        if (r < 0)
+                return r;
+        rec = json_object_get(vnfs, member);
+        pv = plan_vnf(plan, member);
+        if (!rec || !pv)
+                return sf_err_set(e, -EINVAL, "vnf", "NS '%s' has no VNF with member-vnf-index '%s'", jstr(c->ns, "name"),
+                                  member);
+        /* the day-0 context as it will be: this VNF at its new place */
+        json_object_set_new(pv, "site", json_string(site));
+        json_object_set_new(pv, "node", node ? json_string(node) : json_null());
+        ctx = nfvo_context(plan, jstr(c->ns, "name"), jstr(c->ns, "id"), nets, vnfs);
+        json_array_foreach(json_object_get(rec, "vdus"), i, rv)
+                json_array_foreach(json_object_get(rv, "instances"), j, inst)
+                        total += move_selects(params, rv, inst);
+        progress_add(c, 0, (int64_t) total + 1);
+        json_object_set(c->op, "moves", moves);
+        json_array_foreach(json_object_get(rec, "vdus"), i, rv) {
+                json_array_foreach(json_object_get(rv, "instances"), j, inst) {
+                        _cleanup_free_ char *at_node = NULL, *at_site = NULL;
+                        json_auto_t *req = NULL, *spec = NULL, *mv = NULL, *done = NULL, *old_reserved = json_array();
+                        json_auto_t *cur = NULL;
+                        const char *strategy = jstr(params, "strategy");
+                        if (!move_selects(params, rv, inst))
+                                continue;
+                        if (stopping(c, e))
+                                return -ECANCELED;
+                        container_place(c->n, jstr(inst, "container_id"), &at_node, &at_site);
+                        if ((node && at_node && STREQ(node, at_node)) || (!node && at_site && STREQ(site, at_site))) {
+                                op_log(c, "'%s' is in %s '%s' already", jstr(inst, "name"), node ? "node" : "site", to);
+                                progress_add(c, 1, 0);
+                                continue;
+                        }
+                        {
+                                _cleanup_rd_ sf_rd rd = { 0 };
+                                sf_rd_get(c->n->store, &rd);
+                                if (sf_res_get(&rd, "container", jstr(inst, "container_id"), &cur, e) < 0)
+                                        return sf_err_wrap(-ENOENT, e, "VDU instance '%s'", jstr(inst, "name"));
+                        }
+                        if (!strategy)
+                                strategy = jstr(cur, "move_strategy") ?: "make-before-break";
+                        req = json_pack("{s:s, s:s}", "to", to, "strategy", strategy);
+                        if (json_object_get(params, "timeout"))
+                                json_object_set(req, "timeout", json_object_get(params, "timeout"));
+                        if (json_object_get(params, "drain_seconds"))
+                                json_object_set(req, "drain_seconds", json_object_get(params, "drain_seconds"));
+                        if (STREQ(strategy, "make-before-break")) {
+                                r = move_spec(c, pv, rv, inst, ctx, jstr(cur, "kind"), &spec, e);
+                                if (r < 0)
+                                        return sf_err_wrap(r, e, "day-0 of '%s'", jstr(inst, "name"));
+                                if (spec)
+                                        json_object_set(req, "spec", spec);
+                        }
+                        op_step(c, "moving '%s' from %s to %s (%s)", jstr(inst, "name"), at_site ? at_site : "?", to,
+                                strategy);
+                        r = commit_progress(c, e);
+                        if (r >= 0)
+                                r = sf_vnfm_vdu_move(c->n->vnfm, jstr(inst, "container_id"), req, &mv, e);
+                        if (r < 0)
+                                return sf_err_wrap(r, e, "move '%s'", jstr(inst, "name"));
+                        op_log(c, "move '%s' of '%s' started", jstr(mv, "name"), jstr(inst, "name"));
+                        r = sf_vnfm_move_wait(c->n->vnfm, jstr(mv, "id"), deadline, &c->n->stopping, &done, e);
+                        if (r < 0)
+                                return sf_err_wrap(r, e, "move '%s' of '%s'", jstr(mv, "name"), jstr(inst, "name"));
+                        json_array_append_new(json_object_get(c->op, "moves"),
+                                              json_pack("{s:O, s:O, s:O, s:O, s:O?, s:O?, s:O?}", "instance",
+                                                        json_object_get(inst, "name"), "move", json_object_get(done, "name"),
+                                                        "strategy", json_object_get(done, "strategy"), "state",
+                                                        json_object_get(done, "state"), "gap_ms",
+                                                        json_object_get(done, "gap_ms"), "total_ms",
+                                                        json_object_get(done, "total_ms"), "error",
+                                                        json_object_get(done, "error")));
+                        if (!STREQ(jstr(done, "state") ?: "", "COMPLETED"))
+                                return sf_err_set(e, -EIO, NULL, "move '%s' of '%s' %s: %s (it keeps running in %s)",
+                                                  jstr(done, "name"), jstr(inst, "name"), jstr(done, "state"),
+                                                  jstr(done, "error") ?: "", at_site ? at_site : "its site");
+                        if (jstr(done, "new_workload_id")) {
+                                r = move_record(c, jstr(rec, "id"), jstr(rv, "id"),
+                                                json_integer_value(json_object_get(inst, "index")),
+                                                jstr(done, "new_workload_id"), old_reserved, e);
+                                if (r >= 0)
+                                        r = delete_ports(c, old_reserved, e);
+                                if (r < 0)
+                                        return sf_err_wrap(r, e, "records of '%s'", jstr(inst, "name"));
+                        }
+                        if (json_is_number(json_object_get(done, "gap_ms")))
+                                op_log(c, "'%s' runs in %s (%s, gap %.1f ms)", jstr(inst, "name"), to, strategy,
+                                       json_number_value(json_object_get(done, "gap_ms")));
+                        else
+                                op_log(c, "'%s' runs in %s (%s)", jstr(inst, "name"), to, strategy);
+                        progress_add(c, 1, 0);
+                        r = commit_progress(c, e);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        /* The whole VNF moved: it belongs there from now on. */
+        if (!jstr(params, "vdu") && !jstr(params, "instance")) {
+                json_t *cfg = json_object_get(c->ns, "config"), *vc;
+                if (!json_is_object(json_object_get(cfg, "vnf")))
+                        json_object_set_new(cfg, "vnf", json_object());
+                vc = json_object_get(json_object_get(cfg, "vnf"), member);
+                if (!vc) {
+                        vc = json_object();
+                        json_object_set_new(json_object_get(cfg, "vnf"), member, vc);
+                }
+                json_object_set_new(vc, "site", json_string(site));
+                json_object_set_new(vc, "node", node ? json_string(node) : json_null());
+                op_log(c, "VNF '%s' is placed in %s '%s' from now on", member, node ? "node" : "site", node ? node : site);
+        }
+        progress_add(c, 1, 0);
+        return 0;
+}
+
 /* ---- running ---- */
 
 static bool is_undoable(json_t *op)
@@ -1127,6 +1372,8 @@ static void run(struct opctx *c)
                 r = json_is_array(json_object_get(c->op, "removing")) ? scale_in_resume(c, &e) : scale(c, &e);
         else if (STREQ(type, "TERMINATE"))
                 r = terminate(c, &e);
+        else if (STREQ(type, "MOVE"))
+                r = move_op(c, &e);
         else
                 r = sf_err_set(&e, -EINVAL, NULL, "unknown operation '%s'", type);
         if (r == -ECANCELED && c->n->stopping) {

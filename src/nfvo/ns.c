@@ -1,6 +1,6 @@
 /* NS instances (kind ns_instance): created from an onboarded NSD with instantiation parameters
  * (checked against the NSD, its VNFDs and the deployment), deleted once not instantiated, and
- * the lifecycle actions instantiate, scale and terminate, each answered at once (202) with the
+ * the lifecycle actions instantiate, scale, move and terminate, each answered at once (202) with the
  * operation occurrence that runs in the background. */
 #include <inttypes.h>
 
@@ -347,6 +347,113 @@ static int ns_terminate(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t 
         return begin(ctx, s, cur, "TERMINATE", params, check_terminate, ret, e);
 }
 
+static int check_move(sf_nfvo *n, sf_rd *rd, json_t *ns, json_t *params, sf_err *e)
+{
+        if (!STREQ(jstr(ns, "state") ?: "", "INSTANTIATED"))
+                return sf_err_set(e, -EBUSY, NULL, "NS '%s' is %s: instantiate it first", jstr(ns, "name"),
+                                  jstr(ns, "state"));
+        return 0;
+}
+
+/* Before anything is touched: every selected instance can go there (the VIM's own checks,
+ * as a dry run: capacity, image, node readiness, strategy). */
+static int move_dry_run(sf_nfvo *n, json_t *cur, json_t *params, sf_err *e)
+{
+        _cleanup_rd_ sf_rd rd = { 0 };
+        json_auto_t *vnfs = NULL, *ids = json_array(), *names = json_array();
+        const char *member = jstr(params, "vnf");
+        json_t *rec = NULL, *v, *rv, *inst, *id;
+        size_t i, j;
+        int r;
+
+        if (!STREQ(jstr(cur, "state") ?: "", "INSTANTIATED"))
+                return sf_err_set(e, -EBUSY, NULL, "NS '%s' is %s: instantiate it first", jstr(cur, "name"),
+                                  jstr(cur, "state"));
+        sf_rd_get(n->store, &rd);
+        r = sf_vnfm_vnfs_of(&rd, jstr(cur, "id"), &vnfs, e);
+        if (r < 0)
+                return r;
+        json_array_foreach(vnfs, i, v)
+                if (STREQ(jstr(v, "member_vnf_index") ?: "", member))
+                        rec = v;
+        if (!rec)
+                return sf_err_set(e, -EINVAL, "vnf", "NS '%s' has no VNF with member-vnf-index '%s'", jstr(cur, "name"),
+                                  member);
+        json_array_foreach(json_object_get(rec, "vdus"), i, rv) {
+                if (jstr(params, "vdu") && !STREQ(jstr(params, "vdu"), jstr(rv, "id") ?: ""))
+                        continue;
+                json_array_foreach(json_object_get(rv, "instances"), j, inst) {
+                        if (jstr(params, "instance") && !STREQ(jstr(params, "instance"), jstr(inst, "name") ?: ""))
+                                continue;
+                        json_array_append(ids, json_object_get(inst, "container_id"));
+                        json_array_append(names, json_object_get(inst, "name"));
+                }
+        }
+        sf_rd_put(&rd);
+        if (json_array_size(ids) == 0)
+                return sf_err_set(e, -EINVAL, jstr(params, "instance") ? "instance" : jstr(params, "vdu") ? "vdu" : "vnf",
+                                  "VNF '%s' of NS '%s' has no such VDU instance", member, jstr(cur, "name"));
+        json_array_foreach(ids, i, id) {
+                json_auto_t *req = json_pack("{s:O, s:b}", "to", json_object_get(params, "to"), "dry_run", true), *out = NULL;
+                if (json_object_get(params, "strategy"))
+                        json_object_set(req, "strategy", json_object_get(params, "strategy"));
+                r = sf_vnfm_vdu_move(n->vnfm, json_string_value(id), req, &out, e);
+                /* a VDU instance already there is skipped by the operation */
+                if (r == -EINVAL && e->field && STREQ(e->field, "to") && strstr(sf_err_msg(e), "already runs")) {
+                        sf_err_clear(e);
+                        continue;
+                }
+                if (r < 0)
+                        return sf_err_wrap(r, e, "VDU instance '%s'", json_string_value(json_array_get(names, i)));
+        }
+        return 0;
+}
+
+static int ns_move(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **ret, sf_err *e)
+{
+        static const char *const keys[] = { "vnf", "vdu", "instance", "to", "strategy", "timeout", "drain_seconds", NULL };
+        json_auto_t *params = json_object();
+        const char *to = NULL, *vdu = NULL, *inst = NULL, *strategy = NULL;
+        json_t *vnf = json_object_get(in, "vnf");
+        int64_t drain = -1;
+        int r = sf_json_only(in, keys, e);
+        if (r >= 0 && json_is_integer(vnf))
+                json_object_set_new(params, "vnf", json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(vnf)));
+        else if (r >= 0 && json_is_string(vnf) && *json_string_value(vnf))
+                json_object_set(params, "vnf", vnf);
+        else if (r >= 0)
+                r = sf_err_set(e, -EINVAL, "vnf", "is required: the member-vnf-index of the VNF to move");
+        if (r >= 0)
+                r = sf_json_str(in, "to", true, &to, e);
+        if (r >= 0)
+                r = sf_json_str(in, "vdu", false, &vdu, e);
+        if (r >= 0)
+                r = sf_json_str(in, "instance", false, &inst, e);
+        if (r >= 0)
+                r = sf_json_str(in, "strategy", false, &strategy, e);
+        if (r >= 0 && strategy && !STREQ(strategy, "make-before-break") && !STREQ(strategy, "handover"))
+                r = sf_err_set(e, -EINVAL, "strategy", "must be make-before-break or handover");
+        if (r >= 0)
+                r = sf_json_int(in, "drain_seconds", false, 0, 3600, &drain, e);
+        if (r >= 0)
+                r = timeout_param(in, params, e);
+        if (r < 0)
+                return r;
+        json_object_set_new(params, "to", json_string(to));
+        if (vdu)
+                json_object_set_new(params, "vdu", json_string(vdu));
+        if (inst)
+                json_object_set_new(params, "instance", json_string(inst));
+        if (strategy)
+                json_object_set_new(params, "strategy", json_string(strategy));
+        if (drain >= 0)
+                json_object_set_new(params, "drain_seconds", json_integer(drain));
+        r = move_dry_run(ctx, cur, params, e);
+        if (r < 0)
+                return r;
+        return begin(ctx, s, cur, "MOVE", params, check_move, ret, e);
+}
+
 static const struct sf_kind_filter ns_filters[] = {
         { "nsd", SF_FILTER_BODY, NULL, "nsd" },
         { "state", SF_FILTER_BODY, NULL, "state" },
@@ -356,6 +463,7 @@ static const struct sf_kind_action ns_actions[] = {
         { "instantiate", false, ns_instantiate },
         { "scale", false, ns_scale },
         { "terminate", false, ns_terminate },
+        { "move", false, ns_move },
         { NULL },
 };
 

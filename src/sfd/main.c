@@ -46,6 +46,7 @@ struct config {
         const char *runtime;
         const char *advertise;
         const char *labels;
+        const char *cgroup_parent;
         unsigned workers;
 };
 
@@ -93,6 +94,7 @@ static void usage(FILE *f)
                 "                      listen address)\n"
                 "  --labels K=V,...    node labels for placement\n"
                 "  --workers N         parallel workload operations (default 16)\n"
+                "  --cgroup-parent P   cgroup under which containers go (default: superfluid)\n"
                 "  --netns PATH        run in this network namespace (a simulated host of the\n"
                 "                      lab); only the network namespace changes\n"
                 "  -h, --help          show this help\n"
@@ -142,7 +144,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 {
         enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION,
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
-               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_POOLS, OPT_POOL_MIN,
+               OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_CGROUP, OPT_POOLS, OPT_POOL_MIN,
                OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
@@ -163,6 +165,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "labels", required_argument, NULL, OPT_LABELS },
                 { "workers", required_argument, NULL, OPT_WORKERS },
                 { "netns", required_argument, NULL, OPT_NETNS },
+                { "cgroup-parent", required_argument, NULL, OPT_CGROUP },
                 { "pools", required_argument, NULL, OPT_POOLS },
                 { "pool-min", required_argument, NULL, OPT_POOL_MIN },
                 { "pool-max", required_argument, NULL, OPT_POOL_MAX },
@@ -272,6 +275,20 @@ static int parse_args(int argc, char **argv, struct config *c)
                 case OPT_NETNS:
                         c->netns = optarg;
                         break;
+                case OPT_CGROUP: {
+                        /* relative, of name components: "superfluid/lab-x-core-1" */
+                        bool ok = *optarg && optarg[0] != '/' && !strstr(optarg, "..") && !strstr(optarg, "//");
+                        for (const char *p = optarg; ok && *p; p++)
+                                ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                     (*p >= '0' && *p <= '9') || strchr("._-/", *p);
+                        if (!ok) {
+                                fprintf(stderr, "sfd: --cgroup-parent: '%s' is not a relative cgroup path "
+                                                "of letters, digits, '.', '_', '-'\n", optarg);
+                                return -EINVAL;
+                        }
+                        c->cgroup_parent = optarg;
+                        break;
+                }
                 case OPT_POOLS:
                 case OPT_POOL_MIN:
                 case OPT_POOL_MAX:
@@ -438,6 +455,7 @@ int main(int argc, char **argv)
                         .runtime = c.runtime,
                         .workers = c.workers,
                         .labels = c.labels,
+                        .cgroup_parent = c.cgroup_parent,
                 };
                 r = sf_agent_start(&ao, api, &agent, &e);
                 if (r < 0)

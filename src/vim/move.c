@@ -161,8 +161,9 @@ static bool settled(json_t *w, void *u)
 
 /* ---- make-before-break ---- */
 
-/* The request that makes a copy of w on node. */
-static json_t *clone_request(json_t *w, const char *name, const char *node_id)
+/* The request that makes a copy of w on node: the same networks, through new ports (the
+ * service address is what stays). */
+static json_t *clone_request(sf_vim *v, json_t *w, const char *name, const char *node_id)
 {
         static const char *const keep[] = { "image", "command", "env", "workdir", "hostname", "cpu",
                                             "memory", "restart_policy", "runtime", "files",
@@ -177,9 +178,13 @@ static json_t *clone_request(json_t *w, const char *name, const char *node_id)
                 json_object_del(req, "cpu");
         if (json_integer_value(json_object_get(w, "memory")) == 0)
                 json_object_del(req, "memory");
-        /* The same networks, new addresses (the service address is what stays). */
-        json_array_foreach(json_object_get(w, "networks"), i, n)
-                json_array_append_new(nets, json_pack("{s:O}", "network", json_object_get(n, "network")));
+        /* One per port of w, in its order: a workload created with existing ports (the NS
+         * layer reserves them) has no "networks" of its own. */
+        json_array_foreach(json_object_get(w, "port_ids"), i, n) {
+                json_auto_t *port = get_obj(v->store, "port", json_string_value(n));
+                if (port)
+                        json_array_append_new(nets, json_pack("{s:O}", "network", json_object_get(port, "network_id")));
+        }
         json_object_set_new(req, "networks", nets);
         json_object_set_new(req, "name", json_string(name));
         json_object_set_new(req, "node", json_string(node_id));
@@ -396,7 +401,8 @@ static void move_mbb(struct move_ctx *c, json_t *m)
         name = xstrdup(json_string_value(json_object_get(old, "name")));
         tmpname = xasprintf("%.40s-m%.8s", name, c->id);
         services = services_of(v, wid);
-        req = clone_request(old, tmpname, target);
+        req = clone_request(v, old, tmpname, target);
+        json_object_update(req, json_object_get(m, "spec")); /* no-op without changes */
 
         t = sf_now_usec();
         r = create_container(v, req, &nw, &e);
@@ -459,8 +465,7 @@ static void move_mbb(struct move_ctx *c, json_t *m)
         if (rename_container(v, nid, name, &e) < 0)
                 log_warn("move %s: renaming the new instance to '%s': %s", c->id, name, sf_err_msg(&e));
         {
-                json_auto_t *x = json_pack("{s:f, s:i}", "total_ms", (sf_now_usec() - t0) / 1000.0,
-                                           "failed_requests_expected", 0);
+                json_auto_t *x = json_pack("{s:f}", "total_ms", (sf_now_usec() - t0) / 1000.0);
                 finish(c, "COMPLETED", NULL, x);
         }
 }
@@ -487,9 +492,14 @@ static int handover_update(sf_vim *v, const char *wid, json_t *handover, const c
                 json_object_del(w, "handover");
         json_object_set_new(w, "generation", json_integer(json_integer_value(json_object_get(w, "generation")) + 1));
         if (bind_to) {
+                json_auto_t *node = NULL, *site = NULL;
                 r = sf_vim_container_bind(v, tx, w, bind_to, e);
                 if (r < 0)
                         return r;
+                /* it belongs to the target's site now (a later reschedule stays there) */
+                if (json_is_string(json_object_get(w, "site")) && sf_res_get(&rd, "node", bind_to, &node, NULL) >= 0 &&
+                    sf_res_get(&rd, "site", json_string_value(json_object_get(node, "site_id")) ?: "-", &site, NULL) >= 0)
+                        json_object_set(w, "site", json_object_get(site, "name"));
         }
         r = sf_res_update(tx, "container", w,
                           &(struct sf_res_cols) { .node = json_string_value(json_object_get(w, "node_id")) }, e);
@@ -617,7 +627,10 @@ void sf_vim_moves_wait(sf_vim *v)
 
 /* ---- the API: POST /v1/containers/X/move ---- */
 
-static const char *const move_keys[] = { "to", "strategy", "timeout", "drain_seconds", NULL };
+static const char *const move_keys[] = { "to", "strategy", "timeout", "drain_seconds", "spec", "dry_run", "for_ns", NULL };
+/* What a make-before-break move may change in the new instance: its day-0 content, which can
+ * depend on where it runs (the NS layer renders it again for the target). */
+static const char *const spec_keys[] = { "env", "files", "labels", "user_data", NULL };
 
 int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **ret, sf_err *e)
 {
@@ -626,6 +639,7 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
         const char *to = NULL, *strategy = NULL;
         _cleanup_free_ char *target = NULL, *reason = NULL, *ts = sf_timestamp(sf_realtime_usec());
         int64_t timeout = 60, drain_s = 10;
+        bool dry_run = false;
         struct move_ctx *c;
         pthread_t th;
         sf_rd rd;
@@ -640,12 +654,45 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
                 r = sf_json_int(in, "timeout", false, 1, 3600, &timeout, e);
         if (r >= 0)
                 r = sf_json_int(in, "drain_seconds", false, 0, 3600, &drain_s, e);
+        if (r >= 0)
+                r = sf_json_bool(in, "dry_run", false, &dry_run, e);
+        if (r >= 0 && json_object_get(in, "spec")) {
+                json_t *sp = json_object_get(in, "spec"), *x;
+                const char *k;
+                if (!json_is_object(sp))
+                        return sf_err_set(e, -EINVAL, "spec", "must be an object");
+                json_object_foreach(sp, k, x) {
+                        bool ok = false;
+                        for (const char *const *a = spec_keys; *a; a++)
+                                ok = ok || STREQ(*a, k);
+                        if (!ok)
+                                return sf_err_set(e, -EINVAL, "spec", "'%s' cannot change in a move (only env, files, "
+                                                  "labels, user_data)", k);
+                }
+        }
         if (r < 0)
                 return r;
+        /* A VDU instance of an NS moves through its NS, so that the NS's records follow. */
+        {
+                const char *ns = json_string_value(json_object_get(json_object_get(w, "labels"), "superfluid.ns"));
+                const char *for_ns = json_string_value(json_object_get(in, "for_ns"));
+                if (ns && (!for_ns || !STREQ(for_ns, ns)))
+                        return sf_err_set(e, -EBUSY, NULL,
+                                          "'%s' is a VDU instance of NS '%s': move it through the NS (sfctl move %s, "
+                                          "or POST /v1/ns_instances/%s/move)",
+                                          json_string_value(json_object_get(w, "name")), ns,
+                                          json_string_value(json_object_get(w, "name")), ns);
+        }
         if (!strategy)
                 strategy = json_string_value(json_object_get(w, "move_strategy")) ?: "make-before-break";
         if (!STREQ(strategy, "make-before-break") && !STREQ(strategy, "handover"))
                 return sf_err_set(e, -EINVAL, "strategy", "must be make-before-break or handover");
+        if (STREQ(strategy, "handover") && json_object_get(in, "spec"))
+                return sf_err_set(e, -EINVAL, "spec", "a handover keeps the instance as it is: no changes");
+        if (STREQ(strategy, "handover") && STREQ(json_string_value(json_object_get(w, "kind")) ?: "", "vm"))
+                return sf_err_set(e, -EOPNOTSUPP, "strategy",
+                                  "handover is for containers: a VM moves with make-before-break (no live "
+                                  "migration here)");
         if (json_is_true(json_object_get(w, "deleting")))
                 return sf_err_set(e, -EBUSY, NULL, "'%s' is being deleted", json_string_value(json_object_get(w, "name")));
         if (json_is_object(json_object_get(w, "handover")))
@@ -663,6 +710,7 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
         probe = json_deep_copy(w);
         json_object_set_new(probe, "id", json_string("move-probe")); /* counts the workload at the target */
         if (sf_res_get(&rd, "node", to, &node, NULL) >= 0) {
+                json_object_del(probe, "site"); /* a move names its site or node anew */
                 r = sf_sched_check_node(v, tx, probe, node, &reason, e);
                 if (r < 0)
                         return r;
@@ -697,6 +745,8 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
         json_object_set_new(m, "target_node_id", json_string(target));
         json_object_set_new(m, "to", json_string(to));
         json_object_set_new(m, "strategy", json_string(strategy));
+        if (json_object_get(in, "spec"))
+                json_object_set(m, "spec", json_object_get(in, "spec"));
         json_object_set_new(m, "state", json_string("PROCESSING"));
         json_object_set_new(m, "started_at", json_string(ts));
         json_object_set_new(m, "steps", json_array());
@@ -707,6 +757,12 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
                 json_object_set_new(m, "note", json_string("in-memory state is not carried over (no "
                                                            "checkpoint/restore on this kernel); a "
                                                            "handover hook can pass state"));
+        if (dry_run) { /* checked, nothing touched: what the move would be */
+                json_object_set_new(m, "state", json_string("DRY_RUN"));
+                json_object_set_new(m, "dry_run", json_true());
+                *ret = TAKE_PTR(m);
+                return 0;
+        }
         r = sf_res_insert(tx, "move", m, &(struct sf_res_cols) { .owner = json_string_value(json_object_get(w, "id")) }, e);
         if (r >= 0)
                 r = sf_tx_commit(TAKE_PTR(tx), e);
@@ -729,7 +785,7 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
         }
         pthread_detach(th);
         *ret = TAKE_PTR(m);
-        return 0;
+        return 1; /* accepted: 202 */
 }
 
 static const struct sf_kind_filter move_filters[] = {

@@ -53,7 +53,9 @@ extern struct sf_kind vim_site_kind, vim_node_kind, vim_network_kind, vim_subnet
         vim_port_kind, vim_container_kind, vim_router_kind, vim_trunk_kind, vim_service_kind,
         vim_move_kind;
 
-/* move.c */
+/* move.c: checks a move of workload (in: to, strategy, timeout, drain_seconds, spec, dry_run)
+ * and starts it in its own thread: 1 with *ret the move resource (PROCESSING), or 0 with what
+ * it would be for a dry run; -errno when it cannot work (nothing touched). */
 int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *workload, json_t *in, json_t **ret, sf_err *e);
 void sf_vim_moves_wait(sf_vim *v);
 

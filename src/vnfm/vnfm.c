@@ -146,6 +146,10 @@ json_t *sf_vnfm_vdu_body(const json_t *vdu, const char *name, const json_t *plac
         }
         if (stop_grace >= 0)
                 json_object_set_new(b, "stop_grace_seconds", json_integer(stop_grace));
+        /* how it moves (the VDU's superfluid-move-strategy property; the VIM's default is
+         * make-before-break) */
+        if (jstr(vdu, "move_strategy"))
+                json_object_set(b, "move_strategy", json_object_get(vdu, "move_strategy"));
         if (labels && json_object_size(labels))
                 json_object_set_new(b, "labels", json_deep_copy(labels));
         json_object_set_new(b, "restart_policy", json_string("on-failure"));
@@ -156,9 +160,7 @@ int sf_vnfm_vdu_create(sf_vnfm *m, sf_tx *tx, json_t *body, json_t **ret_contain
                        json_t **ret_cps, sf_err *e)
 {
         struct sf_kind *k = m->container_kind;
-        json_auto_t *c = NULL, *cps = json_array();
-        json_t *pid;
-        size_t i;
+        json_auto_t *c = NULL, *cps = NULL;
         sf_rd rd;
         int r;
 
@@ -166,12 +168,27 @@ int sf_vnfm_vdu_create(sf_vnfm *m, sf_tx *tx, json_t *body, json_t **ret_contain
         if (r < 0)
                 return r;
         sf_rd_from_tx(tx, &rd);
+        r = sf_vnfm_vdu_cps(&rd, c, &cps, e);
+        if (r < 0)
+                return r;
+        *ret_container = TAKE_PTR(c);
+        *ret_cps = TAKE_PTR(cps);
+        return 0;
+}
+
+int sf_vnfm_vdu_cps(sf_rd *rd, const json_t *c, json_t **ret_cps, sf_err *e)
+{
+        json_auto_t *cps = json_array();
+        json_t *pid;
+        size_t i;
+        int r;
+
         json_array_foreach(json_object_get(c, "port_ids"), i, pid) {
                 json_auto_t *port = NULL, *net = NULL;
                 json_t *ip;
-                r = sf_res_get(&rd, "port", json_string_value(pid), &port, e);
+                r = sf_res_get(rd, "port", json_string_value(pid), &port, e);
                 if (r >= 0)
-                        r = sf_res_get(&rd, "network", jstr(port, "network_id"), &net, e);
+                        r = sf_res_get(rd, "network", jstr(port, "network_id"), &net, e);
                 if (r < 0)
                         return r;
                 ip = json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0), "ip_address");
@@ -181,9 +198,61 @@ int sf_vnfm_vdu_create(sf_vnfm *m, sf_tx *tx, json_t *body, json_t **ret_contain
                                                      "mac", json_object_get(port, "mac_address"),
                                                      "port_id", pid));
         }
-        *ret_container = TAKE_PTR(c);
         *ret_cps = TAKE_PTR(cps);
         return 0;
+}
+
+static const struct sf_kind_action *container_action(sf_vnfm *m, const char *name)
+{
+        for (const struct sf_kind_action *a = m->container_kind->actions; a && a->name; a++)
+                if (STREQ(a->name, name))
+                        return a;
+        return NULL;
+}
+
+int sf_vnfm_vdu_move(sf_vnfm *m, const char *container_id, json_t *in, json_t **ret, sf_err *e)
+{
+        const struct sf_kind_action *a = container_action(m, "move");
+        json_auto_t *c = NULL, *req = json_deep_copy(in);
+        _cleanup_rd_ sf_rd rd = { 0 };
+        int r;
+
+        if (!a)
+                return sf_err_set(e, -EOPNOTSUPP, NULL, "the VIM cannot move containers");
+        sf_rd_get(m->store, &rd);
+        r = sf_res_get(&rd, "container", container_id, &c, e);
+        sf_rd_put(&rd);
+        if (r < 0)
+                return r;
+        json_object_set(req, "for_ns", json_object_get(json_object_get(c, "labels"), "superfluid.ns"));
+        return a->fn(m->container_kind->ctx, m->store, c, req, ret, e);
+}
+
+int sf_vnfm_move_wait(sf_vnfm *m, const char *move_id, uint64_t deadline, const volatile bool *stop, json_t **ret,
+                      sf_err *e)
+{
+        int64_t rev = sf_store_revision(m->store);
+        for (;;) {
+                _cleanup_rd_ sf_rd rd = { 0 };
+                json_auto_t *mv = NULL;
+                const char *st;
+                int r;
+                sf_rd_get(m->store, &rd);
+                r = sf_res_get(&rd, "move", move_id, &mv, e);
+                sf_rd_put(&rd);
+                if (r < 0)
+                        return r;
+                st = jstr(mv, "state") ?: "";
+                if (!STREQ(st, "PROCESSING")) {
+                        *ret = TAKE_PTR(mv);
+                        return 0;
+                }
+                if (*stop)
+                        return sf_err_set(e, -ECANCELED, NULL, "sfd is stopping");
+                if (sf_now_usec() >= deadline)
+                        return sf_err_set(e, -ETIMEDOUT, NULL, "move '%s' did not end in time", jstr(mv, "name"));
+                rev = sf_store_wait(m->store, rev, 500);
+        }
 }
 
 static const char *phase_of(json_t *c)

@@ -70,6 +70,20 @@ json_t *sf_vnfm_vdu_body(const json_t *vdu, const char *name, const json_t *plac
 int sf_vnfm_vdu_create(sf_vnfm *m, sf_tx *tx, json_t *body, json_t **ret_container,
                        json_t **ret_cps, sf_err *e);
 
+/* The connection points of a container, as sf_vnfm_vdu_create gives them. */
+int sf_vnfm_vdu_cps(sf_rd *rd, const json_t *container, json_t **ret_cps, sf_err *e);
+
+/* Starts a move of the VDU instance container_id through the VIM's container kind (in: the
+ * VIM's move request: to, strategy, timeout, drain_seconds, spec, dry_run; for_ns is set
+ * here from the container's NS label). Returns what the VIM returns: 1 with *ret the move
+ * resource, 0 with the checked plan for a dry run, -errno (nothing touched). */
+int sf_vnfm_vdu_move(sf_vnfm *m, const char *container_id, json_t *in, json_t **ret, sf_err *e);
+
+/* Waits until the move move_id ends (COMPLETED, FAILED or ROLLED_BACK); *ret gets it. -ETIMEDOUT
+ * at deadline (sf_now_usec() clock), -ECANCELED when *stop becomes true. */
+int sf_vnfm_move_wait(sf_vnfm *m, const char *move_id, uint64_t deadline_usec, const volatile bool *stop, json_t **ret,
+                      sf_err *e);
+
 /* Waits until every container of ids (an array of container ids) is Running. Fails at once when
  * one is Failed or Exited, or is gone; with -ETIMEDOUT at deadline (sf_now_usec() clock),
  * naming those not Running and why (e.g. the scheduler's reason for a Pending one); with

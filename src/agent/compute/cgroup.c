@@ -46,9 +46,22 @@ const char *sf_cgroup_mode_str(sf_cgroup_mode m)
         return "unknown";
 }
 
+static char *cgroup_prefix;
+
+void sf_cgroup_set_prefix(const char *prefix)
+{
+        free(cgroup_prefix);
+        cgroup_prefix = prefix ? xstrdup(prefix) : NULL;
+}
+
+const char *sf_cgroup_prefix(void)
+{
+        return cgroup_prefix ? cgroup_prefix : SF_CGROUP_PREFIX;
+}
+
 char *sf_cgroup_path(const char *id)
 {
-        return xasprintf("/" SF_CGROUP_PREFIX "/%s", id);
+        return xasprintf("/%s/%s", sf_cgroup_prefix(), id);
 }
 
 /* The mount points of all cgroup hierarchies, e.g. "/sys/fs/cgroup/memory". Symlinks such as
@@ -95,7 +108,7 @@ int sf_cgroup_find(const char *root, const char *id, char ***ret_paths, sf_err *
         if (r < 0)
                 return r;
         for (char **p = h; *p; p++) {
-                _cleanup_free_ char *c = xasprintf("%s/" SF_CGROUP_PREFIX "/%s", *p, id);
+                _cleanup_free_ char *c = xasprintf("%s/%s/%s", *p, sf_cgroup_prefix(), id);
                 if (access(c, F_OK) == 0)
                         strv_push(&found, TAKE_PTR(c));
         }
@@ -170,7 +183,7 @@ int sf_cgroup_remove(const char *root, const char *id, sf_err *e)
         if (r < 0)
                 return r;
         for (char **p = h; *p; p++) {
-                _cleanup_free_ char *c = xasprintf("%s/" SF_CGROUP_PREFIX "/%s", *p, id);
+                _cleanup_free_ char *c = xasprintf("%s/%s/%s", *p, sf_cgroup_prefix(), id);
                 _cleanup_err_ sf_err err = SF_ERR_INIT;
                 r = rmdir_cgroup(c, &err);
                 if (r == -EBUSY && kill_members(c, 2000) > 0) {
@@ -192,7 +205,7 @@ void sf_cgroup_remove_prefix(const char *root)
         if (hierarchies(root, &h, NULL) < 0)
                 return;
         for (char **p = h; *p; p++) {
-                _cleanup_free_ char *c = xasprintf("%s/" SF_CGROUP_PREFIX, *p);
+                _cleanup_free_ char *c = xasprintf("%s/%s", *p, sf_cgroup_prefix());
                 /* Not empty (another container) or gone: both fine. */
                 if (rmdir(c) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
                         log_debug("remove cgroup '%s': %m, ignoring", c);

@@ -19,7 +19,12 @@ typedef enum sf_cgroup_mode {
 int sf_cgroup_mode_detect(sf_cgroup_mode *ret, sf_err *e);
 const char *sf_cgroup_mode_str(sf_cgroup_mode m);
 
-/* The OCI cgroupsPath of container id: "/superfluid/<id>". */
+/* The OCI cgroupsPath of container id: "/<prefix>/<id>", the prefix being "superfluid" unless
+ * set (process-wide, once, before containers start): agents that share one kernel, as the
+ * lab's simulated hosts do, each need their own, or a workload id present on two of them (a
+ * handover) would share one cgroup. */
+void sf_cgroup_set_prefix(const char *prefix);
+const char *sf_cgroup_prefix(void);
 char *sf_cgroup_path(const char *id);
 
 /* The functions below take the cgroup file system root: NULL means SF_CGROUP_ROOT (tests

@@ -561,7 +561,7 @@ int sf_runtime_state(sf_runtime *rt, const char *id, sf_container_state *ret, sf
 static bool pid_in_container(pid_t pid, const char *id)
 {
         _cleanup_free_ char *path = xasprintf("/proc/%d/cgroup", (int) pid);
-        _cleanup_free_ char *buf = NULL, *needle = xasprintf(":/" SF_CGROUP_PREFIX "/%s\n", id);
+        _cleanup_free_ char *buf = NULL, *needle = xasprintf(":/%s/%s\n", sf_cgroup_prefix(), id);
         if (sf_read_file(path, 1 << 16, &buf, NULL, NULL) < 0)
                 return false;
         return strstr(buf, needle) != NULL;
