@@ -16,8 +16,16 @@ on_exit() { CLEANUPS+=("$*"); }
 
 _cleanup() {
         local rc=$?
+        local ids=""
+        # The containers this test's sfd made (while it still answers): a failed test may
+        # leave some running, and agents leave workloads running by design when they stop.
+        if [ -n "$SFD_PID" ] && [ -n "${U:-}" ]; then
+                ids=$($NSX "$SFCTL" --endpoint "$U" events --since 0 --kinds container -o json 2>/dev/null |
+                        jq -r 'select(.type == "created") | .id' 2>/dev/null | sort -u)
+        fi
         for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" || true; done
         stop_sfd
+        kill_workloads $ids
         if [ $rc -ne 0 ] && [ -f "$T/sfd.log" ]; then
                 echo "=== sfd log (tail) ==="; tail -n 40 "$T/sfd.log"
         fi
@@ -25,6 +33,27 @@ _cleanup() {
         exit $rc
 }
 trap _cleanup EXIT
+
+# kill_workloads ID...: kills (by PID) every process left in those containers' cgroups and
+# the shims of this test's run dir, and removes the cgroups.
+kill_workloads() {
+        local id d p dirs=()
+        for id in "$@"; do
+                for d in /sys/fs/cgroup/*/superfluid/"$id" /sys/fs/cgroup/*/superfluid/*/"$id"; do
+                        [ -d "$d" ] && dirs+=("$d")
+                done
+        done
+        for d in "${dirs[@]}"; do
+                for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        done
+        if [ -n "$RUN" ]; then
+                for p in $(pgrep -f "sf-shim .*$RUN"); do kill -9 "$p" 2>/dev/null; done
+        fi
+        [ ${#dirs[@]} -gt 0 ] || return 0
+        sleep 0.2
+        for d in "${dirs[@]}"; do rmdir "$d" 2>/dev/null; done
+        return 0
+}
 
 # Commands that must reach a daemon inside a test namespace run through $NSX (empty when
 # sfd runs in the current namespace).

@@ -34,7 +34,7 @@ static json_t *status_json(sf_agent *a)
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < a->n_lws; i++)
                 running += a->lws[i]->state == LW_RUNNING;
-        info = json_pack("{s:O, s:s, s:i, s:b}", "images", a->image_names ? a->image_names : json_array(),
+        info = json_pack("{s:o, s:s, s:i, s:b}", "images", a->image_names ? json_incref(a->image_names) : json_array(),
                          "runtime", a->o.runtime ? a->o.runtime : "runc", "workloads_running",
                          (int) running, "controller_connected", a->connected);
         agent_vm_node_info(a, info); /* VM hook: vm_images, vm_accelerator */

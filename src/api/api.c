@@ -523,12 +523,23 @@ static void handle_events(sf_api *a, sf_http_req *req, sf_http_resp *resp)
                         strv_push(&kinds, xstrdup(t));
         }
 
-        sf_store_wait(a->store, since, (int) timeout * 1000);
-        {
-                _cleanup_rd_ sf_rd rd = { 0 };
-                sf_rd_get(a->store, &rd);
-                r = sf_events_since(&rd, since, (unsigned) limit, (const char *const *) kinds,
-                                    &events, &last, &e);
+        /* A long-poll ends with the first matching events, or at the timeout: writes of other
+         * kinds move the revision on but do not answer a watch filtered by kind. */
+        for (uint64_t deadline = sf_now_usec() + (uint64_t) timeout * 1000000;;) {
+                uint64_t now = sf_now_usec();
+                int64_t rev = sf_store_wait(a->store, since, now < deadline ? (int) ((deadline - now) / 1000) : 0);
+                {
+                        _cleanup_rd_ sf_rd rd = { 0 };
+                        sf_rd_get(a->store, &rd);
+                        json_decref(events);
+                        events = NULL;
+                        r = sf_events_since(&rd, since, (unsigned) limit, (const char *const *) kinds,
+                                            &events, &last, &e);
+                }
+                if (r < 0 || json_array_size(events) > 0 || !kinds || sf_now_usec() >= deadline ||
+                    rev <= since /* timed out, or shutting down */)
+                        break;
+                since = last > since ? last : rev;
         }
         if (r == -ESTALE) {
                 e.code = -ENODATA; /* 410 Gone, as Kubernetes does for an expired watch */

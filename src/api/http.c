@@ -222,7 +222,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+_printf_(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         _cleanup_free_ char *m = xvasprintf(fmt, ap);
         size_t n = strlen(m);

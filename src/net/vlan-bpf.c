@@ -27,7 +27,7 @@ static const char *const map_names[] = { "sf_vlan_cfg", "sf_vid2if", "sf_if2vid"
 
 /* libbpf's messages go to our log, at debug level (its warnings are about things we report
  * ourselves, with context). */
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+_printf_(2, 0) static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
         _cleanup_free_ char *s = NULL;
         size_t n;

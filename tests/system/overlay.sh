@@ -62,10 +62,12 @@ ip -n "$ens" neigh show dev "sfx$vni" | grep -q "$srv lladdr $srvmac PERMANENT" 
 
 note "a capture on the underlay shows one VXLAN header with VNI $vni"
 cap="$T/cap.txt"
-ip netns exec "$ens" timeout 8 tshark -i ul0 -f 'udp port 4789' -c 4 -O vxlan,vlan -l > "$cap" 2>/dev/null &
+# (only VXLAN frames carrying ICMPv4, tagged or not: new interfaces send IPv6 noise)
+ip netns exec "$ens" timeout 20 tshark -i ul0 -f 'udp port 4789 and ((udp[28:2] = 0x0800 and udp[39] = 1) or (udp[28:2] = 0x8100 and udp[32:2] = 0x0800 and udp[43] = 1))' -c 4 -O vxlan,vlan -l > "$cap" 2>"$T/cap.err" &
 tp=$!
-sleep 2
-sf exec edge -- ping -c 3 "$srv" >/dev/null
+wait_for 15 "tshark capturing" grep -q 'Capturing on' "$T/cap.err"
+sleep 0.5
+sf exec edge -- ping -c 4 "$srv" >/dev/null
 wait $tp
 grep -q "VXLAN Network Identifier (VNI): $vni" "$cap" || die "no VXLAN with VNI $vni on the underlay: $(head -40 "$cap")"
 [ "$(grep -c "Virtual eXtensible Local Area Network" "$cap")" -eq "$(grep -c "^Frame " "$cap")" ] || die "not one VXLAN header per frame"

@@ -136,10 +136,11 @@ ip netns exec "$N" busybox ping -c 1 -W 1 "$caip" >/dev/null && die "nested (net
 if [ $HAVE_TSHARK = 1 ]; then
         note "a capture on the tap: exactly one VLAN tag, the subport's"
         cap="$T/tap.txt"
-        ip netns exec "$NS" timeout 10 tshark -i "$tap" -f icmp -c 4 -T fields -e vlan.id -e ip.src -e ip.dst -l > "$cap" 2>/dev/null &
+        ip netns exec "$NS" timeout 20 tshark -i "$tap" -f icmp -c 4 -T fields -e vlan.id -e ip.src -e ip.dst -l > "$cap" 2>"$T/tap.err" &
         tp=$!
-        sleep 2
-        ip netns exec "$N" busybox ping -c 3 -W 2 "$cbip" >/dev/null
+        wait_for 15 "tshark capturing" grep -q 'Capturing on' "$T/tap.err"
+        sleep 0.5
+        ip netns exec "$N" busybox ping -c 4 -W 2 "$cbip" >/dev/null
         wait $tp
         [ "$(wc -l < "$cap")" -ge 4 ] || die "capture: $(cat "$cap")"
         awk -F'\t' '$1 != "100" { bad = 1 } END { exit bad }' "$cap" || die "not exactly one VLAN tag 100 per frame: $(cat "$cap")"

@@ -63,12 +63,15 @@ sf exec cb -- ping -c 2 -W 2 "$nestedip" >/dev/null || die "cb -> nested"
 note "captures: one VLAN tag on the tap; one VXLAN header (VNI $vnib) and no VLAN tag on the underlay"
 tapcap="$T/tap.txt"
 ulcap="$T/ul.txt"
-ip netns exec "$h1" timeout 10 tshark -i "$tap" -f icmp -c 4 -T fields -e vlan.id -l > "$tapcap" 2>/dev/null &
+ip netns exec "$h1" timeout 20 tshark -i "$tap" -f icmp -c 4 -T fields -e vlan.id -l > "$tapcap" 2>"$T/tap.err" &
 p1=$!
-ip netns exec "$h1" timeout 10 tshark -i ul0 -f 'udp port 4789' -c 4 -O vxlan,vlan -l > "$ulcap" 2>/dev/null &
+ip netns exec "$h1" timeout 20 tshark -i ul0 -f 'udp port 4789 and ((udp[28:2] = 0x0800 and udp[39] = 1) or (udp[28:2] = 0x8100 and udp[32:2] = 0x0800 and udp[43] = 1))' -c 4 -O vxlan,vlan -l > "$ulcap" 2>"$T/ul.err" &
 p2=$!
-sleep 2
-ip netns exec "$N" busybox ping -c 3 -W 2 "$cbip" >/dev/null || die "ping during the capture"
+# tshark takes a while to start on a loaded machine: ping once both capture; the underlay
+# filter keeps VXLAN frames carrying ICMPv4, tagged or not (not the IPv6 noise of new interfaces)
+wait_for 15 "tshark capturing" sh -c "grep -q 'Capturing on' '$T/tap.err' && grep -q 'Capturing on' '$T/ul.err'"
+sleep 0.5
+ip netns exec "$N" busybox ping -c 4 -W 2 "$cbip" >/dev/null || die "ping during the capture"
 wait $p1 $p2
 [ "$(wc -l < "$tapcap")" -ge 4 ] || die "tap capture: $(cat "$tapcap")"
 awk -F'\t' '$1 != "100" { bad = 1 } END { exit bad }' "$tapcap" || die "not exactly one VLAN tag 100 on the tap: $(cat "$tapcap")"

@@ -17,7 +17,7 @@
  *   deletes it after remove(). The driver creates it if missing and writes only inside it
  *   (container: bundle/, and the shim's files, see shim-proto.h). The log file (spec->log_path,
  *   default <state_dir>/console.log) outlives the workload until the agent deletes it.
- * - Workloads outlive the agent process: a per-workload monitor (sf-shim, later QEMU itself)
+ * - Workloads outlive the agent process: a per-workload monitor (sf-shim; sf-vm-monitor for QEMU)
  *   is their parent and records their exit. After a restart the agent calls adopt() for each
  *   workload it knows, and list() to find leaks (ids the runtime knows and the agent does not).
  * - What comes back through ret_* (strings, string arrays, fds) is owned by the caller; out
