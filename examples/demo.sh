@@ -20,8 +20,8 @@ if [ "${1:-}" = "--down" ]; then DOWN=1; shift; fi
 case "${1:-}" in -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 B="$top/${1:-build}"
 SFCTL="$B/src/cli/sfctl"
-LAB=demo
-LABDIR=/var/lib/superfluid/lab/$LAB
+LAB=${SF_DEMO_LAB:-demo}                      # tests/system/demo.sh runs it under another name
+LABDIR=${SF_DEMO_DIR:-/var/lib/superfluid/lab/$LAB}
 NS=mec
 
 say() { printf '\n== %s\n' "$*"; }
@@ -30,18 +30,18 @@ die() { echo "demo: $*" >&2; exit 1; }
 [ -x "$SFCTL" ] || die "$SFCTL is missing: build first (make build)"
 
 if [ "$DOWN" = 1 ]; then
-        "$SFCTL" lab down --name "$LAB"
+        "$SFCTL" lab down --dir "$LABDIR"
         exit $?
 fi
 
 # A previous run's lab goes first: the demo starts from nothing.
 if [ -f "$LABDIR/lab.json" ]; then
         say "removing the previous demo lab"
-        "$SFCTL" lab down --name "$LAB" >/dev/null || die "could not remove the previous lab"
+        "$SFCTL" lab down --dir "$LABDIR" >/dev/null || die "could not remove the previous lab"
 fi
 
 say "1. a lab: site core (host core-1) and site edge (host edge-1)"
-out=$("$SFCTL" lab up --name "$LAB" --sites core:1,edge:1 2>&1) || die "lab up: $out"
+out=$("$SFCTL" lab up --name "$LAB" --dir "$LABDIR" --sites core:1,edge:1 2>&1) || die "lab up: $out"
 echo "$out" | grep -v '^$'
 U=$(echo "$out" | sed -n 's/^export SUPERFLUID_ENDPOINT=//p')
 export SUPERFLUID_ENDPOINT="$U"
@@ -97,10 +97,18 @@ lat() { # SITE -> p50 of the segments served from SITE (ms)
 move=$(sf ns ops "$NS" -o json | jq -r '[.[] | select(.operation == "MOVE")] | last | .name')
 mv=$(sf ns op "$move" -o json)
 failed=$(echo "$after" | jq .segments_failed)
-echo "UE: $(echo "$after" | jq .segments_ok) segments ok, $failed failed, $(echo "$after" | jq .retries) retries"
+echo "UE: $(echo "$after" | jq .segments_ok) segments ok, $failed failed; during and after the move:" \
+        "$(( $(echo "$after" | jq .segments_ok) - $(echo "$before" | jq .segments_ok) )) segments," \
+        "$(( $(echo "$after" | jq .segments_failed) - $(echo "$before" | jq .segments_failed) )) failed," \
+        "$(( $(echo "$after" | jq .retries) - $(echo "$before" | jq .retries) )) retried attempts"
 echo "served by: $(echo "$after" | jq -c .served_by_site)"
 echo "the move: $(echo "$mv" | jq -r '.moves[0] | "\(.strategy), \(.state), \(.total_ms | floor) ms from start to the old instance removed"')"
-echo "gap the UE saw: longest time between two segments $(echo "$after" | jq .max_gap_ms) ms (one segment every 2000 ms when nothing happens)"
+n0=$(echo "$before" | jq .segments_ok)
+gap=$(echo "$log" | awk -v skip="$n0" '/ue: segment [0-9]* .* ok:/ {
+        split($1, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]; n++
+        if (n > skip && prev) { d = (s - prev) * 1000; if (d > g) g = d }
+        prev = s } END {printf "%.0f", g}')
+echo "gap the UE saw: longest time between two segments while streaming ${gap} ms (one segment every 2000 ms when nothing happens)"
 echo "UE latency per segment, served from the core: $(lat core)"
 echo "UE latency per segment, served from the edge: $(lat edge)"
 echo "(this kernel has no netem: the sites share one flat underlay, so the latency difference is"
