@@ -113,6 +113,23 @@ echo "client during the failed move: $((fail2)) failed requests in all"
 [ "$fail2" = 0 ] || die "requests failed while a move failed"
 wait_for 30 "the half-made copy is gone" sh -c "[ \$(\"$SFCTL\" --endpoint $U container list -o json | jq '[.[] | select(.name | startswith(\"web-m\"))] | length') = 0 ]"
 
+note "a handover whose target fails: rolled back, the original keeps its address and serves"
+gwid=$(sf container show gw -o json | jq -r .id)
+erun=$(jq -r '.hosts[] | select(.name == "edge-1") | .run_dir' "$DIR/lab.json")
+apid=$(agent_pid edge-1)
+on_exit "kill -CONT $apid 2>/dev/null || true"
+kill -STOP "$apid"
+out=$(sf move gw --to edge --timeout 3 2>&1)
+rc=$?
+kill -CONT "$apid"
+[ "$rc" != 0 ] || die "a handover to a frozen node succeeded: $out"
+m=$(sf moves list -o json | jq -c '[.[] | select(.workload_name == "gw")] | sort_by(.started_at) | last')
+[ "$(echo "$m" | jq -r .state)" = ROLLED_BACK ] || die "handover not rolled back: $m"
+[ "$(host_of gw)" = core-1 ] && [ "$(phase gw)" = Running ] || die "gw is not serving on core-1"
+nsenter -t "$ppid" -n timeout 2 busybox wget -q -O /dev/null "http://$gwip/state" || die "gw does not serve after the failed handover"
+# the target prepared nothing or removes what it prepared once it is back
+wait_for 30 "edge-1 forgets the prepared copy" sh -c "[ ! -e '$erun/netns/$gwid' ]"
+
 note "moves inside a network service: NS operations, the descriptor's strategy, records follow"
 D="$top/tests/data/descriptors"
 for f in client router video; do sf vnfd onboard "$D/demo-$f-vnfd.yaml" >/dev/null || die "onboard $f"; done
