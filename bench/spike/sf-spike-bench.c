@@ -22,7 +22,9 @@ struct item {
         char ip[SF_ADDR_STRLEN];
         volatile bool have_ip;
         uint64_t t_req, t_ack, t_ping, t_running;
-        double net_ready_ms;
+        int64_t t_req_rt;     /* realtime usec of the request, to place the node's timestamps */
+        double net_ready_ms;  /* request -> status.network_ready_at */
+        double started_ms;    /* request -> status.started_at (the process runs) */
         json_t *timings;
         bool failed;
 };
@@ -69,6 +71,7 @@ static void *create_one(void *u)
         body = json_pack("{s:s, s:s, s:[s,s], s:[s], s:i}", "name", it->name, "image", G->image, "command",
                          "sleep", "3600", "networks", G->network, "stop_grace_seconds", 0);
         it->t_req = sf_now_usec();
+        it->t_req_rt = (int64_t) sf_realtime_usec();
         if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
                 fprintf(stderr, "create %s: %s\n", it->name, sf_err_msg(&e));
                 it->failed = true;
@@ -189,11 +192,13 @@ static void *watcher(void *u)
                                 if (it->t_running || !STREQ(it->name, name))
                                         continue;
                                 if (STREQ(phase, "Running")) {
-                                        int64_t rq = parse_ts(json_string_value(json_object_get(st, "requested_at")));
                                         int64_t nr = parse_ts(json_string_value(json_object_get(st, "network_ready_at")));
+                                        int64_t sa = parse_ts(json_string_value(json_object_get(st, "started_at")));
                                         it->t_running = sf_now_usec();
                                         it->timings = json_incref(json_object_get(st, "timings"));
-                                        it->net_ready_ms = rq > 0 && nr > 0 ? (nr - rq) / 1000.0 : -1;
+                                        /* Same machine, same clock: from the client's request. */
+                                        it->net_ready_ms = nr > 0 && it->t_req_rt ? (nr - it->t_req_rt) / 1000.0 : -1;
+                                        it->started_ms = sa > 0 && it->t_req_rt ? (sa - it->t_req_rt) / 1000.0 : -1;
                                         x->running_seen++;
                                 } else if (STREQ(phase, "Failed")) {
                                         it->failed = true;
@@ -343,6 +348,7 @@ int main(int argc, char **argv)
         counters_read(x.endpoint, &c1);
         {
                 uint64_t t0 = UINT64_MAX, t_all = 0, t_run = 0;
+                double started_max = 0;
                 double *nr = new0(double, x.n);
                 int n_nr = 0;
                 json_auto_t *ips = json_object();
@@ -361,26 +367,30 @@ int main(int argc, char **argv)
                         json_object_set_new(ips, it->ip, json_true());
                         t_all = MAX(t_all, ready);
                         t_run = MAX(t_run, it->t_running);
+                        /* relative to the burst's first request */
+                        started_max = MAX(started_max, it->started_ms + (it->t_req - t0) / 1000.0);
                         warm += json_is_true(json_object_get(it->timings, "warm"));
                         if (it->net_ready_ms >= 0)
                                 nr[n_nr++] = it->net_ready_ms;
                         {
                                 _cleanup_free_ char *t = it->timings ? sf_json_dumps(it->timings) : xstrdup("{}");
                                 printf("{\"name\":\"%s\",\"ip\":\"%s\",\"ack_ms\":%.3f,\"ping_ms\":%.3f,\"running_ms\":%.3f,"
-                                       "\"ready_ms\":%.3f,\"net_ready_ms\":%.3f,\"agent\":%s}\n",
+                                       "\"ready_ms\":%.3f,\"net_ready_ms\":%.3f,\"started_ms\":%.3f,\"agent\":%s}\n",
                                        it->name, it->ip, (it->t_ack - it->t_req) / 1e3, (it->t_ping - it->t_req) / 1e3,
-                                       (it->t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3, it->net_ready_ms, t);
+                                       (it->t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3, it->net_ready_ms,
+                                       it->started_ms, t);
                         }
                 }
                 qsort(nr, n_nr, sizeof(double), cmp_d);
                 printf("{\"summary\":true,\"count\":%d,\"failed\":%d,\"duplicate_ips\":%d,\"warm\":%d,"
-                       "\"all_ready_ms\":%.3f,\"all_running_ms\":%.3f,"
+                       "\"all_ready_ms\":%.3f,\"all_running_ms\":%.3f,\"all_started_ms\":%.3f,"
                        "\"net_ready_p50_ms\":%.3f,\"net_ready_max_ms\":%.3f,"
                        "\"cp_cold_allocations\":%.0f,\"cp_refill_transactions\":%.0f,\"cp_refill_ports\":%.0f,"
                        "\"cp_reclaims\":%.0f,\"pool_hits\":%.0f,\"pool_misses\":%.0f,"
                        "\"port_rows_created\":%" PRId64 ",\"port_rows_updated\":%" PRId64 ",\"port_rows_deleted\":%" PRId64
                        ",\"window_ms\":%.3f}\n",
                        x.n, failed, dup, warm, t_all ? (t_all - t0) / 1e3 : -1.0, t_run ? (t_run - t0) / 1e3 : -1.0,
+                       started_max,
                        n_nr ? nr[n_nr / 2] : -1.0, n_nr ? nr[n_nr - 1] : -1.0, c1.cold - c0.cold,
                        c1.refill_tx - c0.refill_tx, c1.refill_ports - c0.refill_ports, c1.reclaims - c0.reclaims,
                        c1.hits - c0.hits, c1.misses - c0.misses, pc, pu, pd, (t_end - t0) / 1e3);

@@ -129,6 +129,9 @@ static void *watch_loop(void *u)
                 pthread_mutex_lock(&a->lock);
                 if (json_array_size(json_object_get(out, "events")) > 0) {
                         apply(a, json_object_get(out, "events"));
+                        /* Port pools: a new workload's warm namespace is handed over now, not
+                         * after the reconciler's next pass (warm.c). */
+                        agent_warm_sync(a);
                         agent_wake(a);
                 }
                 if (json_integer_value(json_object_get(out, "revision")) > a->revision)

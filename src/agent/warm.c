@@ -33,6 +33,7 @@ SF_LOG_MODULE("warm");
 
 #define POOL_OWNER "compute:pool" /* SF_POOL_OWNER, vim/pool.h */
 #define TAKE_WAIT_MS 2000         /* a take waits this long for a namespace being built */
+#define LANE_THREADS 2            /* hand-out threads (the fast lane) */
 
 enum warm_state {
         W_WANTED,   /* to be built */
@@ -70,7 +71,7 @@ struct snapshot {
 
 struct agent_warm {
         char *dir;
-        pthread_t lane_thread, build_thread;
+        pthread_t lane_thread[LANE_THREADS], build_thread;
         bool running;
         pthread_mutex_t snap_lock; /* the latest snapshot (never taken with a->lock held) */
         pthread_cond_t snap_cond;
@@ -590,7 +591,7 @@ static void build(sf_agent *a, const char *port_id)
                 log_warn_rl("warm namespace for port %s: %s (retrying)", port_id, sf_err_msg(&e));
 }
 
-#define LANE_BATCH 64
+#define LANE_BATCH 8   /* hand-outs per batch: small, so that the lane threads share a burst */
 
 /* Is the node creating workloads? Then builds and removals wait: they would compete with the
  * workloads' start for the CPU and the kernel's locks, and the pool refills after the burst
@@ -618,6 +619,10 @@ static void *lane_loop(void *u)
 {
         sf_agent *a = u;
         struct agent_warm *w = a->warm;
+        /* A hand-out is short (about a millisecond of CPU) and every new workload waits for
+         * it: ahead of the runtimes starting other workloads. */
+        if (setpriority(PRIO_PROCESS, (id_t) gettid(), -5) < 0)
+                log_debug("raise the fast lane's priority: %m, ignoring");
         pthread_mutex_lock(&a->lock);
         while (!a->stopping) {
                 struct handout h[LANE_BATCH];
@@ -660,19 +665,24 @@ static void *build_loop(void *u)
         pthread_mutex_lock(&a->lock);
         while (!a->stopping) {
                 uint64_t now = sf_now_usec(), next = now + 1000000;
-                char id[40] = "";
+                char id[40] = "", orphan[40] = "";
                 bool remove = false;
                 if (creating(a)) {
                         cond_wait_until(w, &a->lock, now + 50000);
                         continue;
                 }
                 /* Removals first: they give addresses and names back. */
-                for (size_t i = 0; i < w->n && !*id; i++) {
+                for (size_t i = 0; i < w->n && !*id && !*orphan; i++) {
                         struct warm_ns *x = w->v[i];
                         if (x->wanted)
                                 continue;
                         if (x->state == W_WANTED || x->state == W_HANDED || x->state == W_REFUSED) {
-                                /* nothing of it left under the warm directory */
+                                /* Nothing of it left under the warm directory. A namespace
+                                 * handed to a workload that vanished before its creation job
+                                 * (created and force-deleted at once) is this one's to remove. */
+                                if (x->state == W_HANDED && !*orphan && !agent_lw_find(a, x->owner) &&
+                                    !agent_cache_get(a, "container", x->owner))
+                                        snprintf(orphan, sizeof(orphan), "%s", x->owner);
                                 drop(w, x);
                                 i--;
                         } else if (x->state == W_READY || x->state == W_FAILED) {
@@ -697,6 +707,13 @@ static void *build_loop(void *u)
                         }
                         x->state = W_BUILDING;
                         snprintf(id, sizeof(id), "%s", x->port_id);
+                }
+                if (*orphan) {
+                        _cleanup_free_ char *ns = agent_netns_path(a, orphan);
+                        pthread_mutex_unlock(&a->lock);
+                        (void) sf_netns_delete(ns, NULL); /* its veth goes with the namespace */
+                        pthread_mutex_lock(&a->lock);
+                        continue;
                 }
                 if (!*id) {
                         cond_wait_until(w, &a->lock, next);
@@ -997,18 +1014,20 @@ int agent_warm_start(sf_agent *a, sf_err *e)
         recover(a);
         if (a->api)
                 sf_api_add_metrics(a->api, warm_metrics, a);
-        r = pthread_create(&w->lane_thread, NULL, lane_loop, a);
-        if (r)
-                return sf_err_errno(e, -r, "start the warm pool");
-        r = pthread_create(&w->build_thread, NULL, build_loop, a);
-        if (r) {
-                pthread_mutex_lock(&a->lock);
-                a->stopping = true; /* only the lane runs: stop it again */
-                pthread_cond_broadcast(&w->cond);
-                pthread_mutex_unlock(&a->lock);
-                pthread_join(w->lane_thread, NULL);
-                a->stopping = false;
-                return sf_err_errno(e, -r, "start the warm pool");
+        for (size_t i = 0; i < LANE_THREADS + 1; i++) {
+                r = pthread_create(i < LANE_THREADS ? &w->lane_thread[i] : &w->build_thread, NULL,
+                                   i < LANE_THREADS ? lane_loop : build_loop, a);
+                if (r) {
+                        /* stop the ones started */
+                        pthread_mutex_lock(&a->lock);
+                        a->stopping = true;
+                        pthread_cond_broadcast(&w->cond);
+                        pthread_mutex_unlock(&a->lock);
+                        for (size_t k = 0; k < i; k++)
+                                pthread_join(w->lane_thread[k], NULL);
+                        a->stopping = false;
+                        return sf_err_errno(e, -r, "start the warm pool");
+                }
         }
         w->running = true;
         return 0;
@@ -1023,7 +1042,8 @@ void agent_warm_stop(sf_agent *a)
                 pthread_mutex_lock(&a->lock);
                 pthread_cond_broadcast(&w->cond);
                 pthread_mutex_unlock(&a->lock);
-                pthread_join(w->lane_thread, NULL);
+                for (size_t i = 0; i < LANE_THREADS; i++)
+                        pthread_join(w->lane_thread[i], NULL);
                 pthread_join(w->build_thread, NULL);
         }
         /* The namespaces stay: a restarted agent recovers them. */

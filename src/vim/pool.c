@@ -23,6 +23,9 @@ SF_LOG_MODULE("pool");
 
 #define LAT_SAMPLES 64
 #define QUEUE_MAX 256
+/* A refill waits for a quiet moment (this long after the pool's last take) so that it does not
+ * compete with the starts that triggered it, unless the pool runs low (below half its min). */
+#define QUIET_USEC 100000
 
 struct pool_cfg {
         bool enabled;
@@ -37,6 +40,7 @@ struct pool_stats {
         size_t n_lat, next_lat;
         double lat_max;
         uint64_t due; /* monotonic usec when a refill was first asked for; 0: none pending */
+        uint64_t last_take; /* monotonic usec of the last take (hit or miss) */
 };
 
 struct sf_pools {
@@ -349,10 +353,12 @@ static void event_commit(void *u)
         switch (h->what) {
         case EV_HIT:
                 s->hits++;
+                s->last_take = sf_now_usec();
                 enqueue_locked(p, h->pool_id);
                 break;
         case EV_MISS:
                 s->misses++;
+                s->last_take = sf_now_usec();
                 enqueue_locked(p, h->pool_id);
                 break;
         case EV_RECYCLED:
@@ -1143,28 +1149,64 @@ int sf_pool_recover(sf_vim *v, unsigned *ret_ports, sf_err *e)
 
 /* ---- the refiller ---- */
 
+/* Is the pool low enough to refill at once, even in the middle of takes? */
+static bool urgent(sf_vim *v, const char *pool_id)
+{
+        _cleanup_rd_ sf_rd rd = { 0 };
+        json_auto_t *pool = NULL, *net = NULL;
+        int64_t size = 0;
+        struct pool_cfg cfg;
+        sf_rd_get(v->store, &rd);
+        if (sf_res_get(&rd, "pool", pool_id, &pool, NULL) < 0 ||
+            sf_res_get(&rd, "network", sv(pool, "network_id"), &net, NULL) < 0 ||
+            pp_count(rd.conn, pool_id, &size, NULL) < 0)
+                return true;
+        cfg = cfg_of(v, net, pool);
+        return (uint64_t) size * 2 < cfg.min || size == 0;
+}
+
 static void *refiller(void *u)
 {
         sf_vim *v = u;
         struct sf_pools *p = v->pools;
+        uint64_t next_scan = 0;
         pthread_mutex_lock(&p->lock);
         while (!v->stopping) {
                 char id[40] = "";
                 bool scan = false;
-                if (!p->n_queue && !p->scan) {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        ts.tv_sec += p->period_s;
-                        if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
-                                p->scan = true;
-                        continue;
+                uint64_t now = sf_now_usec(), wake;
+                if (now >= next_scan)
+                        p->scan = true; /* every refill period, whatever else happens */
+                wake = next_scan > now ? next_scan : now + (uint64_t) p->period_s * 1000000;
+                /* The first queued pool whose quiet moment has come. */
+                for (size_t i = 0; i < p->n_queue && !*id; i++) {
+                        struct pool_stats *s = stats_for(p, p->queue[i]);
+                        if (s->last_take && now < s->last_take + QUIET_USEC) {
+                                bool low;
+                                char qid[40];
+                                snprintf(qid, sizeof(qid), "%s", p->queue[i]);
+                                pthread_mutex_unlock(&p->lock);
+                                low = urgent(v, qid);
+                                pthread_mutex_lock(&p->lock);
+                                if (!low) {
+                                        wake = MIN(wake, stats_for(p, qid)->last_take + QUIET_USEC);
+                                        continue;
+                                }
+                        }
+                        snprintf(id, sizeof(id), "%s", p->queue[i]);
+                        memmove(&p->queue[i], &p->queue[i + 1], sizeof(*p->queue) * (p->n_queue - i - 1));
+                        p->n_queue--;
                 }
-                if (p->n_queue) {
-                        snprintf(id, sizeof(id), "%s", p->queue[0]);
-                        memmove(p->queue, p->queue + 1, sizeof(*p->queue) * --p->n_queue);
-                } else {
+                if (!*id && p->scan) {
                         p->scan = false;
                         scan = true;
+                        next_scan = now + (uint64_t) p->period_s * 1000000;
+                }
+                if (!*id && !scan) {
+                        struct timespec ts = { .tv_sec = (time_t) (wake / 1000000),
+                                               .tv_nsec = (long) (wake % 1000000) * 1000 };
+                        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+                        continue;
                 }
                 pthread_mutex_unlock(&p->lock);
                 {
