@@ -5,7 +5,7 @@
 # and of their shim, adopt, stop with the exit record, delete, and that no process, cgroup,
 # mount or runtime state is left. Needs root; exits 77 (skip) otherwise.
 #
-# Usage: tests/system/compute-runtime.sh [BUILD_DIR]   (default: build-compute)
+# Usage: tests/system/compute-runtime.sh [BUILD_DIR]   (default: $SF_BUILD under the repository, else build)
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -20,7 +20,7 @@ for tool in runc ip busybox; do
 done
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${1:-${SF_BUILD_DIR:-$REPO/build-compute}}
+BUILD=${1:-${SF_BUILD_DIR:-$REPO/${SF_BUILD:-build}}}
 CLI=$BUILD/tests/unit/compute/sf-compute-test
 export SF_SHIM=$BUILD/src/shim/sf-shim
 [ -x "$CLI" ] && [ -x "$SF_SHIM" ] || { echo "FAIL: build $BUILD first (ninja -C $BUILD)"; exit 1; }

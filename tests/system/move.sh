@@ -21,6 +21,8 @@ sf() { "$SFCTL" --endpoint "$U" "$@"; }
 agent_pid() { jq -r ".hosts[] | select(.name == \"$1\") | .agent.pid" "$DIR/lab.json"; }
 host_of() { sf node show "$(sf container show "$1" -o json | jq -r .node_id)" -o json | jq -r .name; }
 cpid() { sf container show "$1" -o json | jq -r .status.pid; }
+# after an agent was frozen: its node may have gone NotReady (lease); wait until it is back
+ready() { wait_for 30 "$1 Ready" sh -c "\"$SFCTL\" --endpoint $U node show $1 -o json | jq -e '.status.state == \"Ready\"'"; }
 
 sf network create mv --cidr 10.73.0.0/24 -q >/dev/null || die network
 
@@ -111,6 +113,7 @@ read -r ok2 fail2 < <(sf exec client -- cat /tmp/c)
 [ "$ok2" -gt "$ok1" ] || die "the service stopped answering"
 echo "client during the failed move: $((fail2)) failed requests in all"
 [ "$fail2" = 0 ] || die "requests failed while a move failed"
+ready core-1
 wait_for 30 "the half-made copy is gone" sh -c "[ \$(\"$SFCTL\" --endpoint $U container list -o json | jq '[.[] | select(.name | startswith(\"web-m\"))] | length') = 0 ]"
 
 note "a handover whose target fails: rolled back, the original keeps its address and serves"
@@ -129,6 +132,7 @@ m=$(sf moves list -o json | jq -c '[.[] | select(.workload_name == "gw")] | sort
 nsenter -t "$ppid" -n timeout 2 busybox wget -q -O /dev/null "http://$gwip/state" || die "gw does not serve after the failed handover"
 # the target prepared nothing or removes what it prepared once it is back
 wait_for 30 "edge-1 forgets the prepared copy" sh -c "[ ! -e '$erun/netns/$gwid' ]"
+ready edge-1
 
 note "moves inside a network service: NS operations, the descriptor's strategy, records follow"
 D="$top/tests/data/descriptors"
