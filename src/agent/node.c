@@ -134,23 +134,38 @@ int agent_node_report(sf_agent *a, sf_err *e)
         return sf_httpc_call(http, "PATCH", path, body, NULL, e);
 }
 
+/* Beat at least three times per lease the controller answered with (a 7 s lease and a 5 s
+ * beat leave one late beat from NotReady), never more often than once a second. */
+static unsigned heartbeat_interval(sf_agent *a, json_t *node)
+{
+        json_int_t lease = json_integer_value(json_object_get(json_object_get(node, "status"), "lease_seconds"));
+        unsigned ms = a->o.heartbeat_ms;
+        if (lease > 0 && (json_int_t) ms > lease * 1000 / 3)
+                ms = (unsigned) (lease * 1000 / 3);
+        return ms < 1000 ? 1000 : ms;
+}
+
 static void *heartbeat_loop(void *u)
 {
         sf_agent *a = u;
         _cleanup_httpc_ sf_httpc *http = NULL;
         bool registered = a->node_id != NULL;
+        unsigned interval = a->o.heartbeat_ms;
         if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
                 return NULL;
         sf_httpc_set_timeout(http, 5000);
         while (!a->stopping) {
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
+                json_auto_t *out = NULL;
                 int r;
-                if (!registered)
+                if (!registered) {
                         r = agent_node_register(a, http, &e);
-                else {
+                        if (r >= 0)
+                                interval = 1000; /* the next beat learns the lease */
+                } else {
                         _cleanup_free_ char *path = xasprintf("/v1/nodes/%s", a->node_id);
                         json_auto_t *body = json_pack("{s:o}", "status", status_json(a));
-                        r = sf_httpc_call(http, "PATCH", path, body, NULL, &e);
+                        r = sf_httpc_call(http, "PATCH", path, body, &out, &e);
                         if (r == -ENOENT) {
                                 /* Deleted by someone, or a new controller: register again. */
                                 registered = false;
@@ -160,11 +175,18 @@ static void *heartbeat_loop(void *u)
                 if (r >= 0) {
                         registered = true;
                         a->last_heartbeat_ok = sf_now_usec();
+                        if (out) {
+                                unsigned ms = heartbeat_interval(a, out);
+                                if (ms != interval)
+                                        log_info("heartbeat every %u ms (the controller's lease is %" JSON_INTEGER_FORMAT " s)",
+                                                 ms, json_integer_value(json_object_get(json_object_get(out, "status"), "lease_seconds")));
+                                interval = ms;
+                        }
                 } else if (!registered)
                         log_warn_rl("cannot register with the controller: %s", sf_err_msg(&e));
                 else
                         log_debug("heartbeat: %s", sf_err_msg(&e));
-                for (unsigned slept = 0; slept < a->o.heartbeat_ms && !a->stopping; slept += 100)
+                for (unsigned slept = 0; slept < interval && !a->stopping; slept += 100)
                         usleep(100000);
         }
         return NULL;

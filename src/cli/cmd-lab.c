@@ -176,9 +176,10 @@ static int lab_up(struct sfctl *c, const struct verb *v, struct args *a)
             !STREQ(args_get(a, "log-level"), "debug"))
                 return usage_error("lab", "--log-level: '%s' is not error, warn, info or debug", args_get(a, "log-level")),
                        EXIT_USAGE;
-        if (lease && lease < 7 && !c->quiet)
-                fprintf(stderr, "sfctl: warning: --lease %lu is close to the agents' 5 s heartbeat: healthy nodes may "
-                                "turn NotReady for a moment (7 or more is safe)\n", lease);
+        if (lease && lease < 3 && !c->quiet)
+                fprintf(stderr, "sfctl: warning: --lease %lu: agents beat at most once a second (a third of the "
+                                "lease otherwise): healthy nodes may turn NotReady for a moment (3 or more is safe)\n",
+                        lease);
         if (args_get(a, "wan-delay")) {
                 uint64_t us;
                 if (parse_delay(args_get(a, "wan-delay"), &us) < 0)
@@ -443,7 +444,7 @@ static const struct opt up_opts[] = {
         { "dir", "DIR", "state, logs, databases (default: " SF_LAB_STATE_ROOT "/LAB)" },
         { "subnet", "CIDR", "underlay subnet (default: the first free /24 of " SF_LAB_SUBNET_POOL ")" },
         { "runtime", "NAME", "OCI runtime of the agents: runc or crun (default: runc)" },
-        { "lease", "SECONDS", "node lease of the controller (default: sfd's, 15); keep it above the 5 s heartbeat" },
+        { "lease", "SECONDS", "node lease of the controller (default: sfd's, 15); agents beat three times per lease" },
         { "log-level", "LEVEL", "sfd log level: error, warn, info, debug" },
         { "timeout", "SECONDS", "how long to wait for the controller and for every node Ready (default 60)" },
         { "sfd", "PATH", "the sfd binary (default: next to sfctl, then PATH)" },

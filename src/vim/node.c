@@ -161,8 +161,17 @@ static int check_status(json_t *in, json_t *obj, sf_err *e)
                         return sf_err_set(e, -EINVAL, "status.state",
                                           "must be Ready, NotReady or Unknown");
         }
-        json_object_set(obj, "status", st);
+        json_object_set_new(obj, "status", json_copy(st));
         return 0;
+}
+
+/* A heartbeat is answered with the controller's lease, so an agent can beat often enough for
+ * it (Kubernetes sets both on each side by hand, and gets them out of step). */
+static void set_lease(sf_vim *v, json_t *in, json_t *obj)
+{
+        json_t *st = json_object_get(obj, "status");
+        if (json_object_get(in, "status") && json_is_object(st))
+                json_object_set_new(st, "lease_seconds", json_integer(v->lease_ms / 1000));
 }
 
 static int node_fields(sf_tx *tx, json_t *in, json_t *obj, sf_err *e)
@@ -232,6 +241,7 @@ static int node_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e
         r = node_fields(tx, in, obj, e);
         if (r < 0)
                 return r;
+        set_lease(ctx, in, obj);
         r = sf_res_insert(tx, "node", obj,
                           &(struct sf_res_cols) { .owner = json_string_value(json_object_get(obj, "site_id")) },
                           e);
@@ -253,6 +263,7 @@ static int node_update(void *ctx, sf_tx *tx, json_t *cur, json_t *patch, json_t 
                 r = node_fields(tx, patch, obj, e);
         if (r < 0)
                 return r;
+        set_lease(ctx, patch, obj);
         r = sf_res_update(tx, "node", obj,
                           &(struct sf_res_cols) { .owner = json_string_value(json_object_get(obj, "site_id")) },
                           e);

@@ -302,7 +302,9 @@ t1 unplumb-many --dir "$CDIR" --prefix sfm --bridge br42 --count 40 --threads 4
 expect_not_in "ports left" "$(ip -n "$H1" -o link)" "sfm"
 t1 plumb-many --dir "$CDIR" --prefix sfa --bridge br42 --count 5
 t1 unplumb-many --dir "$CDIR" --prefix sfa --bridge br42 --count 5 --async
-for _ in $(seq 100); do # the kernel deletes them in the background
+# the kernel deletes them in the background: its netns cleanup work is global and, on a busy
+# machine that just tore down many namespaces, can take seconds
+for _ in $(seq 600); do
         ip -n "$H1" -o link | grep -q sfa || break
         sleep 0.1
 done
