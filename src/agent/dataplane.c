@@ -179,6 +179,38 @@ static json_t *port_entry(json_t *p, const char *vtep)
                          "vtep", vtep);
 }
 
+/* A port's entries for l2population: its own MAC and fixed IPs, then each allowed address pair
+ * that has a MAC of its own (a nested-macvlan container in a VM: its MAC and address live
+ * behind the VM's port, so they are wherever that port is bound, and follow it when the VM
+ * moves). Pairs without a MAC of their own (a VIP that moves between ports at failover) are
+ * left to ARP: a permanent entry would pin them to one port. A pair's address is published
+ * when it is one address (a CIDR gets the FDB entry only). */
+static void port_entries(json_t *out, json_t *p, const char *vtep)
+{
+        uint8_t own[6] = { 0 }, m[6];
+        json_t *x;
+        size_t i;
+        json_array_append_new(out, port_entry(p, vtep));
+        if (sf_mac_parse(json_string_value(json_object_get(p, "mac_address")) ?: "", own) < 0)
+                return;
+        json_array_foreach(json_object_get(p, "allowed_address_pairs"), i, x) {
+                const char *ip = json_string_value(json_object_get(x, "ip_address"));
+                char mac[SF_MAC_STRLEN], one[SF_ADDR_STRLEN];
+                json_t *ips;
+                sf_prefix pf;
+                if (sf_mac_parse(json_string_value(json_object_get(x, "mac_address")) ?: "", m) < 0 ||
+                    memcmp(m, own, 6) == 0)
+                        continue;
+                sf_mac_fmt(m, mac); /* the form the FDB listing compares with */
+                ips = json_array();
+                if (ip && sf_addr_parse(ip, &pf.addr) >= 0)
+                        json_array_append_new(ips, json_string(sf_addr_fmt(&pf.addr, one)));
+                else if (ip && sf_prefix_parse(ip, true, &pf) >= 0 && pf.len == sf_addr_bits(pf.addr.family))
+                        json_array_append_new(ips, json_string(sf_addr_fmt(&pf.addr, one)));
+                json_array_append_new(out, json_pack("{s:s, s:o, s:s*}", "mac", mac, "ips", ips, "vtep", vtep));
+        }
+}
+
 json_t *agent_dp_desired(sf_agent *a)
 {
         json_t *dp = json_object(), *nets = json_object(), *routers = json_object();
@@ -232,14 +264,14 @@ json_t *agent_dp_desired(sf_agent *a)
                             !STREQ(json_string_value(json_object_get(p, "network_id")) ?: "", id))
                                 continue;
                         if (STREQ(node, a->node_id)) {
-                                json_array_append_new(local, port_entry(p, NULL));
+                                port_entries(local, p, NULL);
                                 continue;
                         }
                         n = agent_cache_get(a, "node", node);
                         vtep = json_string_value(json_object_get(n, "underlay_ip"));
                         if (!vtep || !a->o.underlay_ip || STREQ(vtep, a->o.underlay_ip))
                                 continue;
-                        json_array_append_new(remote, port_entry(p, vtep));
+                        port_entries(remote, p, vtep);
                         {
                                 bool seen = false;
                                 json_t *v;
