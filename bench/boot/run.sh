@@ -27,13 +27,14 @@ trap cleanup EXIT
 ip netns add "$NS" && ip -n "$NS" link set lo up
 NSX="nsenter --net=/run/netns/$NS"
 "$B/src/sfd/sfd" --netns "/run/netns/$NS" --run-dir "$RUN" --state-dir "$ST" --listen 127.0.0.1:0 \
-        --url-file "$ST/url" --log-level warn 2>"$ST/sfd.log" &
+        --url-file "$ST/url" --log-level warn ${SFD_ARGS:-} 2>"$ST/sfd.log" &
 SFD_PID=$!
 for _ in $(seq 100); do [ -s "$ST/url" ] && break; sleep 0.1; done
 U=$(cat "$ST/url")
 SF="$NSX $B/src/cli/sfctl --endpoint $U"
 for _ in $(seq 100); do $SF node list -o json 2>/dev/null | jq -e '.[0].status.state=="Ready"' >/dev/null && break; sleep 0.1; done
-$SF network create bench --cidr 10.77.0.0/16 -q >/dev/null
+# the cold path: no port pools (their warm namespaces would be built in the background)
+$SF network create bench --cidr 10.77.0.0/16 --pool off -q >/dev/null || { echo "network create failed" >&2; exit 1; }
 
 # A bare bundle: the same busybox image, `sleep 3600`, no network namespace to join.
 rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
