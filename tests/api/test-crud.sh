@@ -31,6 +31,12 @@ note "sites and nodes"
 sf site create edge1 --kind edge -q >/dev/null || die "site"
 sf node create n1 --site edge1 --cpu 4000 --memory 8Gi --underlay-ip 192.168.50.2 -q >/dev/null || die "node"
 [ "$(sf node list --site edge1 -o json | jq length)" = 1 ] || die "node filter"
+# a status write (a heartbeat) is answered with the controller's lease (default 15 s)
+api PATCH /v1/nodes/n1 '{"status": {"state": "Ready", "heartbeat_at": "2026-01-01T00:00:00Z"}}'
+expect_status 200 "heartbeat"
+[ "$(echo "$BODY" | jq .status.lease_seconds)" = 15 ] || die "heartbeat answer without the lease: $BODY"
+api PATCH /v1/nodes/n1 '{"status": {"state": "Ready", "lease_seconds": 1}}'
+expect_error 400 status.lease_seconds "unknown field" "a client setting the lease"
 sf port update web --node n1 -q >/dev/null || die "bind port"
 [ "$(sf port list --node n1 -o json | jq -r '.[0].name')" = web ] || die "filter by node"
 api DELETE /v1/nodes/n1; expect_error 409 - "bound port" "delete node with ports"
