@@ -36,14 +36,7 @@ mkdir -p "$G" 2>/dev/null && [ -w "$G" ] || G=$T/guest
 LAB="n$(( $$ % 10000 ))"
 DIR="$T/lab"
 export SUPERFLUID_TRUNK_DATAPATH=bpf # the lab's agents inherit it (a no-op without 8021q)
-labdown() {
-        local p
-        "$SFCTL" lab down --dir "$DIR" --wait 0 >/dev/null 2>&1 || true
-        # VMs outlive their agents by design: if the lab could not remove them, by PID.
-        for p in $(pgrep -f -- "/run/superfluid-lab/$LAB/"); do kill -9 "$p" 2>/dev/null; done
-        return 0
-}
-on_exit labdown
+on_exit lab_down_vms
 t0=$(date +%s)
 
 note "lab up: core-1 (the VM) and core-2 (bare-metal containers)"

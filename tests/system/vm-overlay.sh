@@ -18,14 +18,7 @@ mkdir -p "$G" 2>/dev/null && [ -w "$G" ] || G=$T/guest
 LAB="v$(( $$ % 10000 ))"
 DIR="$T/lab"
 lab() { "$SFCTL" lab "$@"; }
-labdown() {
-        local p
-        "$SFCTL" lab down --dir "$DIR" --wait 0 >/dev/null 2>&1 || true
-        # VMs outlive their agents by design: if the lab could not remove them, by PID.
-        for p in $(pgrep -f -- "/run/superfluid-lab/$LAB/"); do kill -9 "$p" 2>/dev/null; done
-        return 0
-}
-on_exit labdown
+on_exit lab_down_vms
 
 note "lab up: core-1 and edge-1, with the VXLAN overlay"
 out=$(lab up --name "$LAB" --dir "$DIR" --sites core:1,edge:1 2>&1) || die "lab up: $out"
