@@ -4,7 +4,10 @@
 #                 for 1, 10 and 50 containers started at once, plus 20 one after another.
 #   Bare runtime: `runc run -d` of the same busybox bundle, no network, same concurrency.
 # Needs root. Everything lives in a private network namespace and temp dirs, removed at exit.
+# The network has pools off: this is the cold path (bench/spike measures the warm one).
 # Usage: bench/boot/run.sh [BUILD_DIR] [OUT_JSON]
+# Environment: REPS (repetitions of each burst, default 3), SFD_ARGS (extra sfd options, e.g.
+# "--workers 64").
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B="$top/${1:-build}"
