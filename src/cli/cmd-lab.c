@@ -307,9 +307,22 @@ static int lab_down(struct sfctl *c, const struct verb *v, struct args *a)
                                EXIT_USAGE;
                 wait_s = x == 0 ? -1 : (int) x;
         }
-        r = load(a, &lab);
-        if (r < 0)
-                return -r;
+        if (args_get(a, "name") && args_get(a, "dir"))
+                return usage_error("lab", "give --name or --dir, not both"), EXIT_USAGE;
+        r = sf_lab_load(args_get(a, "name"), args_get(a, "dir"), &lab, &e);
+        if (r == -ENOENT && !args_get(a, "dir")) {
+                /* No state file: whatever is left of a lab of that name, found by its names. */
+                _cleanup_err_ sf_err oe = SF_ERR_INIT;
+                if (sf_lab_orphan(args_get(a, "name"), &lab, &oe) < 0)
+                        return fail(oe.code == -ENOENT ? &e : &oe);
+                if (!c->quiet && !c->json)
+                        fprintf(stderr, "  lab '%s' has no state file: removing what is left of it (%zu host%s, "
+                                        "controller %s)\n",
+                                lab->name, lab->n_hosts, lab->n_hosts == 1 ? "" : "s",
+                                lab->controller.pid ? "running" : "not found");
+        } else if (r < 0)
+                return fail(&e);
+        sf_err_clear(&e);
         if (sf_lab_down(lab,
                         &(sf_lab_down_opts) { .keep_state = args_has(a, "keep-state"),
                                               .wait_s = wait_s,
@@ -492,7 +505,9 @@ const struct resource res_lab = {
                           "(SIGTERM, SIGKILL after 10 s), kills whatever is left in the lab's namespaces and\n"
                           "container cgroups, removes those cgroups, the mounts and run directories, the\n"
                           "namespaces, the veths, the bridge and DIR; then checks that nothing is left and\n"
-                          "fails, listing it, if something is.",
+                          "fails, listing it, if something is. With --name, a lab whose state file is gone\n"
+                          "(its directory removed) is still taken down: what is left of it is found by its\n"
+                          "names (run directories, namespaces, bridge and veths; daemons by command line).",
                   "take the lab down and remove everything it made", down_opts, lab_down },
                 { "list", "", "list the labs of this machine", which_opts + 2, lab_list },
                 { "env", "[--name LAB | --dir DIR]\n\nUse it as: eval \"$(sfctl lab env)\".",

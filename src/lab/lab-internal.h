@@ -16,6 +16,10 @@ char lab_proc_state(pid_t pid);
 /* The last lines of a log, indented, for error messages ("" when unreadable). */
 char *lab_log_tail(const char *path, int lines);
 
+/* Names of a lab's objects (see lab.h): its underlay bridge, a host's namespace. */
+char *lab_bridge_name(const char *lab);
+char *lab_netns_name(const char *lab, const char *host);
+
 /* An HTTP client of the lab's controller with a short timeout. */
 int lab_http(const sf_lab *lab, long timeout_ms, sf_httpc **ret, sf_err *e);
 

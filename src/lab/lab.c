@@ -117,12 +117,12 @@ fail:
         return r;
 }
 
-static char *bridge_name(const char *lab)
+char *lab_bridge_name(const char *lab)
 {
         return STREQ(lab, SF_LAB_DEFAULT_NAME) ? xstrdup("sflab-ul") : xasprintf("sflab-%s", lab);
 }
 
-static char *netns_name(const char *lab, const char *host)
+char *lab_netns_name(const char *lab, const char *host)
 {
         return STREQ(lab, SF_LAB_DEFAULT_NAME) ? xasprintf("sflab-%s", host)
                                                : xasprintf("sflab-%s-%s", lab, host);
@@ -285,7 +285,7 @@ int sf_lab_plan(const sf_lab_config *c, sf_lab **ret, sf_err *e)
         lab->runtime = xstrdup(c->runtime);
         lab->lease_s = c->lease_s;
         lab->log_level = xstrdup(c->log_level);
-        lab->bridge = bridge_name(name);
+        lab->bridge = lab_bridge_name(name);
         for (size_t i = 0; i < lab->n_sites; i++)
                 n_hosts += lab->sites[i].hosts;
 
@@ -324,7 +324,7 @@ int sf_lab_plan(const sf_lab_config *c, sf_lab **ret, sf_err *e)
                         sf_lab_host *h = &lab->hosts[k];
                         h->name = xasprintf("%s-%u", lab->sites[s].name, i);
                         h->site = xstrdup(lab->sites[s].name);
-                        h->netns = netns_name(name, h->name);
+                        h->netns = lab_netns_name(name, h->name);
                         h->netns_path = xasprintf(SF_LAB_NETNS_DIR "/%s", h->netns);
                         h->veth = xasprintf("%s-%zu", lab->bridge, k + 1);
                         h->ip = sf_addr_from_u128(AF_INET, base + 2 + k);

@@ -10,7 +10,7 @@ command -v busybox >/dev/null || { echo "busybox missing"; exit 77; }
 
 LAB="t$(( $$ % 10000 ))"      # a named lab: never the user's default one
 DIR="$T/lab"
-LEASE=7                       # agents heartbeat every 5 s: a shorter lease flaps
+LEASE=7                       # agents beat three times per lease
 PIDS="" IDS="" CPIDS=""
 BUSYBOX=$(command -v busybox)
 lab() { "$SFCTL" lab "$@"; }
@@ -45,6 +45,9 @@ lab_leaks() {
                 x=$(ls -d /sys/fs/cgroup/*/superfluid/"$id" 2>/dev/null | tr '\n' ' ')
                 [ -z "$x" ] || out+="cgroups: $x"$'\n'
         done
+        # the agents' cgroup parents (sfd --cgroup-parent superfluid/lab-LAB-HOST)
+        x=$(ls -d /sys/fs/cgroup/*/superfluid/lab-"$LAB"-* 2>/dev/null | tr '\n' ' ')
+        [ -z "$x" ] || out+="cgroups: $x"$'\n'
         printf '%s' "$out"
 }
 
@@ -212,4 +215,22 @@ wait 2>/dev/null
 leaks=$(lab_leaks)
 [ -z "$leaks" ] || die "left behind after kill -9 and lab down: $leaks"
 out=$(lab status --dir "$DIR" 2>&1); [ $? = 3 ] || die "status of a removed lab: $out"
+
+note "a lab whose directory was removed while it ran: lab down --name finds what is left"
+out=$(lab up --name "$LAB" --dir "$DIR" --sites core:1,edge:1 --lease $LEASE 2>&1) || die "lab up: $out"
+record_pids
+IDS=""; CPIDS=""
+"$SFCTL" network create labnet3 --cidr 10.79.0.0/24 -q >/dev/null || die "network"
+"$SFCTL" run --name o1 --node edge-1 --network labnet3 busybox -- sleep 3600 >/dev/null || die "run o1"
+o=$("$SFCTL" container show o1 -o json)
+IDS=$(echo "$o" | jq -r .id); CPIDS=$(echo "$o" | jq -r .status.pid)
+rm -rf "$DIR" # the daemons, the container, namespaces, mounts and cgroups stay
+out=$(lab status --name "$LAB" 2>&1); [ $? = 3 ] || die "status without a state file: $out"
+out=$(lab down --name "$LAB" 2>&1) || die "lab down --name without a state file: $out"
+echo "$out" | grep -q "has no state file: removing what is left of it (2 hosts, controller running)" ||
+        die "lab down of an orphan: $out"
+wait 2>/dev/null
+leaks=$(lab_leaks)
+[ -z "$leaks" ] || die "left behind by lab down of an orphaned lab: $leaks"
+out=$(lab down --name "$LAB" 2>&1); [ $? = 3 ] && echo "$out" | grep -q "there is no lab '$LAB'" || die "a second down: $out"
 echo OK
