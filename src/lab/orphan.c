@@ -10,8 +10,7 @@
 #include "lib/util.h"
 #include "net/link.h"
 
-/* Whether /proc/PID/cmdline has every one of want (exact arguments; an entry ending in '*'
- * matches as a prefix). */
+/* Whether /proc/PID/cmdline has every one of want (whole arguments). */
 static bool cmdline_has(const char *pid, const char *const *want)
 {
         _cleanup_free_ char *path = xasprintf("/proc/%s/cmdline", pid), *buf = NULL;
@@ -19,10 +18,9 @@ static bool cmdline_has(const char *pid, const char *const *want)
         if (sf_read_file(path, 64 * 1024, &buf, &n, NULL) < 0 || n == 0)
                 return false;
         for (const char *const *w = want; *w; w++) {
-                size_t wl = strlen(*w);
-                bool prefix = wl > 0 && (*w)[wl - 1] == '*', found = false;
+                bool found = false;
                 for (size_t off = 0; off < n && !found; off += strlen(buf + off) + 1)
-                        found = prefix ? strncmp(buf + off, *w, wl - 1) == 0 : STREQ(buf + off, *w);
+                        found = STREQ(buf + off, *w);
                 if (!found)
                         return false;
         }
@@ -189,7 +187,9 @@ int sf_lab_orphan(const char *name, sf_lab **ret, sf_err *e)
         if (!bridge && lab->n_hosts == 0 && access(lab->run_root, F_OK) < 0)
                 return sf_err_set(e, -ENOENT, "name", "there is no lab '%s', nor anything left of one", name);
 
-        /* The controller, by its state directory (only known through the link). */
+        /* The controller, by its state directory (only known through the link). Its URL stays
+         * unknown: sf_lab_down() then skips deleting containers through the API, and the
+         * sweep removes them (processes, cgroups, mounts). */
         if (target) {
                 _cleanup_free_ char *arg = xasprintf("--state-dir=%s", lab->controller_state_dir);
                 find_proc((const char *const[]) { "--role=controller", arg, NULL }, &lab->controller);
