@@ -577,6 +577,26 @@ static void list_dir(json_t *out, const char *root)
                         continue;
                 p = xasprintf("%s/%s/lab.json", root, de->d_name);
                 real = realpath(p, NULL);
+                if (!real && STREQ(root, SF_LAB_RUN_ROOT) && sf_lab_name_check(de->d_name, NULL) >= 0) {
+                        /* a run directory without its state file: what 'lab down --name'
+                         * can still remove (sf_lab_orphan) */
+                        char buf[4096] = "";
+                        ssize_t n = readlink(p, buf, sizeof(buf) - 1);
+                        _cleanup_free_ char *hd = xasprintf("%s/%s", root, de->d_name);
+                        DIR *hdir = opendir(hd);
+                        struct dirent *he;
+                        int hosts = 0;
+                        while (hdir && (he = readdir(hdir)))
+                                hosts += he->d_name[0] != '.' && he->d_type == DT_DIR;
+                        if (hdir)
+                                closedir(hdir);
+                        buf[n > 0 ? n : 0] = 0;
+                        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "name",
+                                                             de->d_name, "phase", "orphaned", "dir", buf,
+                                                             "state_file", "", "controller_url", "", "subnet", "",
+                                                             "hosts", hosts, "controller_running", false));
+                        continue;
+                }
                 if (!real || load_file(real, &lab, NULL) < 0)
                         continue;
                 json_array_foreach(out, i, x)

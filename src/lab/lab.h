@@ -140,7 +140,8 @@ json_t *sf_lab_to_json(const sf_lab *lab);
 int sf_lab_from_json(json_t *j, sf_lab **ret, sf_err *e);
 
 /* Every lab on this machine, as [{name, phase, dir, controller_url, hosts}], from
- * SF_LAB_RUN_ROOT and SF_LAB_STATE_ROOT. */
+ * SF_LAB_RUN_ROOT and SF_LAB_STATE_ROOT; a run directory whose state file is gone is listed
+ * with phase "orphaned" (dir: where the state file was; hosts: its host run directories). */
 int sf_lab_list(json_t **ret, sf_err *e);
 
 /* Exclusive lock on the lab's directory for commands that change it (up, down, agent

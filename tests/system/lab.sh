@@ -226,6 +226,8 @@ o=$("$SFCTL" container show o1 -o json)
 IDS=$(echo "$o" | jq -r .id); CPIDS=$(echo "$o" | jq -r .status.pid)
 rm -rf "$DIR" # the daemons, the container, namespaces, mounts and cgroups stay
 out=$(lab status --name "$LAB" 2>&1); [ $? = 3 ] || die "status without a state file: $out"
+out=$("$SFCTL" -o json lab list | jq -c ".[] | select(.name == \"$LAB\") | [.phase, .hosts]")
+[ "$out" = '["orphaned",2]' ] || die "lab list does not show the orphaned lab: $out"
 out=$(lab down --name "$LAB" 2>&1) || die "lab down --name without a state file: $out"
 echo "$out" | grep -q "has no state file: removing what is left of it (2 hosts, controller running)" ||
         die "lab down of an orphan: $out"
