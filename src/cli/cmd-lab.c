@@ -509,7 +509,8 @@ const struct resource res_lab = {
                           "(its directory removed) is still taken down: what is left of it is found by its\n"
                           "names (run directories, namespaces, bridge and veths; daemons by command line).",
                   "take the lab down and remove everything it made", down_opts, lab_down },
-                { "list", "", "list the labs of this machine", which_opts + 2, lab_list },
+                { "list", "\n\nPhase \"orphaned\": a lab's run directory without its state file (its directory was\nremoved while it ran); 'sfctl lab down --name LAB' removes what is left of it.",
+                  "list the labs of this machine", which_opts + 2, lab_list },
                 { "env", "[--name LAB | --dir DIR]\n\nUse it as: eval \"$(sfctl lab env)\".",
                   "print the export line of SUPERFLUID_ENDPOINT for the lab", which_opts, lab_env },
                 { "stop-agent", "HOST [--name LAB | --dir DIR]\n\nThe host's workloads keep running; its node turns NotReady when the lease expires.",
