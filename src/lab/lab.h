@@ -130,9 +130,9 @@ int sf_lab_load(const char *name, const char *dir, sf_lab **ret, sf_err *e);
  * one) but whose objects are not: works out what there is from the lab's names alone
  * (SF_LAB_RUN_ROOT/<name>/<host> run directories, "sflab-NAME-<host>" namespaces, the
  * bridge and its "<bridge>-N" veths) and finds its daemons by their command lines
- * (--run-dir=<run dir> for agents; --role=controller with --state-dir below the directory
- * the dangling SF_LAB_RUN_ROOT/<name>/lab.json link names), so that sf_lab_down() removes
- * it. -ENOENT when nothing of that name exists. */
+ * (--run-dir=<run dir> for agents; --role=controller with --state-dir=<DIR>/controller,
+ * DIR being where the dangling SF_LAB_RUN_ROOT/<name>/lab.json link points), so that
+ * sf_lab_down() removes it (DIR too). -ENOENT when nothing of that name exists. */
 int sf_lab_orphan(const char *name, sf_lab **ret, sf_err *e);
 /* Writes DIR/lab.json (atomically). */
 int sf_lab_save(const sf_lab *lab, sf_err *e);
