@@ -14,7 +14,10 @@ LEASE=7                       # agents beat three times per lease
 PIDS="" IDS="" CPIDS=""
 BUSYBOX=$(command -v busybox)
 lab() { "$SFCTL" lab "$@"; }
-labdown() { "$SFCTL" lab down --dir "$DIR" --wait 0 >/dev/null 2>&1 || true; }
+labdown() { # by its directory, or (removed by the orphan test) by its name
+        "$SFCTL" lab down --dir "$DIR" --wait 0 >/dev/null 2>&1 ||
+                "$SFCTL" lab down --name "$LAB" --wait 0 >/dev/null 2>&1 || true
+}
 on_exit labdown
 
 # Everything a lab called $LAB can leave behind; ids: container ids whose cgroups to look for.
