@@ -159,7 +159,8 @@ need_root() {
 # so what the lab could not remove of lab $LAB (its run directory names it) goes by PID.
 lab_down_vms() {
         local p
-        "$SFCTL" lab down --dir "$DIR" --wait 0 >/dev/null 2>&1 || true
+        "$SFCTL" lab down --dir "$DIR" --wait 0 >/dev/null 2>&1 ||
+                "$SFCTL" lab down --name "$LAB" --wait 0 >/dev/null 2>&1 || true
         for p in $(pgrep -f -- "/run/superfluid-lab/$LAB/"); do kill -9 "$p" 2>/dev/null; done
         return 0
 }
