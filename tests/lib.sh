@@ -26,6 +26,7 @@ _cleanup() {
         for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" || true; done
         stop_sfd
         kill_workloads $ids
+        cleanup_run
         if [ $rc -ne 0 ] && [ -f "$T/sfd.log" ]; then
                 echo "=== sfd log (tail) ==="; tail -n 40 "$T/sfd.log"
         fi
@@ -67,17 +68,29 @@ make_ns() {
         ip netns add "$NS" || die "ip netns add $NS"
         ip -n "$NS" link set lo up
         NSX="nsenter --net=/run/netns/$NS"
-        RUN=$(mktemp -d /run/sftest.XXXXXX)
+        make_run
         CLEANUPS+=("cleanup_ns")
 }
 
 cleanup_ns() {
         [ -n "$NS" ] || return 0
+        ip netns del "$NS" 2>/dev/null
+        NS=""
+}
+
+# make_run: this test's own run directory for sfd (never the default /run/superfluid, where
+# the agent would mount a tmpfs that outlives the test), removed on exit once sfd and the
+# workloads are gone (_cleanup).
+make_run() {
+        [ -z "$RUN" ] || return 0
+        RUN=$(mktemp -d /run/sftest.XXXXXX)
+}
+
+cleanup_run() {
+        [ -n "$RUN" ] || return 0
         # Anything the agent left in its run dir (this is what the leak checks look at).
         grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
         rm -rf "$RUN"
-        ip netns del "$NS" 2>/dev/null
-        NS=""
 }
 
 # start_sfd [extra sfd args...]: starts sfd, waits for /healthz, sets U (the URL).
@@ -87,7 +100,9 @@ cleanup_ns() {
 start_sfd() {
         rm -f "$T/url"
         local extra=()
-        [ -n "$NS" ] && extra=(--netns "/run/netns/$NS" --run-dir "$RUN")
+        make_run
+        extra=(--run-dir "$RUN")
+        [ -n "$NS" ] && extra+=(--netns "/run/netns/$NS")
         "$SFD" --state-dir "$T/state" --listen 127.0.0.1:0 --url-file "$T/url" --pools off "${extra[@]}" "$@" \
                 >>"$T/sfd.log" 2>&1 &
         SFD_PID=$!
