@@ -28,17 +28,9 @@ static void keep(sf_err *first, sf_err *e)
         sf_err_clear(e);
 }
 
-static bool strv_has(char *const *v, const char *s)
-{
-        for (; v && *v; v++)
-                if (STREQ(*v, s))
-                        return true;
-        return false;
-}
-
 static void add_id(char ***ids, const char *id)
 {
-        if (id && sf_name_valid(id) && !strv_has(*ids, id))
+        if (id && sf_name_valid(id) && !strv_contains(*ids, id))
                 strv_push(ids, xstrdup(id));
 }
 

@@ -68,14 +68,6 @@ static char **netns_of_other_labs(void)
         return v;
 }
 
-static bool strv_contains(char *const *v, const char *s)
-{
-        for (; v && *v; v++)
-                if (STREQ(*v, s))
-                        return true;
-        return false;
-}
-
 static bool has_host(const sf_lab *lab, const char *name)
 {
         for (size_t i = 0; i < lab->n_hosts; i++)

@@ -106,3 +106,4 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 size_t strv_length(char *const *v);
 void strv_push(char ***v, char *s); /* takes ownership of s */
+bool strv_contains(char *const *v, const char *s);
