@@ -188,12 +188,13 @@ static json_t *port_entry(json_t *p, const char *vtep)
 static void port_entries(json_t *out, json_t *p, const char *vtep)
 {
         uint8_t own[6] = { 0 }, m[6];
-        json_t *x;
+        json_t *x, *pairs = json_object_get(p, "allowed_address_pairs");
         size_t i;
         json_array_append_new(out, port_entry(p, vtep));
-        if (sf_mac_parse(json_string_value(json_object_get(p, "mac_address")) ?: "", own) < 0)
+        if (json_array_size(pairs) == 0 ||
+            sf_mac_parse(json_string_value(json_object_get(p, "mac_address")) ?: "", own) < 0)
                 return;
-        json_array_foreach(json_object_get(p, "allowed_address_pairs"), i, x) {
+        json_array_foreach(pairs, i, x) {
                 const char *ip = json_string_value(json_object_get(x, "ip_address"));
                 char mac[SF_MAC_STRLEN], one[SF_ADDR_STRLEN];
                 json_t *ips;
