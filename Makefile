@@ -11,7 +11,7 @@ PKGS = meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev \
        libmnl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev \
        libfyaml-dev libcmocka-dev libarchive-dev libbpf-dev libssl-dev \
        runc crun busybox-static iproute2 nftables iperf3 tshark curl jq gnuplot-nox \
-       qemu-system-x86 qemu-utils linux-image-cloud-amd64 cpio kmod bpftool
+       qemu-system-x86 qemu-utils linux-image-cloud-amd64 cpio kmod bpftool socat
 
 .PHONY: all deps build build-asan build-fuzz test test-unit test-api test-system test-fuzz \
         demo demo-down bench clean help

@@ -680,7 +680,7 @@ static void taps_down(json_t *vm_nics)
 
 struct vspec {
         sf_workload_spec ws;
-        char *dir, *hostname, *meta, *netcfg, *user_data;
+        char *dir, *hostname, *meta, *netcfg, *user_data, *agent_addr;
         const char *macs[MAX_NICS + 1];
         char **args, **keys;
         json_t *image;
@@ -693,6 +693,7 @@ static void vspec_done(struct vspec *s)
         free(s->meta);
         free(s->netcfg);
         free(s->user_data);
+        free(s->agent_addr);
         strv_free(s->args);
         strv_free(s->keys);
         if (s->image)
@@ -719,6 +720,25 @@ static char **strv_of(json_t *arr)
                 if (json_is_string(x))
                         strv_push(&v, xstrdup(json_string_value(x)));
         return v;
+}
+
+/* "http://10.0.0.1:7470" -> "10.0.0.1"; NULL when the host is not an IPv4 address. */
+static char *url_ipv4_host(const char *url)
+{
+        struct in_addr in;
+        char host[16];
+        size_t n;
+        if (!url || strncmp(url, "http://", 7) != 0)
+                return NULL;
+        url += 7;
+        n = strcspn(url, ":/");
+        if (n == 0 || n >= sizeof(host))
+                return NULL;
+        memcpy(host, url, n);
+        host[n] = 0;
+        if (inet_pton(AF_INET, host, &in) != 1 || in.s_addr == htonl(INADDR_ANY))
+                return NULL;
+        return xstrdup(host);
 }
 
 static int vspec_full(sf_agent *a, const char *id, struct vm_plan *p, const int *fds,
@@ -798,6 +818,16 @@ static int vspec_full(sf_agent *a, const char *id, struct vm_plan *p, const int 
         s->ws.meta_data = s->meta;
         s->ws.user_data = s->user_data;
         s->ws.network_config = s->netcfg;
+        if (json_is_string(json_object_get(spec, "nested_mode"))) {
+                /* A nested host (issue #9): its agent reaches our controller through the VM
+                 * driver's management channel; our controller reaches its API through a
+                 * forward on the address our own API answers on (IPv4 only, else none). */
+                s->ws.nested_mode = json_string_value(json_object_get(spec, "nested_mode"));
+                s->ws.nested_controller = a->o.controller;
+                s->ws.nested_node = s->ws.name;
+                s->agent_addr = url_ipv4_host(a->self_url);
+                s->ws.nested_agent_addr = s->agent_addr;
+        }
         s->ws.restart = STREQ(policy, "always")       ? SF_RESTART_ALWAYS
                         : STREQ(policy, "on-failure") ? SF_RESTART_ON_FAILURE
                                                       : SF_RESTART_NEVER;

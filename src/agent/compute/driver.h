@@ -96,6 +96,16 @@ typedef struct sf_workload_spec {
                                   * local-hostname = hostname (or id) */
         const char *user_data;   /* NULL: "#cloud-config" with nothing in it */
         const char *network_config; /* network-config (v2); NULL: none (cloud-init's default) */
+        /* A nested host (issue #9): the Superfluid agent runs in the guest and registers as a
+         * node whose parent is this VM. The driver adds a management NIC (QEMU user
+         * networking, restrict=on) whose only ways out are a guestfwd to the controller and,
+         * with nested_agent_addr, a hostfwd to the guest agent's API, and writes the seed
+         * file "superfluid-agent" for guest/init (see vm-qemu.h). */
+        const char *nested_mode;       /* NULL: an ordinary VM; "vlan" or "macvlan" */
+        const char *nested_controller; /* the controller's URL, http://HOST[:PORT] */
+        const char *nested_node;       /* the guest agent's node name; NULL: name, else id */
+        const char *nested_agent_addr; /* IPv4 address on the host for the forward to the guest
+                                        * agent's API; NULL: no forward */
 } sf_workload_spec;
 
 typedef struct sf_workload_status {

@@ -1,10 +1,13 @@
 /* The VM compute driver: workload spec -> overlay disk, NoCloud seed and QEMU command line
  * (vm-qemu, vm-seed) -> QEMU under sf-vm-monitor, controlled over QMP (qmp). See
  * vm-driver.h for the design. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -292,11 +295,19 @@ static int make_overlay(vm_compute *vc, const sf_workload_spec *w, sf_err *e)
         return 0;
 }
 
-static int write_seed(const sf_workload_spec *w, sf_err *e)
+/* agent_fwd_port: a nested host's forward to its guest agent (0: none yet). */
+static int write_seed(const sf_workload_spec *w, unsigned agent_fwd_port, sf_err *e)
 {
         _cleanup_free_ char *seed = state_file(w->state_dir, SF_VM_SEED_FILE);
-        _cleanup_free_ char *meta = NULL, *host = NULL;
+        _cleanup_free_ char *meta = NULL, *host = NULL, *agent = NULL;
+        sf_seed_file extra[1];
+        size_t n_extra = 0;
         int r;
+
+        if (w->nested_mode) {
+                agent = sf_vm_agent_config(w, agent_fwd_port);
+                extra[n_extra++] = (sf_seed_file) { SF_VM_AGENT_SEED_FILE, agent, strlen(agent) };
+        }
 
         if (!w->meta_data) {
                 host = hostname_of(w);
@@ -304,9 +315,29 @@ static int write_seed(const sf_workload_spec *w, sf_err *e)
                 if (r < 0)
                         return r;
         }
-        return sf_seed_write(seed, w->meta_data ? w->meta_data : meta,
-                             w->user_data ? w->user_data : "#cloud-config\n", w->network_config,
-                             NULL, e);
+        return sf_seed_write_extra(seed, w->meta_data ? w->meta_data : meta,
+                                   w->user_data ? w->user_data : "#cloud-config\n",
+                                   w->network_config, NULL, extra, n_extra, e);
+}
+
+/* A free TCP port on addr (IPv4), for a nested host's forward to its guest agent. QEMU binds
+ * it right after; a port taken in between makes QEMU fail with its own message. */
+static int free_port(const char *addr, unsigned *ret, sf_err *e)
+{
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sa);
+
+        if (fd < 0)
+                return sf_err_errno(e, -errno, "socket");
+        if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+                return sf_err_set(e, -EINVAL, "nested_agent_addr", "'%s' is not an IPv4 address",
+                                  addr);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+            getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return sf_err_errno(e, -errno, "a free port on %s", addr);
+        *ret = ntohs(sa.sin_port);
+        return 0;
 }
 
 static int register_vm(vm_compute *vc, const sf_workload_spec *w, sf_err *e)
@@ -354,7 +385,7 @@ static int vm_prepare(sf_compute *c, const sf_workload_spec *w, sf_err *e)
                 if (r < 0)
                         return r;
         }
-        r = write_seed(w, e);
+        r = write_seed(w, 0, e);
         if (r < 0)
                 return sf_err_prefix(e, "vm '%s'", w->id);
         return register_vm(vc, w, e);
@@ -497,7 +528,7 @@ static int vm_start(sf_compute *c, const sf_workload_spec *w, sf_workload_status
         vm_compute *vc = vc_of(c);
         _cleanup_strv_free_ char **qargv = NULL, **margv = NULL;
         _cleanup_close_ int listen_fd = -EBADF, rfd = -EBADF, wfd = -EBADF;
-        _cleanup_free_ char *line = NULL, *timeout = NULL, *seed = NULL;
+        _cleanup_free_ char *line = NULL, *timeout = NULL, *seed = NULL, *socat = NULL;
         _cleanup_vm_monitor_state_ sf_vm_monitor_state st = { 0 };
         _cleanup_qmp_ sf_qmp *q = NULL;
         _cleanup_json_ json_t *status = NULL;
@@ -544,6 +575,24 @@ static int vm_start(sf_compute *c, const sf_workload_spec *w, sf_workload_status
                                                   w->id, ov);
                         h.disk_format = "qcow2";
                 }
+        }
+        if (w->nested_mode) {
+                /* A nested host: socat for the management channel, a port for the forward
+                 * to the guest agent, and the seed again with that port in it. */
+                r = find_binary("socat", &socat, e);
+                if (r < 0)
+                        return sf_err_prefix(e, "start vm '%s': a nested host's management "
+                                                "channel needs socat (Debian package socat)",
+                                             w->id);
+                h.socat = socat;
+                if (w->nested_agent_addr) {
+                        r = free_port(w->nested_agent_addr, &h.agent_fwd_port, e);
+                        if (r < 0)
+                                return sf_err_prefix(e, "start vm '%s'", w->id);
+                }
+                r = write_seed(w, h.agent_fwd_port, e);
+                if (r < 0)
+                        return sf_err_prefix(e, "start vm '%s'", w->id);
         }
         r = sf_vm_qemu_argv(w, &h, &qargv, e);
         if (r < 0)

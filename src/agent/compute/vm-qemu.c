@@ -1,5 +1,6 @@
 /* The pure parts of running QEMU for the VM driver: accelerator probe and choice, image
  * format detection, spec validation, spec -> argv, and the monitor's state file. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -250,6 +251,37 @@ int sf_vm_spec_check(const sf_workload_spec *w, sf_err *e)
                                   "host directories cannot be mounted into VMs; use the seed");
         if (w->n_tap_fds > SF_VM_MAX_NICS)
                 return sf_err_set(e, -EINVAL, "tap_fds", "at most %d NICs", SF_VM_MAX_NICS);
+        if (w->nested_mode) {
+                _cleanup_free_ char *host = NULL;
+                unsigned port;
+                const char *node = w->nested_node ? w->nested_node : w->name ? w->name : w->id;
+                int r;
+                if (STRNEQ(w->nested_mode, "vlan") && STRNEQ(w->nested_mode, "macvlan"))
+                        return sf_err_set(e, -EINVAL, "nested_mode",
+                                          "must be vlan or macvlan, not '%s'", w->nested_mode);
+                if (w->n_tap_fds == 0)
+                        return sf_err_set(e, -EINVAL, "nested_mode",
+                                          "a nested host needs a port: its first NIC carries "
+                                          "the nested containers");
+                if (!w->nested_controller)
+                        return sf_err_set(e, -EINVAL, "controller",
+                                          "a nested host needs the controller's URL");
+                r = sf_vm_controller_target(w->nested_controller, &host, &port, e);
+                if (r < 0)
+                        return r;
+                if (!sf_name_valid(node))
+                        return sf_err_set(e, -EINVAL, "name",
+                                          "'%s' cannot be the nested host's node name", node);
+                if (w->nested_agent_addr) {
+                        sf_addr a;
+                        if (sf_addr_parse(w->nested_agent_addr, &a) < 0 ||
+                            !strchr(w->nested_agent_addr, '.') ||
+                            strchr(w->nested_agent_addr, '/'))
+                                return sf_err_set(e, -EINVAL, "nested_agent_addr",
+                                                  "'%s' is not an IPv4 address",
+                                                  w->nested_agent_addr);
+                }
+        }
         for (size_t i = 0; i < w->n_tap_fds; i++) {
                 char f[32];
                 uint8_t m[6];
@@ -324,6 +356,82 @@ char *sf_vm_console_path(const sf_workload_spec *w)
         return w->log_path ? xstrdup(w->log_path) : sf_vm_path(w, SF_VM_CONSOLE_LOG);
 }
 
+/* ---- nested hosts ---- */
+
+int sf_vm_controller_target(const char *url, char **ret_host, unsigned *ret_port, sf_err *e)
+{
+        const char *h, *end, *p;
+        unsigned long port = 80;
+        size_t len;
+
+        if (!url || strncmp(url, "http://", 7) != 0)
+                return sf_err_set(e, -EINVAL, "controller",
+                                  "a nested host reaches the controller through a plain TCP "
+                                  "forward: only http:// URLs are supported, not '%s'",
+                                  url ? url : "(none)");
+        h = url + 7;
+        if (*h == '[') {
+                end = strchr(h, ']');
+                if (!end || end == h + 1)
+                        return sf_err_set(e, -EINVAL, "controller", "bad IPv6 host in '%s'", url);
+                for (p = h + 1; p < end; p++)
+                        if (!strchr("0123456789abcdefABCDEF:.", *p))
+                                return sf_err_set(e, -EINVAL, "controller",
+                                                  "bad IPv6 host in '%s'", url);
+                len = (size_t) (end - h - 1);
+                h++;
+                end++;
+        } else {
+                end = h + strcspn(h, ":/");
+                len = (size_t) (end - h);
+                if (len == 0 || len > 253)
+                        return sf_err_set(e, -EINVAL, "controller", "no host in '%s'", url);
+                for (p = h; p < end; p++)
+                        if (!isalnum((unsigned char) *p) && *p != '.' && *p != '-')
+                                return sf_err_set(e, -EINVAL, "controller",
+                                                  "bad host name in '%s'", url);
+        }
+        if (*end == ':') {
+                char *q;
+                errno = 0;
+                port = strtoul(end + 1, &q, 10);
+                if (errno || q == end + 1 || port == 0 || port > 65535 || (*q && *q != '/'))
+                        return sf_err_set(e, -EINVAL, "controller", "bad port in '%s'", url);
+                end = q;
+        }
+        if (*end && *end != '/')
+                return sf_err_set(e, -EINVAL, "controller", "bad URL '%s'", url);
+        if (*end == '/' && end[1])
+                return sf_err_set(e, -EINVAL, "controller",
+                                  "'%s': a URL with a path cannot be forwarded to the guest", url);
+        *ret_host = xasprintf("%.*s", (int) len, h);
+        *ret_port = (unsigned) port;
+        return 0;
+}
+
+char *sf_vm_agent_config(const sf_workload_spec *w, unsigned agent_fwd_port)
+{
+        char link[18];
+        _cleanup_free_ char *agent = agent_fwd_port && w->nested_agent_addr
+                                             ? xasprintf("agent_url=http://%s:%u\n",
+                                                         w->nested_agent_addr, agent_fwd_port)
+                                             : xstrdup("");
+
+        sf_vm_nic_mac(w, 0, link);
+        return xasprintf("controller=http://%s:%d\n"
+                         "node=%s\n"
+                         "parent=%s\n"
+                         "mode=%s\n"
+                         "link_mac=%s\n"
+                         "mgmt_mac=%s\n"
+                         "mgmt_ip=%s/%d\n"
+                         "%s",
+                         SF_VM_MGMT_CONTROLLER_IP, SF_VM_MGMT_CONTROLLER_PORT,
+                         w->nested_node ? w->nested_node : w->name ? w->name : w->id, w->id,
+                         w->nested_mode, link, SF_VM_MGMT_MAC, SF_VM_MGMT_GUEST_IP,
+                         SF_VM_MGMT_PREFIX, agent);
+}
+
 /* A value inside a QEMU option list: commas are doubled. */
 static char *opt_escape(const char *s)
 {
@@ -380,8 +488,13 @@ int sf_vm_qemu_argv(const sf_workload_spec *w, const sf_vm_host *h, char ***ret,
         push(&v, "-no-user-config");
         push(&v, "-display");
         push(&v, "none");
+        if (w->nested_mode && !h->socat)
+                return sf_err_set(e, -ENOENT, "nested_mode",
+                                  "a nested host's management channel needs socat");
         push(&v, "-sandbox");
-        push(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+        /* A nested host's guestfwd runs socat per connection: QEMU must be allowed to fork. */
+        pushf(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=%s,resourcecontrol=deny",
+              w->nested_mode ? "allow" : "deny");
         push(&v, "-msg");
         push(&v, "timestamp=on");
         /* QMP for the driver (a listening socket it bound) and for the monitor (a socket pair
@@ -439,6 +552,33 @@ int sf_vm_qemu_argv(const sf_workload_spec *w, const sf_vm_host *h, char ***ret,
                 pushf(&v, "tap,id=net%zu,fd=%zu", i, SF_VM_TAP_FD_BASE + i);
                 push(&v, "-device");
                 pushf(&v, "virtio-net-pci,netdev=net%zu,mac=%s", i, mac);
+        }
+        if (w->nested_mode) {
+                /* After the data NICs, so that the guest's NIC order keeps theirs. */
+                _cleanup_free_ char *host = NULL, *target = NULL, *cmd = NULL, *fwd = NULL;
+                unsigned port;
+                r = sf_vm_controller_target(w->nested_controller, &host, &port, e);
+                if (r < 0)
+                        return r;
+                target = strchr(host, ':') ? xasprintf("TCP6:[%s]:%u", host, port)
+                                           : xasprintf("TCP:%s:%u", host, port);
+                for (const char *q = h->socat; *q; q++)
+                        if (!isalnum((unsigned char) *q) && !strchr("/._+-", *q))
+                                return sf_err_set(e, -EINVAL, "nested_mode",
+                                                  "unusual socat path '%s'", h->socat);
+                /* The command goes through /bin/sh -c: every part of it was checked above. */
+                cmd = xasprintf("%s STDIO %s", h->socat, target);
+                _cleanup_free_ char *cmd_e = opt_escape(cmd);
+                if (h->agent_fwd_port && w->nested_agent_addr)
+                        fwd = xasprintf(",hostfwd=tcp:%s:%u-%s:%d", w->nested_agent_addr,
+                                        h->agent_fwd_port, SF_VM_MGMT_GUEST_IP,
+                                        SF_VM_GUEST_AGENT_PORT);
+                push(&v, "-netdev");
+                pushf(&v, "user,id=sfmgmt,restrict=on,net=%s,host=%s,guestfwd=tcp:%s:%d-cmd:%s%s",
+                      SF_VM_MGMT_NET, SF_VM_MGMT_HOST_IP, SF_VM_MGMT_CONTROLLER_IP,
+                      SF_VM_MGMT_CONTROLLER_PORT, cmd_e, fwd ? fwd : "");
+                push(&v, "-device");
+                pushf(&v, "virtio-net-pci,netdev=sfmgmt,mac=%s", SF_VM_MGMT_MAC);
         }
         *ret = TAKE_PTR(v);
         return 0;

@@ -88,6 +88,9 @@ int sf_qcow2_backing_file(const char *path, char **ret, sf_err *e);
 
 typedef struct sf_vm_host {
         const char *qemu;        /* the binary */
+        const char *socat;       /* nested hosts: socat for the guestfwd to the controller */
+        unsigned agent_fwd_port; /* nested hosts: host port forwarded to the guest agent's API
+                                  * (on spec->nested_agent_addr); 0: none */
         sf_vm_accel accel;
         const char *cpu;         /* NULL: "host" with KVM, "max" with TCG */
         const char *disk_format; /* of spec->rootfs ("qcow2"/"raw"); NULL when none */
@@ -105,6 +108,33 @@ char *sf_vm_kernel_cmdline(const sf_workload_spec *w);
 /* Paths in the state directory (malloc'd). */
 char *sf_vm_path(const sf_workload_spec *w, const char *file);
 char *sf_vm_console_path(const sf_workload_spec *w);
+
+/* ---- nested hosts (issue #9) ----
+ * A VM whose spec has nested_mode gets a management NIC after its data NICs: QEMU user
+ * networking with restrict=on, so that the guest reaches nothing through it but
+ *   - SF_VM_MGMT_CONTROLLER_IP:80, a guestfwd whose per-connection command is
+ *     "socat STDIO TCP:<controller host>:<port>" (so QEMU's sandbox allows spawning), and
+ *   - with sf_vm_host.agent_fwd_port, the host forwards nested_agent_addr:port to the guest
+ *     agent's API at SF_VM_MGMT_GUEST_IP:SF_VM_GUEST_AGENT_PORT.
+ * The seed carries SF_VM_AGENT_SEED_FILE, key=value lines that guest/init reads: controller,
+ * node, parent (the VM's id), mode, link_mac (the first data NIC), mgmt_mac, mgmt_ip and,
+ * with the forward, agent_url. */
+#define SF_VM_AGENT_SEED_FILE "superfluid-agent"
+#define SF_VM_MGMT_MAC "52:54:00:5f:00:02"
+#define SF_VM_MGMT_NET "10.0.2.0/24"
+#define SF_VM_MGMT_HOST_IP "10.0.2.2"
+#define SF_VM_MGMT_GUEST_IP "10.0.2.15"
+#define SF_VM_MGMT_PREFIX 24
+#define SF_VM_MGMT_CONTROLLER_IP "10.0.2.100"
+#define SF_VM_MGMT_CONTROLLER_PORT 80
+#define SF_VM_GUEST_AGENT_PORT 7470
+
+/* Host and port of an http:// controller URL (IPv4, a DNS name, or [IPv6]; the host is
+ * returned without brackets). Anything else, https:// included, is -EINVAL naming
+ * "controller". */
+int sf_vm_controller_target(const char *url, char **ret_host, unsigned *ret_port, sf_err *e);
+/* The SF_VM_AGENT_SEED_FILE text of a checked nested-host spec. */
+char *sf_vm_agent_config(const sf_workload_spec *w, unsigned agent_fwd_port);
 
 /* The QEMU command line for a checked spec (deterministic: golden-tested). */
 int sf_vm_qemu_argv(const sf_workload_spec *w, const sf_vm_host *h, char ***ret, sf_err *e);

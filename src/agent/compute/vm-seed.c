@@ -529,8 +529,16 @@ int sf_fat_image_build(const char *label, const sf_seed_file *files, size_t n, u
 int sf_seed_write(const char *path, const char *meta_data, const char *user_data,
                   const char *network_config, const char *vendor_data, sf_err *e)
 {
+        return sf_seed_write_extra(path, meta_data, user_data, network_config, vendor_data,
+                                   NULL, 0, e);
+}
+
+int sf_seed_write_extra(const char *path, const char *meta_data, const char *user_data,
+                        const char *network_config, const char *vendor_data,
+                        const sf_seed_file *extra, size_t n_extra, sf_err *e)
+{
         _cleanup_free_ uint8_t *img = NULL;
-        sf_seed_file files[4];
+        sf_seed_file files[4 + SF_SEED_EXTRA_MAX];
         size_t n = 0, len;
         int r;
 
@@ -555,6 +563,15 @@ int sf_seed_write(const char *path, const char *meta_data, const char *user_data
                                               strlen(network_config) };
         if (vendor_data)
                 files[n++] = (sf_seed_file) { "vendor-data", vendor_data, strlen(vendor_data) };
+        if (n_extra > SF_SEED_EXTRA_MAX)
+                return sf_err_set(e, -E2BIG, NULL, "seed: at most %d extra files",
+                                  SF_SEED_EXTRA_MAX);
+        for (size_t i = 0; i < n_extra; i++) {
+                if (extra[i].len > SF_SEED_FILE_MAX)
+                        return sf_err_set(e, -E2BIG, extra[i].name, "larger than %d bytes",
+                                          SF_SEED_FILE_MAX);
+                files[n++] = extra[i];
+        }
         r = sf_fat_image_build(SF_SEED_LABEL, files, n, &img, &len, e);
         if (r < 0)
                 return sf_err_prefix(e, "seed");

@@ -59,3 +59,9 @@ int sf_fat_image_build(const char *label, const sf_seed_file *files, size_t n, u
  * (cloud-init wants both files); network_config and vendor_data are left out when NULL. */
 int sf_seed_write(const char *path, const char *meta_data, const char *user_data,
                   const char *network_config, const char *vendor_data, sf_err *e);
+/* The same with extra files in the root directory (at most SF_SEED_EXTRA_MAX), e.g. the
+ * "superfluid-agent" file of a nested host (vm-qemu.h). */
+#define SF_SEED_EXTRA_MAX 4
+int sf_seed_write_extra(const char *path, const char *meta_data, const char *user_data,
+                        const char *network_config, const char *vendor_data,
+                        const sf_seed_file *extra, size_t n_extra, sf_err *e);

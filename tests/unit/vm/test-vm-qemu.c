@@ -321,6 +321,75 @@ static void test_monitor_state(void **state)
         assert_true(sf_vm_monitor_state_parse("[1]", 3, &out, &e) < 0);
 }
 
+/* A nested host (issue #9): the management NIC after the data NICs (restricted user
+ * networking, a guestfwd to the controller through socat, a hostfwd to the guest agent),
+ * spawn allowed by the sandbox, the seed's superfluid-agent file, controller URL checks. */
+static void test_nested_host(void **state)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *cfg = NULL, *host = NULL;
+        sf_workload_spec w = base_spec();
+        sf_vm_host h = { .qemu = "qemu-system-x86_64", .accel = SF_VM_ACCEL_TCG,
+                         .disk_format = "qcow2", .socat = "/usr/bin/socat",
+                         .agent_fwd_port = 41234 };
+        unsigned port;
+        size_t n;
+
+        w.name = "nh1";
+        w.nested_mode = "vlan";
+        w.nested_controller = "http://127.0.0.1:7480";
+        w.nested_agent_addr = "127.0.0.1";
+        assert_int_equal(sf_vm_spec_check(&w, &e), 0);
+        assert_int_equal(sf_vm_qemu_argv(&w, &h, &argv, &e), 0);
+        n = strv_length(argv);
+        assert_string_equal(argv[n - 3],
+                            "user,id=sfmgmt,restrict=on,net=10.0.2.0/24,host=10.0.2.2,"
+                            "guestfwd=tcp:10.0.2.100:80-cmd:/usr/bin/socat STDIO "
+                            "TCP:127.0.0.1:7480,hostfwd=tcp:127.0.0.1:41234-10.0.2.15:7470");
+        assert_string_equal(argv[n - 1], "virtio-net-pci,netdev=sfmgmt,mac=52:54:00:5f:00:02");
+        for (size_t i = 0; argv[i]; i++)
+                if (STREQ(argv[i], "-sandbox"))
+                        assert_non_null(strstr(argv[i + 1], "spawn=allow"));
+        cfg = sf_vm_agent_config(&w, 41234);
+        assert_string_equal(cfg, "controller=http://10.0.2.100:80\nnode=nh1\nparent=vm1\n"
+                                 "mode=vlan\nlink_mac=52:54:00:fc:6f:e5\n"
+                                 "mgmt_mac=52:54:00:5f:00:02\nmgmt_ip=10.0.2.15/24\n"
+                                 "agent_url=http://127.0.0.1:41234\n");
+
+        /* without socat; bad modes; no NIC; controller URLs */
+        h.socat = NULL;
+        strv_free(argv);
+        argv = NULL;
+        assert_int_equal(sf_vm_qemu_argv(&w, &h, &argv, &e), -ENOENT);
+        w.nested_mode = "bridge";
+        sf_err_clear(&e);
+        assert_int_equal(sf_vm_spec_check(&w, &e), -EINVAL);
+        assert_string_equal(e.field, "nested_mode");
+        w.nested_mode = "macvlan";
+        w.n_tap_fds = 0;
+        sf_err_clear(&e);
+        assert_int_equal(sf_vm_spec_check(&w, &e), -EINVAL);
+        w.n_tap_fds = 2;
+        w.nested_controller = "https://ctl:7480";
+        sf_err_clear(&e);
+        assert_int_equal(sf_vm_spec_check(&w, &e), -EINVAL);
+        assert_string_equal(e.field, "controller");
+        static const char *bad[] = { "http://", "http://a b:1", "http://x;rm:1", "http://h:0",
+                                     "http://h:99999", "http://h:1/api", "ftp://h" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                sf_err_clear(&e);
+                assert_true(sf_vm_controller_target(bad[i], &host, &port, &e) < 0);
+        }
+        assert_int_equal(sf_vm_controller_target("http://ctl.example:81/", &host, &port, &e), 0);
+        assert_string_equal(host, "ctl.example");
+        assert_int_equal(port, 81);
+        free(host);
+        assert_int_equal(sf_vm_controller_target("http://[fd00::1]", &host, &port, &e), 0);
+        assert_string_equal(host, "fd00::1");
+        assert_int_equal(port, 80);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -332,6 +401,7 @@ int main(void)
                 cmocka_unit_test(test_accel_choice),
                 cmocka_unit_test(test_image_format),
                 cmocka_unit_test(test_monitor_state),
+                cmocka_unit_test(test_nested_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
