@@ -211,6 +211,7 @@ struct agent_port_plan {
         json_t *network;
         json_t *subnets;
         json_t *ips;       /* ["10.0.0.5"] */
+        uint16_t vlan_id;  /* a nested-vlan container's port: its trunk subport's VLAN id */
 };
 /* The plan of port_id as the index-th port of a workload (eth<index>), from the cache; hosts
  * and dns (may be NULL) collect /etc/hosts lines and DNS servers. Lock held. */

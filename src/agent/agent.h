@@ -24,6 +24,10 @@ struct sf_agent_options {
         unsigned heartbeat_ms;    /* 0: 5000 */
         const char *labels;       /* "k=v,k2=v2" node labels; NULL: none */
         const char *cgroup_parent; /* cgroup under which containers go; NULL: "superfluid" */
+        /* A nested node (the agent in a VM's guest): all three, or none. */
+        const char *parent;       /* the VM (name or id) */
+        const char *nested_mode;  /* "vlan" or "macvlan": the default of its containers */
+        const char *nested_link;  /* the guest's NIC carrying the VM's port */
 };
 
 /* Starts the agent's threads; registers its routes (/agent/v1/...) on api. */

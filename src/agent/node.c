@@ -101,6 +101,8 @@ int agent_node_register(sf_agent *a, sf_httpc *http, sf_err *e)
         if (r == -ENOENT) {
                 sf_err_clear(e);
                 json_object_set_new(body, "name", json_string(a->node_name));
+                if (a->o.parent) /* a VM's node: its site and mode are the VM's */
+                        json_object_set_new(body, "parent", json_string(a->o.parent));
                 r = sf_httpc_call(http, "POST", "/v1/nodes", body, &out, e);
         } else if (r >= 0)
                 r = sf_httpc_call(http, "PATCH", path, body, &out, e);

@@ -269,8 +269,11 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                         agent_job_push(a, JOB_DELETE, w->id);
                 }
         }
-        /* Port pools: a warm namespace for each idle pooled port of this node (warm.c). */
-        agent_warm_sync(a);
+        /* Port pools: a warm namespace for each idle pooled port of this node (warm.c). A
+         * nested node has neither pools nor a data plane of its own: its containers' devices
+         * sit on the guest's NIC (workload.c). */
+        if (!a->o.nested_mode)
+                agent_warm_sync(a);
         /* What the data plane of this node must look like (networks, overlay, policy). */
         dp = agent_dp_desired(a);
         /* Status reports: only what changed since the last one. */
@@ -298,7 +301,9 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 /* The data plane depends only on dp: sync when it changes, and every 30 s
                  * against drift (someone deleting a bridge or the ruleset by hand). */
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
-                if (!a->dp_key || !json_equal(dp, a->dp_key) || now - a->dp_synced > 30000000ULL) {
+                if (a->o.nested_mode)
+                        ;
+                else if (!a->dp_key || !json_equal(dp, a->dp_key) || now - a->dp_synced > 30000000ULL) {
                         if (agent_dp_sync(a, dp, &e) < 0)
                                 log_warn("data plane: %s", sf_err_msg(&e));
                         else {

@@ -170,6 +170,10 @@ static int plan_make(sf_agent *a, struct lw *w, struct plan *p, sf_err *e)
                                          &p->hosts, &p->dns, e);
                 if (r < 0)
                         return r;
+                /* In a VM (the controller's nested.c): the port's VLAN id on the guest's NIC. */
+                p->ports[p->n_ports].vlan_id = (uint16_t) json_integer_value(
+                        json_object_get(json_object_get(json_object_get(w->spec, "nested"), "vlans"),
+                                        json_string_value(pid)));
                 p->n_ports++;
         }
         return 0;
@@ -307,7 +311,7 @@ static int neigh_prepopulate(sf_nl *nl, int bridge, const sf_plumb_result *res, 
         _cleanup_close_ int fd = -EBADF;
         uint8_t gwmac[6];
         int r;
-        for (size_t k = 0; k < pp->n_addrs; k++) {
+        for (size_t k = 0; bridge > 0 && k < pp->n_addrs; k++) {
                 sf_neigh_cfg c = { .ifindex = bridge, .addr = pp->addrs[k].addr };
                 memcpy(c.lladdr, pp->mac, 6);
                 r = sf_neigh_replace(nl, &c, e);
@@ -333,11 +337,52 @@ static int neigh_prepopulate(sf_nl *nl, int bridge, const sf_plumb_result *res, 
         return 0;
 }
 
+/* A nested node's port (the agent in a VM's guest): a VLAN device with the subport's VLAN id,
+ * or a macvlan, on the guest's NIC, made inside the namespace with the port's MAC, addresses,
+ * MTU and routes; the gateway's MAC as a neighbour. No bridge, no host end. */
+static int nested_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp, const char *netns,
+                             sf_plumb_result *ret, sf_err *e)
+{
+        sf_plumb_result res = { 0 };
+        _cleanup_free_ char *notify = xasprintf("net/ipv4/conf/%s/arp_notify", pp->peer);
+        sf_sysctl_kv sysctls[] = { { notify, "1" } };
+        bool vlan = pp->vlan_id > 0;
+        int lower = sf_link_ifindex(nl, a->o.nested_link, e), r;
+        if (lower < 0)
+                return sf_err_wrap(lower, e, "nested link '%s'", a->o.nested_link);
+        r = sf_plumb_port(nl,
+                          &(sf_plumb_cfg) { .netns_path = netns,
+                                            .kind = vlan ? SF_PLUMB_VLAN : SF_PLUMB_MACVLAN,
+                                            .lower_ifindex = lower,
+                                            .vlan_id = pp->vlan_id,
+                                            .peer_ifname = pp->peer,
+                                            .mac = pp->mac,
+                                            .mtu = pp->mtu,
+                                            .addrs = pp->addrs,
+                                            .n_addrs = pp->n_addrs,
+                                            .gateways = pp->gws,
+                                            .n_gateways = pp->n_gws,
+                                            .routes = pp->routes,
+                                            .n_routes = pp->n_routes,
+                                            .sysctls = sysctls,
+                                            .n_sysctls = ELEMENTSOF(sysctls) },
+                          &res, e);
+        if (r < 0)
+                return r;
+        r = neigh_prepopulate(nl, 0, &res, netns, pp, e);
+        if (r >= 0 && ret)
+                *ret = res;
+        return r;
+}
+
 int agent_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp, const char *netns,
                      sf_plumb_result *ret, sf_err *e)
 {
         sf_plumb_result res = { 0 };
-        int br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e), r;
+        int br, r;
+        if (a->o.nested_mode)
+                return nested_port_plumb(a, nl, pp, netns, ret, e);
+        br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e);
         if (br < 0)
                 return br;
         /* arp_notify: the interface announces itself (gratuitous ARP) when it comes up,

@@ -125,6 +125,8 @@ static int run_run(struct sfctl *c, const struct verb *v, struct args *a)
         body_str(a, "anti-affinity", body, "anti_affinity");
         body_str(a, "reschedule", body, "reschedule");
         body_str(a, "move-strategy", body, "move_strategy");
+        body_str(a, "host-vm", body, "host_vm");
+        body_str(a, "nested-mode", body, "nested_mode");
         if (!args_get(a, "handover-export") != !args_get(a, "handover-import")) {
                 sf_err_set(&e, -EINVAL, args_get(a, "handover-export") ? "--handover-import" : "--handover-export",
                            "is required too: the state goes from the export command's output to this path");
@@ -389,6 +391,8 @@ static const struct opt run_opts[] = {
         { "vcpus", "N", "VM: virtual CPUs (default 1)" },
         { "user-data", "TEXT|@FILE", "VM: cloud-init user-data (a #cloud-config or a script)" },
         { "ssh-key", "KEY|@FILE", "VM: an SSH public key for the guest", true },
+        { "host-vm", "VM", "run the container inside this VM (one made with --nested-mode)" },
+        { "nested-mode", "MODE", "VM: host containers, in mode vlan or macvlan; in a VM: not its mode" },
         { NULL },
 };
 static const struct opt ps_opts[] = {

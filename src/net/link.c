@@ -234,13 +234,15 @@ int sf_link_build_vlandev(sf_nlreq *r, const sf_vlandev_cfg *c, sf_err *e)
                 return sf_err_set(e, -EINVAL, "id", "%u is not a VLAN id (1-4094)", c->id);
         sf_nlreq_begin(r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
                        "create VLAN %u device '%s' on ifindex %d", c->id, c->name, c->parent);
-        li = begin_create(r, "vlan", c->name, c->up, c->mtu, NULL, c->master);
+        li = begin_create(r, "vlan", c->name, c->up, c->mtu, c->mac, c->master);
         data = sf_nlreq_nest_start(r, IFLA_INFO_DATA);
         sf_nlreq_put_u16(r, IFLA_VLAN_ID, c->id);
         sf_nlreq_put_u16(r, IFLA_VLAN_PROTOCOL, htons(ETH_P_8021Q));
         sf_nlreq_nest_end(r, data);
         sf_nlreq_nest_end(r, li);
         sf_nlreq_put_u32(r, IFLA_LINK, c->parent);
+        if (c->netns_fd > 0)
+                sf_nlreq_put_u32(r, IFLA_NET_NS_FD, (uint32_t) c->netns_fd);
         return sf_nlreq_end(r, e);
 }
 

@@ -91,6 +91,9 @@ typedef struct sf_vlandev_cfg {
         uint16_t id;       /* VLAN id, 1..4094 (802.1Q) */
         unsigned mtu;      /* 0: the parent's */
         int master;        /* bridge ifindex; 0: none */
+        const uint8_t *mac; /* NULL: the parent's */
+        int netns_fd;      /* > 0: create it in that namespace (IFLA_NET_NS_FD), where the
+                            * parent is not (a nested container's eth0 on the guest's NIC) */
         bool up;
 } sf_vlandev_cfg;
 /* An 802.1Q VLAN device (kind "vlan", needs the 8021q module): frames of the parent tagged

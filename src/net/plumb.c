@@ -40,9 +40,14 @@ static int validate(const sf_plumb_cfg *c, const char *peer, sf_err *e)
 
         if (!c->netns_path || c->netns_path[0] != '/')
                 return sf_err_set(e, -EINVAL, "netns_path", "must be an absolute path");
-        if ((r = sf_ifname_check(c->host_ifname, "host_ifname", e)) < 0 ||
-            (r = sf_ifname_check(peer, "peer_ifname", e)) < 0)
+        if (c->kind == SF_PLUMB_VETH && (r = sf_ifname_check(c->host_ifname, "host_ifname", e)) < 0)
                 return r;
+        if ((r = sf_ifname_check(peer, "peer_ifname", e)) < 0)
+                return r;
+        if (c->kind != SF_PLUMB_VETH && c->lower_ifindex <= 0)
+                return sf_err_set(e, -EINVAL, "lower_ifindex", "a nested port needs the device it sits on");
+        if (c->kind == SF_PLUMB_VLAN && (c->vlan_id < 1 || c->vlan_id > 4094))
+                return sf_err_set(e, -EINVAL, "vlan_id", "%u is not a VLAN id (1-4094)", c->vlan_id);
         if (c->bridge && (r = sf_ifname_check(c->bridge, "bridge", e)) < 0)
                 return r;
         for (size_t i = 0; i < c->n_addrs; i++)
@@ -111,7 +116,8 @@ static int build_inside(sf_nlreq *r, const sf_plumb_cfg *c, int peer, sf_err *e)
 
 static void rollback(sf_nl *nl, const sf_plumb_cfg *c, bool veth, bool netns)
 {
-        if (veth)
+        /* A nested port's device is inside the namespace and goes with it. */
+        if (veth && c->kind == SF_PLUMB_VETH)
                 (void) sf_link_del(nl, SF_LINK_NAME(c->host_ifname), SF_NL_MISSING_OK, NULL);
         if (netns)
                 (void) sf_netns_delete(c->netns_path, NULL);
@@ -123,6 +129,7 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
         _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
         _cleanup_close_ int nsfd = -EBADF;
         const char *peer = c->peer_ifname ? c->peer_ifname : "eth0";
+        const char *what = c->kind == SF_PLUMB_VETH ? c->host_ifname : peer;
         struct echo x = { .host_ifname = c->host_ifname };
         bool created = false;
         int master = c->bridge_ifindex, rc;
@@ -132,27 +139,49 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
                 return rc;
         if (!nl) {
                 if ((rc = sf_nl_open(&own, e)) < 0)
-                        return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
+                        return sf_err_wrap(rc, e, "plumb port '%s'", what);
                 nl = own;
         }
         if (master <= 0 && c->bridge) {
                 master = sf_link_ifindex(nl, c->bridge, e);
                 if (master < 0)
-                        return sf_err_wrap(master, e, "plumb port '%s': bridge", c->host_ifname);
+                        return sf_err_wrap(master, e, "plumb port '%s': bridge", what);
         }
 
         nsfd = open(c->netns_path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0 && errno == ENOENT) {
                 if ((rc = sf_netns_create(c->netns_path, e)) < 0)
-                        return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
+                        return sf_err_wrap(rc, e, "plumb port '%s'", what);
                 created = true;
                 nsfd = open(c->netns_path, O_RDONLY | O_CLOEXEC);
         }
         if (nsfd < 0) {
-                rc = sf_err_errno(e, -errno, "plumb port '%s': open '%s'", c->host_ifname,
+                rc = sf_err_errno(e, -errno, "plumb port '%s': open '%s'", what,
                                   c->netns_path);
                 rollback(nl, c, false, created);
                 return rc;
+        }
+
+        if (c->kind == SF_PLUMB_VLAN)
+                rc = sf_link_build_vlandev(r,
+                                           &(sf_vlandev_cfg) { .name = peer, .parent = c->lower_ifindex,
+                                                               .id = c->vlan_id, .mtu = c->mtu,
+                                                               .mac = c->mac, .netns_fd = nsfd },
+                                           e);
+        else if (c->kind == SF_PLUMB_MACVLAN)
+                rc = sf_link_build_macvlan(r,
+                                           &(sf_macvlan_cfg) { .name = peer, .parent = c->lower_ifindex,
+                                                               .mtu = c->mtu, .mac = c->mac,
+                                                               .netns_fd = nsfd },
+                                           e);
+        if (c->kind != SF_PLUMB_VETH) {
+                if (rc >= 0)
+                        rc = sf_nl_exec(nl, r, NULL, NULL, e);
+                if (rc < 0) {
+                        rollback(nl, c, false, created);
+                        return sf_err_wrap(rc, e, "plumb nested port '%s'", peer);
+                }
+                goto inside;
         }
 
         v = (sf_veth_cfg) {
@@ -172,16 +201,17 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
         }
         if (rc < 0) {
                 rollback(nl, c, false, created);
-                return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
+                return sf_err_wrap(rc, e, "plumb port '%s'", what);
         }
 
+inside:
         rc = sf_nl_open_in_netns(nsfd, &inner, e);
         if (rc >= 0 && x.peer_ifindex <= 0) {
                 /* Kernels before 6.3 do not echo new links: ask. */
                 rc = sf_link_ifindex(inner, peer, e);
                 if (rc > 0)
                         x.peer_ifindex = rc;
-                if (rc > 0 && x.host_ifindex <= 0) {
+                if (rc > 0 && x.host_ifindex <= 0 && c->kind == SF_PLUMB_VETH) {
                         rc = sf_link_ifindex(nl, c->host_ifname, e);
                         if (rc > 0)
                                 x.host_ifindex = rc;
@@ -197,7 +227,9 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
                 rc = sf_nl_exec(inner, r, NULL, NULL, e);
         if (rc < 0) {
                 rollback(nl, c, true, created);
-                return sf_err_wrap(rc, e, "plumb port '%s'", c->host_ifname);
+                if (c->kind != SF_PLUMB_VETH && !created && inner) /* its device is inside */
+                        (void) sf_link_del(inner, SF_LINK_NAME(peer), SF_NL_MISSING_OK, NULL);
+                return sf_err_wrap(rc, e, "plumb port '%s'", what);
         }
         if (ret)
                 *ret = (sf_plumb_result) {

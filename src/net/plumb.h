@@ -11,9 +11,21 @@ typedef struct sf_sysctl_kv {
         const char *value;
 } sf_sysctl_kv;
 
+/* What the port's interface is. */
+typedef enum sf_plumb_kind {
+        SF_PLUMB_VETH = 0, /* a veth pair: the host end on a bridge, the peer inside */
+        SF_PLUMB_VLAN,     /* nested-vlan: a VLAN device on lower_ifindex with vlan_id, made
+                            * inside the namespace; no host end */
+        SF_PLUMB_MACVLAN,  /* nested-macvlan: a bridge-mode macvlan on lower_ifindex, made
+                            * inside the namespace; no host end */
+} sf_plumb_kind;
+
 typedef struct sf_plumb_cfg {
         const char *netns_path;  /* created (sf_netns_create) if absent */
-        const char *host_ifname; /* host end of the veth, e.g. "sfp1a2b3c4d" */
+        sf_plumb_kind kind;
+        int lower_ifindex;       /* VLAN and macvlan: the device they sit on (the guest's NIC) */
+        uint16_t vlan_id;        /* VLAN: 1-4094 */
+        const char *host_ifname; /* host end of the veth, e.g. "sfp1a2b3c4d"; veth only */
         const char *bridge;      /* bridge for the host end; NULL if bridge_ifindex is set or none */
         int bridge_ifindex;      /* skips the bridge name lookup when > 0 */
         const char *peer_ifname; /* NULL: "eth0" */
@@ -41,7 +53,9 @@ typedef struct sf_plumb_result {
  *  1. the namespace file is created if absent;
  *  2. one request on nl (host namespace): a veth whose host end is up and on the bridge and
  *     whose peer (name, MAC, MTU) is created directly inside the namespace; NLM_F_ECHO gives
- *     back the peer's ifindex (a lookup inside the namespace is the fallback);
+ *     back the peer's ifindex (a lookup inside the namespace is the fallback); or, for the
+ *     nested kinds, the VLAN or macvlan device (name, MAC, MTU) made inside the namespace on
+ *     the lower device, whose ifindex is then looked up inside;
  *  3. the sysctls, if any;
  *  4. one batch on a socket created once inside the namespace: lo up, the addresses, the
  *     peer up, a default route per gateway (onlink when no address prefix covers it), the

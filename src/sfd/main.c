@@ -1,5 +1,6 @@
 /* sfd: the Superfluid daemon. One binary, three roles: controller (state store + REST API),
  * agent (makes this node match its desired state) or both (the all-in-one default). */
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <sched.h>
@@ -47,6 +48,9 @@ struct config {
         const char *advertise;
         const char *labels;
         const char *cgroup_parent;
+        const char *parent;
+        const char *nested_mode;
+        const char *nested_link;
         unsigned workers;
 };
 
@@ -97,6 +101,14 @@ static void usage(FILE *f)
                 "  --cgroup-parent P   cgroup under which containers go (default: superfluid)\n"
                 "  --netns PATH        run in this network namespace (a simulated host of the\n"
                 "                      lab); only the network namespace changes\n"
+                "\n"
+                "Nested node (the agent in a VM's guest; the VM's driver starts it, see sfd(8)):\n"
+                "  --parent VM         this node is VM's (a VM created with nested_mode); the\n"
+                "                      node takes the VM's name and site\n"
+                "  --nested-mode MODE  vlan (a VLAN device per container port, with its trunk\n"
+                "                      subport's VLAN id) or macvlan, both on --nested-link;\n"
+                "                      no bridges, overlay or port pools in the guest\n"
+                "  --nested-link IF    the guest's NIC that carries the VM's port (eth0)\n"
                 "  -h, --help          show this help\n"
                 "  --version           show the version\n"
                 "\n"
@@ -145,7 +157,8 @@ static int parse_args(int argc, char **argv, struct config *c)
         enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION,
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
                OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_CGROUP, OPT_POOLS, OPT_POOL_MIN,
-               OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL };
+               OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL, OPT_PARENT, OPT_NESTED_MODE,
+               OPT_NESTED_LINK };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -172,6 +185,9 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "pool-batch", required_argument, NULL, OPT_POOL_BATCH },
                 { "pool-refill-period", required_argument, NULL, OPT_POOL_PERIOD },
                 { "ns-cidr-pool", required_argument, NULL, OPT_NS_POOL },
+                { "parent", required_argument, NULL, OPT_PARENT },
+                { "nested-mode", required_argument, NULL, OPT_NESTED_MODE },
+                { "nested-link", required_argument, NULL, OPT_NESTED_LINK },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -303,6 +319,23 @@ static int parse_args(int argc, char **argv, struct config *c)
                 case OPT_LABELS:
                         c->labels = optarg;
                         break;
+                case OPT_PARENT:
+                        c->parent = optarg;
+                        break;
+                case OPT_NESTED_MODE:
+                        if (!STREQ(optarg, "vlan") && !STREQ(optarg, "macvlan")) {
+                                fprintf(stderr, "sfd: --nested-mode: '%s' is not vlan or macvlan\n", optarg);
+                                return -EINVAL;
+                        }
+                        c->nested_mode = optarg;
+                        break;
+                case OPT_NESTED_LINK:
+                        if (!*optarg || strlen(optarg) >= 16 || strchr(optarg, '/') || isspace((unsigned char) *optarg)) {
+                                fprintf(stderr, "sfd: --nested-link: '%s' is not an interface name\n", optarg);
+                                return -EINVAL;
+                        }
+                        c->nested_link = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -316,6 +349,12 @@ static int parse_args(int argc, char **argv, struct config *c)
         }
         if (optind < argc) {
                 fprintf(stderr, "sfd: unexpected argument '%s'. Try 'sfd --help'.\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (!!c->parent + !!c->nested_mode + !!c->nested_link != 0 &&
+            (!c->parent || !c->nested_mode || !c->nested_link || c->role != ROLE_AGENT)) {
+                fprintf(stderr, "sfd: a nested node needs --role agent with --parent, --nested-mode "
+                                "and --nested-link together\n");
                 return -EINVAL;
         }
         return 0;
@@ -456,6 +495,9 @@ int main(int argc, char **argv)
                         .workers = c.workers,
                         .labels = c.labels,
                         .cgroup_parent = c.cgroup_parent,
+                        .parent = c.parent,
+                        .nested_mode = c.nested_mode,
+                        .nested_link = c.nested_link,
                 };
                 r = sf_agent_start(&ao, api, &agent, &e);
                 if (r < 0)

@@ -14,7 +14,7 @@ static const char *const container_create_keys[] = {
         "name", "image", "command", "env", "workdir", "hostname", "networks", "ports", "node",
         "site", "node_selector", "cpu", "memory", "restart_policy", "runtime", "files",
         "description", "labels", "anti_affinity", "kind", "vcpus", "stop_grace_seconds", "reschedule",
-        "move_strategy", "handover_hook",
+        "move_strategy", "handover_hook", "host_vm", "nested_mode",
         "user_data", "ssh_keys", NULL
 };
 static const char *const container_update_keys[] = {
@@ -315,7 +315,7 @@ static int check_kind_fields(json_t *in, const char *kind, const char **ret_user
                              json_t **ret_keys, sf_err *e)
 {
         static const char *const vm_only[] = { "user_data", "ssh_keys", NULL };
-        static const char *const container_only[] = { "env", "workdir", "runtime", NULL };
+        static const char *const container_only[] = { "env", "workdir", "runtime", "host_vm", NULL };
         bool vm = STREQ(kind, "vm");
         const char *ud = NULL;
         json_t *keys = NULL, *x;
@@ -364,13 +364,14 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_t *cmd = NULL, *env = NULL, *files = NULL, *ports = NULL, *sel = NULL, *x;
         const char *image = NULL, *workdir = NULL, *hostname = NULL, *restart = "never",
                    *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL,
-                   *resched = "never", *mstrategy = "make-before-break";
+                   *resched = "never", *mstrategy = "make-before-break", *host_vm = NULL,
+                   *nmode = NULL;
         json_t *hook = NULL;
         int64_t cpu = 0, mem = 0, vcpus = 0, grace = 10;
         const char *user_data = NULL;
         json_t *ssh_keys = NULL;
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
-        _cleanup_free_ char *node_id = NULL, *reason = NULL;
+        _cleanup_free_ char *node_id = NULL, *reason = NULL, *parent_vm = NULL;
         const char *cid;
         size_t i;
         int r;
@@ -440,6 +441,12 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 r = sf_json_str(in, "anti_affinity", false, &aa, e);
         if (r >= 0 && aa && !sf_name_valid(aa))
                 r = sf_err_set(e, -EINVAL, "anti_affinity", "must be a group name");
+        if (r >= 0)
+                r = sf_json_str(in, "host_vm", false, &host_vm, e);
+        if (r >= 0)
+                r = sf_json_str(in, "nested_mode", false, &nmode, e);
+        if (r >= 0 && nmode && !sf_nested_mode_valid(nmode))
+                r = sf_err_set(e, -EINVAL, "nested_mode", "must be vlan or macvlan");
         if (r < 0)
                 return r;
         if (STREQ(kind, "vm") && mem == 0)
@@ -480,10 +487,44 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_object_set_new(obj, "desired_state", json_string("running"));
         json_object_set_new(obj, "generation", json_integer(1));
 
+        json_object_set_new(obj, "nested_mode", STREQ(kind, "vm") && nmode ? json_string(nmode) : json_null());
+        json_object_set_new(obj, "nested", json_null());
+
         r = check_image_known(tx, obj, e);
         if (r < 0)
                 return r;
-        if (node) {
+        /* A container in a VM (nested.c): named by host_vm, or by a node that is a VM's. */
+        if (node && !STREQ(kind, "vm")) {
+                json_auto_t *n = NULL;
+                const char *parent;
+                r = vim_resolve(tx, "node", node, "node", &n, e);
+                if (r < 0)
+                        return r;
+                parent = json_string_value(json_object_get(n, "parent"));
+                if (parent && host_vm)
+                        return sf_err_set(e, -EINVAL, "node", "give node or host_vm, not both");
+                if (parent) {
+                        host_vm = parent_vm = xstrdup(parent);
+                        node = NULL;
+                }
+        }
+        if (nmode && !STREQ(kind, "vm") && !host_vm)
+                return sf_err_set(e, -EINVAL, "nested_mode",
+                                  "is for VMs that host containers and for containers in them (host_vm)");
+        if (host_vm) {
+                if (node || site || json_object_size(sel))
+                        return sf_err_set(e, -EINVAL, node ? "node" : site ? "site" : "node_selector",
+                                          "a container in a VM (host_vm) is placed by its VM");
+                if (json_array_size(ports) > 0)
+                        return sf_err_set(e, -EINVAL, "ports",
+                                          "a container in a VM (host_vm) takes networks, not existing ports");
+                if (STREQ(resched, "on-node-failure"))
+                        return sf_err_set(e, -EINVAL, "reschedule",
+                                          "a container in a VM (host_vm) stays in it: use never");
+                r = sf_nested_place(v, tx, obj, host_vm, nmode, &node_id, e);
+                if (r < 0)
+                        return r;
+        } else if (node) {
                 json_auto_t *n = NULL;
                 r = vim_resolve(tx, "node", node, "node", &n, e);
                 if (r < 0)
@@ -506,8 +547,11 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 _cleanup_free_ char *f = xasprintf("networks[%zu]", i);
                 /* Port pools (pool.c): a port without a requested IP or MAC is taken from the
                  * node's pool when it has one; otherwise created here (the cold path). */
-                r = sf_pool_port_for(v, tx, req, !json_object_get(x, "ip") && !json_object_get(x, "mac"),
-                                     node_id, &port, e);
+                if (host_vm)
+                        r = sf_nested_port(v, tx, obj, x, node_id, &port, e);
+                else
+                        r = sf_pool_port_for(v, tx, req, !json_object_get(x, "ip") && !json_object_get(x, "mac"),
+                                             node_id, &port, e);
                 if (r < 0) {
                         sf_err_field_prefix(e, f);
                         return r;
@@ -541,6 +585,9 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_object_set(obj, "port_ids", port_ids);
         json_object_set_new(obj, "owned_ports", json_integer(json_array_size(nets)));
         json_object_set_new(obj, "node_id", node_id ? json_string(node_id) : json_null());
+        r = sf_nested_vm_setup(v, tx, obj, e);
+        if (r < 0)
+                return r;
         status = json_pack("{s:s, s:s, s:s}", "phase", "Pending", "requested_at", ts, "message",
                            reason ? reason : (node_id ? "waiting for the node's agent" : ""));
         json_object_set(obj, "status", status);
@@ -630,10 +677,18 @@ int sf_vim_container_purge(sf_vim *v, sf_tx *tx, json_t *cur, sf_err *e)
 {
         json_t *pid;
         size_t i, owned = json_integer_value(json_object_get(cur, "owned_ports"));
+        int r = sf_nested_vm_purge(v, tx, cur, e);
+        if (r < 0)
+                return r;
+        if (json_is_object(json_object_get(cur, "nested"))) {
+                r = sf_nested_release(v, tx, cur, e);
+                if (r < 0)
+                        return r;
+                return sf_res_delete(tx, "container", json_string_value(json_object_get(cur, "id")), e);
+        }
         json_array_foreach(json_object_get(cur, "port_ids"), i, pid) {
                 json_auto_t *port = NULL;
                 sf_rd rd;
-                int r;
                 sf_rd_from_tx(tx, &rd);
                 r = sf_res_get(&rd, "port", json_string_value(pid), &port, NULL);
                 if (r == -ENOENT)
@@ -667,6 +722,11 @@ static int container_remove(void *ctx, sf_tx *tx, json_t *cur, json_t *opts, sf_
         const char *node = json_string_value(json_object_get(cur, "node_id"));
         int r;
 
+        if (!force) {
+                r = sf_nested_vm_check_remove(tx, cur, e);
+                if (r < 0)
+                        return r;
+        }
         /* Nothing runs anywhere yet, or the caller insists: delete at once. */
         if (force || !node)
                 return sf_vim_container_purge(v, tx, cur, e);

@@ -646,6 +646,13 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
         int r;
 
         r = sf_json_only(in, move_keys, e);
+        if (r >= 0 && json_is_object(json_object_get(w, "nested")))
+                r = sf_err_set(e, -EINVAL, NULL, "'%s' runs in vm '%s' and cannot move out of it",
+                               json_string_value(json_object_get(w, "name")),
+                               json_string_value(json_object_get(json_object_get(w, "nested"), "vm_name")));
+        if (r >= 0 && json_is_string(json_object_get(w, "nested_mode")))
+                r = sf_err_set(e, -EINVAL, NULL, "vm '%s' hosts containers (nested_mode): moving it is not supported",
+                               json_string_value(json_object_get(w, "name")));
         if (r >= 0)
                 r = sf_json_str(in, "to", true, &to, e);
         if (r >= 0)

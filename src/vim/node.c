@@ -232,13 +232,16 @@ static int node_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e
         json_object_set_new(obj, "site_id", json_null());
         json_object_set_new(obj, "underlay_ip", json_null());
         json_object_set_new(obj, "agent_url", json_null());
-        json_object_set_new(obj, "parent", parent ? json_string(parent) : json_null());
+        json_object_set_new(obj, "parent", json_null());
+        json_object_set_new(obj, "nested_mode", json_null());
         json_object_set_new(obj, "capacity", json_pack("{s:i, s:i, s:i}", "cpu_millis", 0,
                                                        "memory_bytes", 0, "max_workloads", 0));
         json_object_set_new(obj, "features", json_array());
         json_object_set_new(obj, "status", json_pack("{s:s, s:s}", "state", "Unknown", "reason",
                                                      "no heartbeat yet"));
         r = node_fields(tx, in, obj, e);
+        if (r >= 0 && parent) /* a VM's node (nested.c): where the VM is */
+                r = sf_nested_node_check(tx, parent, obj, e);
         if (r < 0)
                 return r;
         set_lease(ctx, in, obj);

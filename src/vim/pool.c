@@ -178,9 +178,11 @@ static void pool_id_of(const char *node_id, const char *net_id, char out[SF_UUID
 
 static const char *sv(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
+/* A VM's node (nested.c) has no port pools: its containers' ports come from the VM's trunk
+ * and its subport pools. */
 static bool node_ready(json_t *node)
 {
-        return STREQ(sv(json_object_get(node, "status"), "state") ?: "", "Ready");
+        return STREQ(sv(json_object_get(node, "status"), "state") ?: "", "Ready") && !sv(node, "parent");
 }
 
 /* ---- the pool_ports table ---- */

@@ -21,6 +21,7 @@ enum misfit {
         MISFIT_COUNT,
         MISFIT_AFFINITY,
         MISFIT_KIND,
+        MISFIT_NESTED, /* a VM's node, for the containers asked in that VM only (nested.c) */
         N_MISFIT,
 };
 
@@ -111,9 +112,15 @@ static enum misfit node_fits(sf_tx *tx, json_t *w, json_t *node, struct load *l,
         int64_t ccpu = json_integer_value(json_object_get(cap, "cpu_millis"));
         int64_t cmem = json_integer_value(json_object_get(cap, "memory_bytes"));
         int64_t cmax = json_integer_value(json_object_get(cap, "max_workloads"));
+        const char *parent = json_string_value(json_object_get(node, "parent"));
+        const char *in_vm = json_string_value(json_object_get(json_object_get(w, "nested"), "vm"));
         json_t *features = json_object_get(node, "features"), *x;
         size_t i;
 
+        if (parent || in_vm) {
+                if (!parent || !in_vm || !STREQ(parent, in_vm))
+                        return MISFIT_NESTED;
+        }
         if (!state || !STREQ(state, "Ready"))
                 return MISFIT_NOT_READY;
         if (!site_matches(tx, node, json_string_value(json_object_get(w, "site"))))
@@ -176,6 +183,8 @@ static char *misfit_text(enum misfit m, json_t *w)
                                  json_string_value(json_object_get(w, "anti_affinity")));
         case MISFIT_KIND:
                 return xstrdup("without QEMU for VMs");
+        case MISFIT_NESTED:
+                return xstrdup("a VM's node, for the containers asked in that VM only");
         default:
                 return xstrdup("unusable");
         }
@@ -228,7 +237,7 @@ int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *w, char **ret_node, char **ret_r
                 int64_t cmem = json_integer_value(json_object_get(json_object_get(n, "capacity"), "memory_bytes"));
                 if (m == N_MISFIT)
                         return -EIO;
-                if (m != MISFIT_SITE)
+                if (m != MISFIT_SITE && m != MISFIT_NESTED)
                         considered++;
                 counts[m]++;
                 if (m != FIT)
@@ -257,7 +266,7 @@ int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *w, char **ret_node, char **ret_r
                 for (int m = MISFIT_NOT_READY; m < N_MISFIT; m++) {
                         _cleanup_free_ char *t = NULL;
                         char *nm;
-                        if (!counts[m] || m == MISFIT_SITE)
+                        if (!counts[m] || m == MISFIT_SITE || m == MISFIT_NESTED)
                                 continue;
                         t = misfit_text(m, w);
                         nm = xasprintf("%s%s %u %s", msg, first ? ":" : ",", counts[m], t);

@@ -929,6 +929,92 @@ static int action_get(void *ctx, sf_store *s, json_t *cur, json_t *in, json_t **
         return 0;
 }
 
+/* ---- nested containers (nested.c) ---- */
+
+/* The trunk whose parent is parent_port_id, in tx; -ENOENT naming field when there is none. */
+static int trunk_of_parent(sf_tx *tx, const char *parent_port_id, const char *field, json_t **ret, sf_err *e)
+{
+        struct tp_row row;
+        sf_rd rd;
+        int r = tp_get(tx, parent_port_id, &row, e);
+        if (r < 0)
+                return r;
+        if (r == 0 || row.vid != 0)
+                return sf_err_set(e, -ENOENT, field, "the VM's port is not the parent of a trunk");
+        sf_rd_from_tx(tx, &rd);
+        return sf_res_get(&rd, "trunk", row.trunk_id, ret, e);
+}
+
+static int trunk_write(sf_tx *tx, json_t *t, int changed, sf_err *e)
+{
+        struct sf_res_cols cols;
+        sort_subports(t);
+        if (changed > 0)
+                bump(t);
+        cols = trunk_cols(t);
+        return sf_res_update(tx, "trunk", t, &cols, e);
+}
+
+int sf_trunk_nested_take(sf_vim *v, sf_tx *tx, const char *parent_port_id, const char *net_id,
+                         const char *user, json_t **ret_port, int *ret_vid, sf_err *e)
+{
+        json_auto_t *t = NULL, *out = NULL, *in = json_pack("{s:s, s:s}", "network", net_id, "user", user);
+        json_t *sub;
+        sf_rd rd;
+        int r = trunk_of_parent(tx, parent_port_id, "host_vm", &t, e);
+        if (r < 0)
+                return r;
+        if (!json_is_true(json_object_get(t, "admin_state_up")))
+                return sf_err_set(e, -EBUSY, "host_vm", "trunk '%s' is disabled (admin_state_up false)",
+                                  sv(t, "name"));
+        r = do_take(v, tx, t, in, &out, e);
+        if (r >= 0)
+                r = trunk_write(tx, t, r, e);
+        if (r < 0)
+                return r;
+        sub = json_object_get(out, "sub_port");
+        *ret_vid = (int) json_integer_value(json_object_get(sub, "segmentation_id"));
+        sf_rd_from_tx(tx, &rd);
+        return sf_res_get(&rd, "port", sv(sub, "port_id"), ret_port, e);
+}
+
+int sf_trunk_nested_release(sf_vim *v, sf_tx *tx, const char *port_id, sf_err *e)
+{
+        json_auto_t *t = NULL, *out = NULL, *in = json_pack("{s:s}", "port", port_id);
+        struct tp_row row;
+        sf_rd rd;
+        int r = tp_get(tx, port_id, &row, e);
+        if (r <= 0)
+                return r; /* no longer a subport (its trunk went with a forced delete) */
+        sf_rd_from_tx(tx, &rd);
+        r = sf_res_get(&rd, "trunk", row.trunk_id, &t, e);
+        if (r >= 0)
+                r = do_release(v, tx, t, in, &out, e);
+        if (r >= 0)
+                r = trunk_write(tx, t, r, e);
+        return r;
+}
+
+int sf_trunk_nested_ensure(sf_vim *v, sf_tx *tx, json_t *vm, const char *parent_port_id, sf_err *e)
+{
+        json_auto_t *t = NULL, *in = NULL;
+        struct tp_row row;
+        int r = tp_get(tx, parent_port_id, &row, e);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                if (row.vid != 0)
+                        return sf_err_set(e, -EBUSY, "nested_mode", "the VM's first port is a subport of a trunk");
+                return 0; /* the user made its trunk already */
+        }
+        in = json_pack("{s:s, s:s, s:s}", "port", parent_port_id, "name",
+                       sv(vm, "name"), "description", "nested containers of this VM (nested_mode)");
+        r = trunk_create(v, tx, in, &t, e);
+        if (r < 0)
+                sf_err_field_prefix(e, "nested_mode");
+        return r;
+}
+
 /* ---- hooks for ports (port.c) ---- */
 
 int sf_trunk_port_check_delete(sf_tx *tx, json_t *port, sf_err *e)

@@ -112,3 +112,34 @@ int sf_trunk_forget_port(sf_vim *v, sf_tx *tx, const char *port_id, sf_err *e);
 /* A port is being updated from cur to port: a subport's binding and owner cannot change; when
  * a parent's binding changes, the trunk and its subports follow it. */
 int sf_trunk_port_update(sf_vim *v, sf_tx *tx, json_t *cur, json_t *port, sf_err *e);
+/* Nested containers (nested.c). take: a subport on net_id for user from the trunk whose parent
+ * is parent_port_id (its pool's oldest idle one, or a new one), with *ret_port the port and
+ * *ret_vid its VLAN id. release: the subport goes back to its pool or is deleted (0 when the
+ * port is in no trunk any more). ensure: the VM's trunk exists (made, named after the VM,
+ * when its first port is not a parent yet). */
+int sf_trunk_nested_take(sf_vim *v, sf_tx *tx, const char *parent_port_id, const char *net_id,
+                         const char *user, json_t **ret_port, int *ret_vid, sf_err *e);
+int sf_trunk_nested_release(sf_vim *v, sf_tx *tx, const char *port_id, sf_err *e);
+int sf_trunk_nested_ensure(sf_vim *v, sf_tx *tx, json_t *vm, const char *parent_port_id, sf_err *e);
+
+/* nested.c: nested nodes (a VM whose guest runs an agent) and the containers in them. */
+bool sf_nested_mode_valid(const char *mode);
+/* A new VM with a nested_mode (ports made): its trunk, and no node holding its name. */
+int sf_nested_vm_setup(sf_vim *v, sf_tx *tx, json_t *vm, sf_err *e);
+/* A node registering with a parent: the parent is a nested host VM without a node yet, the
+ * node is named after it; fills parent, nested_mode and site_id of obj. */
+int sf_nested_node_check(sf_tx *tx, const char *parent, json_t *obj, sf_err *e);
+/* A container in VM host_vm (mode: nested_mode override or NULL): sets obj's "nested" and
+ * *ret_node to the VM's node, or fails with the reason (placement in a VM is not deferred). */
+int sf_nested_place(sf_vim *v, sf_tx *tx, json_t *obj, const char *host_vm, const char *mode,
+                    char **ret_node, sf_err *e);
+/* The port of a nested container for one of its networks entries. */
+int sf_nested_port(sf_vim *v, sf_tx *tx, json_t *obj, json_t *net_entry, const char *node_id,
+                   json_t **ret, sf_err *e);
+/* Gives back the ports of a nested container (subports to their pool; macvlan ports deleted
+ * and no longer allowed on the VM's port). */
+int sf_nested_release(sf_vim *v, sf_tx *tx, json_t *obj, sf_err *e);
+/* -EBUSY when the VM still hosts containers. */
+int sf_nested_vm_check_remove(sf_tx *tx, json_t *vm, sf_err *e);
+/* A VM is purged: its node goes (and, for a forced delete, the containers in it). */
+int sf_nested_vm_purge(sf_vim *v, sf_tx *tx, json_t *vm, sf_err *e);
