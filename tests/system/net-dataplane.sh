@@ -61,12 +61,15 @@ CDIR=$CROOT/netns
 C1=$CDIR/c1
 C2=$CDIR/c2
 C3=$CDIR/c3
+C5=$CDIR/c5
+C6=$CDIR/c6
 UB=sft${ID}ub # underlay bridge, root namespace
 U1=sft${ID}u1 # root end of host 1's uplink
 U2=sft${ID}u2
 MAC1=02:42:0a:2a:00:01
 MAC2=02:42:0a:2a:00:02
 MAC3=02:42:0a:2a:00:03
+MAC5=02:42:0a:2a:00:05
 
 cleanup() {
         local rc=$?
@@ -251,6 +254,25 @@ if command -v nft >/dev/null; then
 else
         echo "nft not installed: conntrack part skipped"
 fi
+
+step "nested kinds: a macvlan port made inside its namespace (nested-macvlan), VLAN without 8021q"
+out=$(t1 plumb --netns-path "$C5" --macvlan-on br42 --mac $MAC5 --mtu 1400 --addr 10.42.0.5/24 --gw 10.42.0.254)
+echo "$out"
+expect_in "c5 eth0" "$(in_ns "$C5" ip -d -o link show eth0)" "link/ether $MAC5"
+expect_in "c5 eth0" "$(in_ns "$C5" ip -d -o link show eth0)" "macvlan mode bridge"
+expect_in "c5 eth0" "$(in_ns "$C5" ip -d -o link show eth0)" "mtu 1400"
+expect_in "c5 routes" "$(in_ns "$C5" ip route)" "default via 10.42.0.254 dev eth0"
+expect_not_in "h1 links" "$(ip -n "$H1" -o link)" "eth0@"
+in_ns "$C5" busybox ping -c 1 -W 2 10.42.0.1 >/dev/null || die "c5 (macvlan on br42) cannot reach c1"
+"$T" netns-del "$C5"
+if out=$(t1 plumb --netns-path "$C6" --vlan-on br42 --vlan-id 7 --mac $MAC5 --addr 10.42.0.6/24 2>&1); then
+        expect_in "c6 eth0" "$(in_ns "$C6" ip -d -o link show eth0)" "vlan protocol 802.1Q id 7"
+        "$T" netns-del "$C6"
+else
+        echo "$out"
+        [ -e "$C6" ] && die "a failed VLAN plumb left its namespace"
+fi
+expect_not_in "nested devices left on h1" "$(ip -n "$H1" -o link)" "@br42"
 
 step "gratuitous ARP and unsolicited NA from c1"
 before=$(ip netns exec "$H1" cat /sys/class/net/sfc1/statistics/rx_packets)

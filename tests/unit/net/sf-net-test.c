@@ -45,7 +45,8 @@ static int usage(void)
               "  fdb append|del IF MAC [--dst IP] [--vni N] | fdb list IF\n"
               "  sysctl KEY [VALUE]\n"
               "  garp IF IP [--count N]\n"
-              "  plumb --netns-path P --host IF [--bridge BR] [--peer IF] [--mac M] [--mtu N]\n"
+              "  plumb --netns-path P --host IF|--macvlan-on IF|--vlan-on IF --vlan-id N [--bridge BR]\n"
+              "        [--peer IF] [--mac M] [--mtu N]\n"
               "        [--addr PREFIX]... [--gw IP]... [--route PREFIX[,via=IP]]... [--sysctl K=V]...\n"
               "  unplumb HOST [NETNS_PATH]\n"
               "  plumb-many|unplumb-many --dir DIR --prefix P --bridge BR --count N [--threads K] [--async]\n"
@@ -668,8 +669,11 @@ static int cmd_plumb(int argc, char **argv, sf_err *e)
                 { "bridge", required_argument, NULL, 'b' }, { "peer", required_argument, NULL, 'p' },
                 { "mac", required_argument, NULL, 'a' }, { "mtu", required_argument, NULL, 'm' },
                 { "addr", required_argument, NULL, 'A' }, { "gw", required_argument, NULL, 'g' },
-                { "route", required_argument, NULL, 'r' }, { "sysctl", required_argument, NULL, 's' });
+                { "route", required_argument, NULL, 'r' }, { "sysctl", required_argument, NULL, 's' },
+                { "macvlan-on", required_argument, NULL, 'M' }, { "vlan-on", required_argument, NULL, 'V' },
+                { "vlan-id", required_argument, NULL, 'i' });
         _cleanup_nl_ sf_nl *nl = NULL;
+        const char *lower = NULL;
         _cleanup_free_ sf_prefix *addrs = NULL;
         _cleanup_free_ sf_addr *gws = NULL;
         _cleanup_free_ sf_route_cfg *routes = NULL;
@@ -688,6 +692,16 @@ static int cmd_plumb(int argc, char **argv, sf_err *e)
                         break;
                 case 'h':
                         p.host_ifname = optarg;
+                        break;
+                case 'M':
+                case 'V':
+                        p.kind = c == 'M' ? SF_PLUMB_MACVLAN : SF_PLUMB_VLAN;
+                        lower = optarg;
+                        break;
+                case 'i':
+                        if (parse_uint(optarg, 65535, &n, e) < 0)
+                                return fail(e);
+                        p.vlan_id = (uint16_t) n;
                         break;
                 case 'b':
                         p.bridge = optarg;
@@ -745,7 +759,7 @@ static int cmd_plumb(int argc, char **argv, sf_err *e)
                         return usage();
                 }
         }
-        if (optind != argc || !p.netns_path || !p.host_ifname)
+        if (optind != argc || !p.netns_path || !p.host_ifname == !lower)
                 return usage();
         p.addrs = addrs;
         p.gateways = gws;
@@ -753,10 +767,12 @@ static int cmd_plumb(int argc, char **argv, sf_err *e)
         p.sysctls = sysctls;
         if (open_nl(&nl, e) < 0)
                 return fail(e);
+        if (lower && (p.lower_ifindex = sf_link_ifindex(nl, lower, e)) < 0)
+                return fail(e);
         t0 = sf_now_usec();
         if (sf_plumb_port(nl, &p, &res, e) < 0)
                 return fail(e);
-        printf("plumbed '%s' (ifindex %d) -> '%s' ifindex %d in %s%s in %llu us\n", p.host_ifname,
+        printf("plumbed '%s' (ifindex %d) -> '%s' ifindex %d in %s%s in %llu us\n", p.host_ifname ?: lower,
                res.host_ifindex, p.peer_ifname ? p.peer_ifname : "eth0", res.peer_ifindex,
                p.netns_path, res.created_netns ? " (new)" : "",
                (unsigned long long) (sf_now_usec() - t0));
