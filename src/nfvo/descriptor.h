@@ -25,6 +25,10 @@
  *         value: handover          # or make-before-break (the default)
  *       - key: superfluid-command  # container VDUs: the command, run with /bin/sh -c
  *         value: httpd -f -p 80
+ *       - key: superfluid-host-vm  # container VDUs: run inside this VM (one made with a
+ *         value: vnf-host          # nested_mode), with one encapsulation
+ *       - key: superfluid-nested-mode  # with superfluid-host-vm: vlan or macvlan instead of
+ *         value: macvlan               # the VM's mode
  * Any other key starting with "superfluid-" is an error; other configurable properties are
  * listed as ignored.
  *
@@ -46,6 +50,7 @@
  *     "cloud_init": the cloud-init text (inline, or filled in by sf_desc_load_package) | null,
  *     "move_strategy": "make-before-break" | "handover",
  *     "command": string | null   (container VDUs: run with /bin/sh -c; null: the image's own),
+ *     "host_vm", "nested_mode": string | null   (container VDUs in a VM: its name, the mode),
  *     "min_instances", "max_instances", "initial_instances": int   (from the first df; 0 when
  *         the VDU has no vdu-profile there)
  *   }],

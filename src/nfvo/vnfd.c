@@ -29,7 +29,9 @@ static const char *const disk_formats[] = { "aki", "ami", "ari", "iso", "qcow2",
 
 #define MOVE_KEY "superfluid-move-strategy"
 #define COMMAND_KEY "superfluid-command"
-static const char *const superfluid_props[] = { MOVE_KEY, COMMAND_KEY, NULL };
+#define HOST_VM_KEY "superfluid-host-vm"
+#define NESTED_MODE_KEY "superfluid-nested-mode"
+static const char *const superfluid_props[] = { MOVE_KEY, COMMAND_KEY, HOST_VM_KEY, NESTED_MODE_KEY, NULL };
 static const char *const move_strategies[] = { "make-before-break", "handover", NULL };
 
 static const dc_field cfgprop_f[] = { S("key", ID_REQ), S("value", 0), END };
@@ -330,12 +332,15 @@ static void check_vdus(dctx *c, const char *root, json_t *vnfd, vnfd_idx *x)
                 }
                 if (cif && dc_str(vdu, "cloud-init"))
                         dc_err(c, p, "cloud-init and cloud-init-file are mutually exclusive");
+                bool has_host_vm = false, has_nested_mode = false;
                 json_array_foreach(dc_list(vdu, "configurable-properties"), j, e) {
                         _cleanup_free_ char *q = dc_key(p, "configurable-properties");
                         _cleanup_free_ char *qq = dc_idx(q, j);
                         const char *k = dc_str(e, "key"), *v = dc_str(e, "value");
                         if (!k)
                                 continue;
+                        has_host_vm |= STREQ(k, HOST_VM_KEY);
+                        has_nested_mode |= STREQ(k, NESTED_MODE_KEY);
                         if (strncmp(k, "superfluid-", strlen("superfluid-")) != 0) {
                                 dc_ignore(c, qq);
                                 continue;
@@ -357,6 +362,17 @@ static void check_vdus(dctx *c, const char *root, json_t *vnfd, vnfd_idx *x)
                                         dc_err(c, qq, "%s applies to container vdus only (the "
                                                "sw-image-desc '%s' is not container-format docker)",
                                                COMMAND_KEY, sw);
+                        } else if (STREQ(k, HOST_VM_KEY) || STREQ(k, NESTED_MODE_KEY)) {
+                                _cleanup_free_ char *vq = dc_key(qq, "value");
+                                const char *fmt = dc_str(swd, "container-format");
+                                if (STREQ(k, HOST_VM_KEY) && (!v || !sf_name_valid(v)))
+                                        dc_err(c, vq, "must be the name of a VM that hosts containers");
+                                if (STREQ(k, NESTED_MODE_KEY) && (!v || (!STREQ(v, "vlan") && !STREQ(v, "macvlan"))))
+                                        dc_err(c, vq, "must be vlan or macvlan (not '%s')", v ? v : "");
+                                if (swd && !(fmt && STREQ(fmt, "docker")))
+                                        dc_err(c, qq, "%s applies to container vdus only (the "
+                                               "sw-image-desc '%s' is not container-format docker)",
+                                               k, sw);
                         } else {
                                 _cleanup_free_ char *kq = dc_key(qq, "key");
                                 const char *sug = dc_suggest(k, superfluid_props);
@@ -365,8 +381,14 @@ static void check_vdus(dctx *c, const char *root, json_t *vnfd, vnfd_idx *x)
                                                "mean '%s'?)", k, sug);
                                 else
                                         dc_err(c, kq, "unknown Superfluid property '%s' (known: "
-                                               "%s, %s)", k, MOVE_KEY, COMMAND_KEY);
+                                               "%s, %s, %s, %s)", k, MOVE_KEY, COMMAND_KEY,
+                                               HOST_VM_KEY, NESTED_MODE_KEY);
                         }
+                }
+                if (has_nested_mode && !has_host_vm) {
+                        _cleanup_free_ char *q = dc_key(p, "configurable-properties");
+                        dc_err(c, q, "%s needs %s (the VM the container runs in)", NESTED_MODE_KEY,
+                               HOST_VM_KEY);
                 }
         }
 }
@@ -639,7 +661,8 @@ static json_t *vdu_model(json_t *vdu, vnfd_idx *x, json_t *df0)
 {
         json_t *m = json_object(), *cpds = json_array(), *e, *sw, *vcd, *prof = NULL;
         const char *name = dc_str(vdu, "name"), *swid = dc_str(vdu, "sw-image-desc");
-        const char *fmt, *move = "make-before-break", *id = dc_str(vdu, "id"), *command = NULL;
+        const char *fmt, *move = "make-before-break", *id = dc_str(vdu, "id"), *command = NULL,
+                   *host_vm = NULL, *nested_mode = NULL;
         _cleanup_json_ json_t *storages = dc_strs(vdu, "virtual-storage-desc");
         uint64_t total = 0, gb, min = 0, max = 0, initial = 0;
         bool have_storage = false;
@@ -701,9 +724,15 @@ static json_t *vdu_model(json_t *vdu, vnfd_idx *x, json_t *df0)
                         move = dc_str(e, "value");
                 if (k && STREQ(k, COMMAND_KEY))
                         command = dc_str(e, "value");
+                if (k && STREQ(k, HOST_VM_KEY))
+                        host_vm = dc_str(e, "value");
+                if (k && STREQ(k, NESTED_MODE_KEY))
+                        nested_mode = dc_str(e, "value");
         }
         dc_set_str(m, "move_strategy", move);
         dc_set_str(m, "command", command);
+        dc_set_str(m, "host_vm", host_vm);
+        dc_set_str(m, "nested_mode", nested_mode);
 
         /* Instance counts from the first df. */
         json_array_foreach(dc_list(df0, "vdu-profile"), i, e)

@@ -113,7 +113,12 @@ json_t *sf_vnfm_vdu_body(const json_t *vdu, const char *name, const json_t *plac
         }
         if (json_is_integer(mem) && json_integer_value(mem) >= (4 << 20))
                 json_object_set(b, "memory", mem);
-        if (place && json_is_string(json_object_get(place, "node")))
+        if (jstr(vdu, "host_vm") && STREQ(kind, "container")) {
+                /* in a VM that hosts containers (superfluid-host-vm): the VM places it */
+                json_object_set(b, "host_vm", json_object_get(vdu, "host_vm"));
+                if (jstr(vdu, "nested_mode"))
+                        json_object_set(b, "nested_mode", json_object_get(vdu, "nested_mode"));
+        } else if (place && json_is_string(json_object_get(place, "node")))
                 json_object_set(b, "node", json_object_get(place, "node"));
         else if (place && json_is_string(json_object_get(place, "site")))
                 json_object_set(b, "site", json_object_get(place, "site"));

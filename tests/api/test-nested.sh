@@ -106,6 +106,49 @@ expect_error 400 - "hosts containers" "moving a VM that hosts containers"
 api DELETE /v1/containers/xvm
 expect_error 409 - "vm 'xvm' hosts 4 containers" "deleting the VM"
 
+note "the NS layer: superfluid-host-vm on a container VDU (validated at onboarding)"
+vnfd() { # HOST_VM_VALUE NESTED_MODE_LINES FORMAT
+        cat <<EOF
+vnfd:
+  id: nested-vnf
+  product-name: nested-vnf
+  version: "1.0"
+  sw-image-desc:
+  - id: img
+    name: busybox
+    image: busybox
+    container-format: $3
+    disk-format: raw
+  vdu:
+  - id: c
+    sw-image-desc: img
+    configurable-properties:
+    - key: superfluid-host-vm
+      value: $1
+$2
+  df:
+  - id: default-df
+    vdu-profile:
+    - id: c
+      min-number-of-instances: 1
+EOF
+}
+vnfd xvm "" docker >"$T/v1.yaml"
+sf vnfd onboard "$T/v1.yaml" >/dev/null || die "onboard: $(sf vnfd onboard "$T/v1.yaml" 2>&1)"
+sf vnfd show nested-vnf -o json | jq -e '.model.vdus[0].host_vm == "xvm" and .model.vdus[0].nested_mode == null' >/dev/null ||
+        die "host_vm not in the model: $(sf vnfd show nested-vnf -o json | jq -c .model.vdus)"
+sf vnfd delete nested-vnf >/dev/null || die "vnfd delete"
+vnfd "'x y'" "" docker >"$T/v2.yaml"
+out=$(sf vnfd onboard "$T/v2.yaml" 2>&1) && die "a bad host VM name accepted"
+echo "$out" | grep -q "configurable-properties\[0\].value.*must be the name of a VM that hosts containers" || die "bad name: $out"
+vnfd xvm "    - key: superfluid-nested-mode
+      value: vxlan" docker >"$T/v3.yaml"
+out=$(sf vnfd onboard "$T/v3.yaml" 2>&1) && die "a bad nested mode accepted"
+echo "$out" | grep -q "must be vlan or macvlan (not 'vxlan')" || die "bad mode: $out"
+vnfd xvm "" bare >"$T/v4.yaml"
+out=$(sf vnfd onboard "$T/v4.yaml" 2>&1) && die "host VM for a VM VDU accepted"
+echo "$out" | grep -q "superfluid-host-vm applies to container vdus only" || die "VM VDU: $out"
+
 note "removal gives back what it took; the VM's node goes with the VM"
 for c in n1 n2 n3 n9; do
         api DELETE "/v1/containers/$c?force=true"
