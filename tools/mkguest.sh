@@ -8,9 +8,14 @@
 #                       garp and mrp, macvlan, ...), and sf-nest, the nested-container helper
 #   OUTDIR/disk.qcow2   a small qcow2 disk (ext4 with a marker file) to test the disk path
 #   OUTDIR/stamp        what it was built from; rebuilds are skipped when it is unchanged
-# Usage: tools/mkguest.sh [--force] [--extra PROGRAM]... OUTDIR
+# Usage: tools/mkguest.sh [--force] [--extra PROGRAM]... [--agent BUILDDIR] OUTDIR
 #   --extra PROGRAM     also put this host program (a name on PATH or a path) in the guest's
 #                       /bin, with the shared libraries ldd lists for it (e.g. iperf3)
+#   --agent BUILDDIR    a nested-host guest (issue #9): the Superfluid agent from a meson build
+#                       directory (sfd, and sf-shim next to it in /bin, where sfd looks for it)
+#                       and runc from the host's PATH, with their libraries, plus the kernel
+#                       modules the agent and runc need (overlay, veth, bridge, nf_tables);
+#                       guest/init starts the agent when the seed has a superfluid-agent file
 # Environment: SF_GUEST_KVER (kernel version, default: the newest *-cloud-amd64 in /boot),
 #              BUSYBOX (default: /bin/busybox).
 #
@@ -21,14 +26,17 @@
 # HTTP with basic authentication (see the comment at the top of sf-nest below).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--force] [--extra PROGRAM]... OUTDIR" >&2; exit 2; }
+usage() { echo "usage: $0 [--force] [--extra PROGRAM]... [--agent BUILDDIR] OUTDIR" >&2; exit 2; }
 force=0
 extras=()
+agent_build=""
 while [ $# -gt 0 ]; do
         case $1 in
         --force) force=1; shift ;;
         --extra) [ $# -ge 2 ] || usage; extras+=("$2"); shift 2 ;;
         --extra=*) extras+=("${1#--extra=}"); shift ;;
+        --agent) [ $# -ge 2 ] || usage; agent_build=$2; shift 2 ;;
+        --agent=*) agent_build=${1#--agent=}; shift ;;
         --) shift; break ;;
         -*) echo "mkguest: unknown option '$1'" >&2; usage ;;
         *) break ;;
@@ -48,6 +56,17 @@ MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
          button evdev"
 
 die() { echo "mkguest: $*" >&2; exit 1; }
+
+# --agent: the agent's programs become extras; its modules join the list.
+if [ -n "$agent_build" ]; then
+        for p in src/sfd/sfd src/shim/sf-shim; do
+                [ -x "$agent_build/$p" ] || die "--agent '$agent_build': no $p (build it: meson compile -C $agent_build)"
+                extras+=("$(cd "$agent_build" && pwd)/$p")
+        done
+        command -v runc >/dev/null || die "--agent: runc not found on PATH (install runc)"
+        extras+=(runc)
+        MODULES="$MODULES overlay veth bridge nf_tables"
+fi
 
 # /bin/sf-nest, the guest side of nested containers.
 write_sf_nest() {

@@ -492,9 +492,10 @@ int sf_vm_qemu_argv(const sf_workload_spec *w, const sf_vm_host *h, char ***ret,
                 return sf_err_set(e, -ENOENT, "nested_mode",
                                   "a nested host's management channel needs socat");
         push(&v, "-sandbox");
-        /* A nested host's guestfwd runs socat per connection: QEMU must be allowed to fork. */
-        pushf(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=%s,resourcecontrol=deny",
-              w->nested_mode ? "allow" : "deny");
+        /* A nested host's guestfwd runs socat per connection: libslirp forks, calls setsid
+         * (in QEMU's "elevateprivileges" group) and execs: both must be allowed. */
+        pushf(&v, "on,obsolete=deny,elevateprivileges=%s,spawn=%s,resourcecontrol=deny",
+              w->nested_mode ? "allow" : "deny", w->nested_mode ? "allow" : "deny");
         push(&v, "-msg");
         push(&v, "timestamp=on");
         /* QMP for the driver (a listening socket it bound) and for the monitor (a socket pair

@@ -350,7 +350,8 @@ static void test_nested_host(void **state)
         assert_string_equal(argv[n - 1], "virtio-net-pci,netdev=sfmgmt,mac=52:54:00:5f:00:02");
         for (size_t i = 0; argv[i]; i++)
                 if (STREQ(argv[i], "-sandbox"))
-                        assert_non_null(strstr(argv[i + 1], "spawn=allow"));
+                        assert_string_equal(argv[i + 1], "on,obsolete=deny,elevateprivileges=allow,"
+                                                         "spawn=allow,resourcecontrol=deny");
         cfg = sf_vm_agent_config(&w, 41234);
         assert_string_equal(cfg, "controller=http://10.0.2.100:80\nnode=nh1\nparent=vm1\n"
                                  "mode=vlan\nlink_mac=52:54:00:fc:6f:e5\n"
