@@ -353,6 +353,7 @@ static int nested_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp,
         r = sf_plumb_port(nl,
                           &(sf_plumb_cfg) { .netns_path = netns,
                                             .kind = vlan ? SF_PLUMB_VLAN : SF_PLUMB_MACVLAN,
+                                            .host_ifname = pp->host_if, /* until renamed */
                                             .lower_ifindex = lower,
                                             .vlan_id = pp->vlan_id,
                                             .peer_ifname = pp->peer,

@@ -40,7 +40,7 @@ static int validate(const sf_plumb_cfg *c, const char *peer, sf_err *e)
 
         if (!c->netns_path || c->netns_path[0] != '/')
                 return sf_err_set(e, -EINVAL, "netns_path", "must be an absolute path");
-        if (c->kind == SF_PLUMB_VETH && (r = sf_ifname_check(c->host_ifname, "host_ifname", e)) < 0)
+        if ((r = sf_ifname_check(c->host_ifname, "host_ifname", e)) < 0)
                 return r;
         if ((r = sf_ifname_check(peer, "peer_ifname", e)) < 0)
                 return r;
@@ -129,7 +129,7 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
         _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
         _cleanup_close_ int nsfd = -EBADF;
         const char *peer = c->peer_ifname ? c->peer_ifname : "eth0";
-        const char *what = c->kind == SF_PLUMB_VETH ? c->host_ifname : peer;
+        const char *what = c->host_ifname;
         struct echo x = { .host_ifname = c->host_ifname };
         bool created = false;
         int master = c->bridge_ifindex, rc;
@@ -162,15 +162,18 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
                 return rc;
         }
 
+        /* A nested port's device is made under its temporary name (host_ifname), renamed
+         * inside: the kernel looks the new name up where the request is made too, and the
+         * guest's own NIC is often called eth0. */
         if (c->kind == SF_PLUMB_VLAN)
                 rc = sf_link_build_vlandev(r,
-                                           &(sf_vlandev_cfg) { .name = peer, .parent = c->lower_ifindex,
+                                           &(sf_vlandev_cfg) { .name = c->host_ifname, .parent = c->lower_ifindex,
                                                                .id = c->vlan_id, .mtu = c->mtu,
                                                                .mac = c->mac, .netns_fd = nsfd },
                                            e);
         else if (c->kind == SF_PLUMB_MACVLAN)
                 rc = sf_link_build_macvlan(r,
-                                           &(sf_macvlan_cfg) { .name = peer, .parent = c->lower_ifindex,
+                                           &(sf_macvlan_cfg) { .name = c->host_ifname, .parent = c->lower_ifindex,
                                                                .mtu = c->mtu, .mac = c->mac,
                                                                .netns_fd = nsfd },
                                            e);
@@ -179,7 +182,7 @@ int sf_plumb_port(sf_nl *nl, const sf_plumb_cfg *c, sf_plumb_result *ret, sf_err
                         rc = sf_nl_exec(nl, r, NULL, NULL, e);
                 if (rc < 0) {
                         rollback(nl, c, false, created);
-                        return sf_err_wrap(rc, e, "plumb nested port '%s'", peer);
+                        return sf_err_wrap(rc, e, "plumb nested port '%s'", c->host_ifname);
                 }
                 goto inside;
         }
@@ -208,7 +211,7 @@ inside:
         rc = sf_nl_open_in_netns(nsfd, &inner, e);
         if (rc >= 0 && x.peer_ifindex <= 0) {
                 /* Kernels before 6.3 do not echo new links: ask. */
-                rc = sf_link_ifindex(inner, peer, e);
+                rc = sf_link_ifindex(inner, c->kind == SF_PLUMB_VETH ? peer : c->host_ifname, e);
                 if (rc > 0)
                         x.peer_ifindex = rc;
                 if (rc > 0 && x.host_ifindex <= 0 && c->kind == SF_PLUMB_VETH) {
@@ -216,6 +219,12 @@ inside:
                         if (rc > 0)
                                 x.host_ifindex = rc;
                 }
+        }
+        if (rc >= 0 && c->kind != SF_PLUMB_VETH) {
+                /* its real name, before the sysctls that use it */
+                sf_link_change rn = SF_LINK_CHANGE_INIT;
+                rn.new_name = peer;
+                rc = sf_link_set(inner, SF_LINK_IDX(x.peer_ifindex), &rn, e);
         }
         for (size_t i = 0; rc >= 0 && i < c->n_sysctls; i++)
                 rc = sf_sysctl_write(nsfd, c->sysctls[i].key, c->sysctls[i].value, e);
@@ -227,8 +236,8 @@ inside:
                 rc = sf_nl_exec(inner, r, NULL, NULL, e);
         if (rc < 0) {
                 rollback(nl, c, true, created);
-                if (c->kind != SF_PLUMB_VETH && !created && inner) /* its device is inside */
-                        (void) sf_link_del(inner, SF_LINK_NAME(peer), SF_NL_MISSING_OK, NULL);
+                if (c->kind != SF_PLUMB_VETH && !created && inner && x.peer_ifindex > 0) /* inside */
+                        (void) sf_link_del(inner, SF_LINK_IDX(x.peer_ifindex), SF_NL_MISSING_OK, NULL);
                 return sf_err_wrap(rc, e, "plumb port '%s'", what);
         }
         if (ret)

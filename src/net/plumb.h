@@ -25,7 +25,9 @@ typedef struct sf_plumb_cfg {
         sf_plumb_kind kind;
         int lower_ifindex;       /* VLAN and macvlan: the device they sit on (the guest's NIC) */
         uint16_t vlan_id;        /* VLAN: 1-4094 */
-        const char *host_ifname; /* host end of the veth, e.g. "sfp1a2b3c4d"; veth only */
+        const char *host_ifname; /* host end of the veth, e.g. "sfp1a2b3c4d"; for the nested
+                                  * kinds, the name the device is made with before it is
+                                  * renamed inside (it must not exist where the call runs) */
         const char *bridge;      /* bridge for the host end; NULL if bridge_ifindex is set or none */
         int bridge_ifindex;      /* skips the bridge name lookup when > 0 */
         const char *peer_ifname; /* NULL: "eth0" */
@@ -54,8 +56,9 @@ typedef struct sf_plumb_result {
  *  2. one request on nl (host namespace): a veth whose host end is up and on the bridge and
  *     whose peer (name, MAC, MTU) is created directly inside the namespace; NLM_F_ECHO gives
  *     back the peer's ifindex (a lookup inside the namespace is the fallback); or, for the
- *     nested kinds, the VLAN or macvlan device (name, MAC, MTU) made inside the namespace on
- *     the lower device, whose ifindex is then looked up inside;
+ *     nested kinds, the VLAN or macvlan device (MAC, MTU) made inside the namespace on the
+ *     lower device under host_ifname, whose ifindex is then looked up inside, and which is
+ *     renamed there (one more round trip);
  *  3. the sysctls, if any;
  *  4. one batch on a socket created once inside the namespace: lo up, the addresses, the
  *     peer up, a default route per gateway (onlink when no address prefix covers it), the

@@ -256,16 +256,19 @@ else
 fi
 
 step "nested kinds: a macvlan port made inside its namespace (nested-macvlan), VLAN without 8021q"
-out=$(t1 plumb --netns-path "$C5" --macvlan-on br42 --mac $MAC5 --mtu 1400 --addr 10.42.0.5/24 --gw 10.42.0.254)
+# made as sfc5 (the name must be free here), eth0 inside; an eth0 here does not get in the way
+"$T" --netns "$NS1" veth eth0 sfc5x >/dev/null || die "veth eth0"
+out=$(t1 plumb --netns-path "$C5" --host sfc5 --macvlan-on br42 --mac $MAC5 --mtu 1400 --addr 10.42.0.5/24 --gw 10.42.0.254)
 echo "$out"
 expect_in "c5 eth0" "$(in_ns "$C5" ip -d -o link show eth0)" "link/ether $MAC5"
 expect_in "c5 eth0" "$(in_ns "$C5" ip -d -o link show eth0)" "macvlan mode bridge"
 expect_in "c5 eth0" "$(in_ns "$C5" ip -d -o link show eth0)" "mtu 1400"
 expect_in "c5 routes" "$(in_ns "$C5" ip route)" "default via 10.42.0.254 dev eth0"
-expect_not_in "h1 links" "$(ip -n "$H1" -o link)" "eth0@"
+expect_not_in "h1 links" "$(ip -n "$H1" -o link)" "sfc5@"
 in_ns "$C5" busybox ping -c 1 -W 2 10.42.0.1 >/dev/null || die "c5 (macvlan on br42) cannot reach c1"
 "$T" netns-del "$C5"
-if out=$(t1 plumb --netns-path "$C6" --vlan-on br42 --vlan-id 7 --mac $MAC5 --addr 10.42.0.6/24 2>&1); then
+"$T" --netns "$NS1" del eth0
+if out=$(t1 plumb --netns-path "$C6" --host sfc6 --vlan-on br42 --vlan-id 7 --mac $MAC5 --addr 10.42.0.6/24 2>&1); then
         expect_in "c6 eth0" "$(in_ns "$C6" ip -d -o link show eth0)" "vlan protocol 802.1Q id 7"
         "$T" netns-del "$C6"
 else

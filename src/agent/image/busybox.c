@@ -102,20 +102,16 @@ static int copy_binary(const char *src, int dfd, const char *name, sf_err *e)
         _cleanup_close_ int s = open(src, O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int d = -EBADF;
         struct stat st;
-        off_t left;
+        int r;
         if (s < 0 || fstat(s, &st) < 0)
                 return sf_err_errno(e, -errno, "open '%s'", src);
         d = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
         if (d < 0)
                 return sf_err_errno(e, -errno, "create '%s'", name);
-        for (left = st.st_size; left > 0;) {
-                ssize_t n = copy_file_range(s, NULL, d, NULL, left, 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return sf_err_errno(e, n < 0 ? -errno : -EIO, "copy '%s'", src);
-                left -= n;
-        }
+        /* the store may be on another filesystem than busybox (a nested guest's tmpfs) */
+        r = sf_image_copy_data(s, d, NULL, src, e);
+        if (r < 0)
+                return r;
         if (fchmod(d, 0755) < 0)
                 return sf_err_errno(e, -errno, "chmod '%s'", name);
         return 0;

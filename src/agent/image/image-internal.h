@@ -39,6 +39,10 @@ char *sf_image_key(const char *canonical);
 int sf_image_name_key(const char *name, char **ret_canonical, char **ret_key, sf_err *e);
 /* Paths that end up in overlayfs mount options must not contain ',', ':', '\\' or newline. */
 int sf_image_check_mount_path(const char *path, const char *what, sf_err *e);
+/* Copies a file's data (src and dst at offset 0): a reflink where the filesystem has them, else
+ * copy_file_range, else (across filesystems, or where it is missing) read and write through
+ * buf (128 KiB; NULL: allocated when needed). rel names the file in errors. */
+int sf_image_copy_data(int src, int dst, uint8_t *buf, const char *rel, sf_err *e);
 
 /* store.c: staging of a new image and its atomic commit. */
 typedef struct sf_image_staging {

@@ -262,8 +262,11 @@ static int apply_meta_at(copy *c, int dfd, const char *name, const struct stat *
         return 0;
 }
 
-static int copy_data(copy *c, int src, int dst, const char *rel, sf_err *e)
+/* A reflink, else copy_file_range, else read and write with buf (BUF_SIZE bytes; NULL: one
+ * is allocated if needed). */
+int sf_image_copy_data(int src, int dst, uint8_t *buf, const char *rel, sf_err *e)
 {
+        _cleanup_free_ uint8_t *own = NULL;
         bool first = true;
         if (ioctl(dst, FICLONE, src) == 0)
                 return 0;
@@ -282,15 +285,17 @@ static int copy_data(copy *c, int src, int dst, const char *rel, sf_err *e)
                         break;
                 return sf_err_errno(e, -errno, "copy '%s'", rel);
         }
+        if (!buf)
+                buf = own = xmalloc(BUF_SIZE);
         for (;;) {
-                ssize_t n = read(src, c->buf, BUF_SIZE);
+                ssize_t n = read(src, buf, BUF_SIZE);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
                         return sf_err_errno(e, -errno, "read '%s'", rel);
                 if (n == 0)
                         return 0;
-                for (uint8_t *p = c->buf; n > 0;) {
+                for (uint8_t *p = buf; n > 0;) {
                         ssize_t w = write(dst, p, n);
                         if (w < 0 && errno == EINTR)
                                 continue;
@@ -352,7 +357,7 @@ static int copy_entry(copy *c, int sfd, int dfd, const char *name, const char *r
                 d = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (d < 0)
                         return sf_err_errno(e, -errno, "create '%s'", rel);
-                r = copy_data(c, s, d, rel, e);
+                r = sf_image_copy_data(s, d, c->buf, rel, e);
                 if (r >= 0)
                         r = apply_meta_fd(c, s, d, &st, rel, e);
                 if (r < 0)

@@ -45,7 +45,7 @@ static int usage(void)
               "  fdb append|del IF MAC [--dst IP] [--vni N] | fdb list IF\n"
               "  sysctl KEY [VALUE]\n"
               "  garp IF IP [--count N]\n"
-              "  plumb --netns-path P --host IF|--macvlan-on IF|--vlan-on IF --vlan-id N [--bridge BR]\n"
+              "  plumb --netns-path P --host IF [--macvlan-on IF|--vlan-on IF --vlan-id N] [--bridge BR]\n"
               "        [--peer IF] [--mac M] [--mtu N]\n"
               "        [--addr PREFIX]... [--gw IP]... [--route PREFIX[,via=IP]]... [--sysctl K=V]...\n"
               "  unplumb HOST [NETNS_PATH]\n"
@@ -759,7 +759,7 @@ static int cmd_plumb(int argc, char **argv, sf_err *e)
                         return usage();
                 }
         }
-        if (optind != argc || !p.netns_path || !p.host_ifname == !lower)
+        if (optind != argc || !p.netns_path || !p.host_ifname)
                 return usage();
         p.addrs = addrs;
         p.gateways = gws;
@@ -772,7 +772,7 @@ static int cmd_plumb(int argc, char **argv, sf_err *e)
         t0 = sf_now_usec();
         if (sf_plumb_port(nl, &p, &res, e) < 0)
                 return fail(e);
-        printf("plumbed '%s' (ifindex %d) -> '%s' ifindex %d in %s%s in %llu us\n", p.host_ifname ?: lower,
+        printf("plumbed '%s' (ifindex %d) -> '%s' ifindex %d in %s%s in %llu us\n", p.host_ifname,
                res.host_ifindex, p.peer_ifname ? p.peer_ifname : "eth0", res.peer_ifindex,
                p.netns_path, res.created_netns ? " (new)" : "",
                (unsigned long long) (sf_now_usec() - t0));
