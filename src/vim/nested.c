@@ -1,6 +1,7 @@
-/* Nested nodes: a VM (kind vm, nested_mode vlan or macvlan) whose guest runs the Superfluid
- * agent, registered as a node whose parent is the VM; containers asked "in VM X" (host_vm) go
- * there with one encapsulation, as Kuryr's nested pods do:
+/* Nested nodes (VMs whose guest runs the Superfluid agent) and the containers placed in them
+ * with one encapsulation. A VM (kind vm, nested_mode vlan or macvlan) has a node registered by
+ * its guest's agent, whose parent is the VM; containers asked "in VM X" (host_vm) go there, as
+ * Kuryr's nested pods do:
  *  - nested-vlan (default): the container's port is a subport of the VM's trunk (made with
  *    the VM, named after it), taken from the trunk's subport pool; the container's record
  *    carries its VLAN id for the guest's agent, which makes a VLAN device on the guest's NIC;
