@@ -1,8 +1,14 @@
 #!/bin/bash
 # bench/nested: containers nested in a VM (issue #9), in one lab run: core-1 hosts a VM (QEMU,
-# the test guest built with iperf3: tools/mkguest.sh --extra iperf3) whose port is the parent
-# of a trunk, and a bare-metal container; core-2 hosts the iperf3 servers. Every client is on
-# core-1 and every server on core-2, so every path crosses the VXLAN overlay once.
+# the test guest built with the agent and iperf3: tools/mkguest.sh --agent BUILD --extra
+# iperf3; a nested host, --nested-mode vlan, so its guest's agent is node "xvm") whose port is
+# the parent of a trunk, and a bare-metal container; core-2 hosts the iperf3 servers. Every
+# client is on core-1 and every server on core-2, so every path crosses the VXLAN overlay once.
+#  0. Nested container start through the guest's agent, subport pools warm vs cold, N each,
+#     interleaved: `sfctl run --host-vm xvm --network netb busybox` from the request until the
+#     guest's agent reports it Running (the VIM takes a subport from the VM's trunk's pool, or
+#     makes one; the host's node plumbs it; the guest's agent makes the VLAN device and runs
+#     the container with runc, in the TCG guest); then one ping from it to core-2 (counted).
 #  1. Nested container start, subport pools warm vs cold (Kuryr's nested ports pool), N each,
 #     sequential, interleaved (cold, warm, cold, ...). One start: `sfctl trunk take-subport`
 #     (warm: an idle pooled subport, plumbed on the node already; cold: no pool, a new port,
@@ -53,9 +59,9 @@ die() { echo "bench/nested: $*" >&2; exit 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-G=/var/cache/superfluid/guest-iperf3
+G=/var/cache/superfluid/guest-agent-iperf3-$(echo "$B" | md5sum | cut -c1-8)
 mkdir -p "$G" 2>/dev/null && [ -w "$G" ] || G=$T/guest
-"$top/tools/mkguest.sh" --extra iperf3 "$G" >/dev/null || die "mkguest --extra iperf3"
+"$top/tools/mkguest.sh" --agent "$B" --extra iperf3 "$G" >/dev/null || die "mkguest --agent --extra iperf3"
 
 export SUPERFLUID_TRUNK_DATAPATH=bpf # a no-op without 8021q (this kernel)
 out=$("$SFCTL" lab up --name "$LAB" --dir "$DIR" --sites core:2 --log-level warn 2>&1) || die "lab up: $out"
@@ -98,9 +104,12 @@ sf-nest serve token=$TOKEN allow=10.61.0.1
 sf-nest add name=c1 mode=vlan vid=100 mac=$nb1mac ip=10.62.0.21/16 gw=10.62.0.1 mtu=1450
 sf-nest add name=c2 mode=macvlan mac=$nm1mac ip=10.61.0.31/24 gw=10.61.0.1 mtu=1450
 EOF
-vmout=$(sf run --vm --name xvm --port vmp --node core-1 --user-data @"$T/user-data" sf-guest) || die "run --vm: $vmout"
+vmout=$(sf run --vm --name xvm --port vmp --node core-1 --nested-mode vlan --memory 512Mi \
+        --user-data @"$T/user-data" sf-guest) || die "run --vm: $vmout"
 for _ in $(seq 1200); do sf console xvm --tail all | grep -q 'SF-GUEST: ready' && break; sleep 0.1; done
 sf console xvm --tail all | grep -q "SF-GUEST: user-data ran" || die "guest: $(sf console xvm --tail 30)"
+for _ in $(seq 1200); do [ "$(sf node show xvm -o json 2>/dev/null | jq -r .status.state)" = Ready ] && break; sleep 0.1; done
+[ "$(sf node show xvm -o json | jq -r .status.state)" = Ready ] || die "the guest's agent: $(sf console xvm --tail 30)"
 
 nest() { # METHOD OP [FIELD=VALUE...] -> NEST_OUT; fails unless HTTP 200
         local m=$1 data="op=$2" f r
@@ -179,6 +188,28 @@ drain_pool() {
                 sf port delete $idle >/dev/null || die "delete idle subports' ports"
         fi
 }
+# ---- 0. through the guest's agent ----
+agent_start_one() { # MODE I -> one JSON object
+        local mode=$1 i=$2 t0 t1 ok=0
+        t0=$(now_ms)
+        sf run --name "a$i" --host-vm xvm --network netb busybox -- sleep 100000 >/dev/null || die "run a$i"
+        t1=$(now_ms)
+        sf exec "a$i" --timeout 20 -- ping -c 1 -W 2 10.62.0.10 >/dev/null && ok=1
+        sf rm "a$i" >/dev/null || die "rm a$i"
+        echo "{\"mode\":\"$mode\",\"i\":$i,\"running_ms\":$((t1 - t0)),\"first_ping_ok\":$ok}"
+}
+echo "bench/nested: $N starts per mode through the guest's agent (cold, warm interleaved)" >&2
+: >"$T/astarts"
+for i in $(seq 1 "$N"); do
+        drain_pool
+        settle 1
+        agent_start_one cold "$i" >>"$T/astarts"
+        sf trunk update t1 --subport-pool "netb:$POOL" >/dev/null || die "pool on"
+        settle $((1 + POOL))
+        agent_start_one warm "$((N + i))" >>"$T/astarts"
+done
+drain_pool
+
 echo "bench/nested: $N nested container starts per mode (cold, warm interleaved)" >&2
 : >"$T/starts"
 for i in $(seq 1 "$N"); do
@@ -247,15 +278,15 @@ for r in $(seq 1 "$RUNS"); do
         echo "{\"path\":\"nested_vlan_reverse\",\"gbps\":$(iperf_guest c1 10.62.0.10 1)}" >>"$T/tput"
 done
 counters=$(agent_trunks | jq -c '.trunks[0].counters')
-[ -z "${KEEP_RAW:-}" ] || cp "$T/starts" "$T/bursts" "$T/tput" "$KEEP_RAW/"
+[ -z "${KEEP_RAW:-}" ] || cp "$T/astarts" "$T/starts" "$T/bursts" "$T/tput" "$KEEP_RAW/"
 # the nested containers go before the lab (nothing to check here: tests/system/nested-vm.sh does)
 nest POST del name=c1 >/dev/null; nest POST del name=c2 >/dev/null
 
-jq -n --slurpfile s "$T/starts" --slurpfile t "$T/tput" --slurpfile b "$T/bursts" \
+jq -n --slurpfile s "$T/starts" --slurpfile t "$T/tput" --slurpfile b "$T/bursts" --slurpfile a "$T/astarts" \
         --arg machine "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -r)" \
         --arg qemu "$(qemu-system-x86_64 --version | head -n1)" \
         --arg accel "$(sf container show xvm -o json | jq -r '.status.accelerator // .status.info.accelerator // "tcg"')" \
-        --arg guest "tools/mkguest.sh --extra iperf3: kernel $(basename "$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -n1)"), busybox initramfs, 1 vCPU" \
+        --arg guest "tools/mkguest.sh --agent --extra iperf3: kernel $(basename "$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -n1)"), busybox initramfs, 1 vCPU" \
         --argjson n "$N" --argjson runs "$RUNS" --argjson secs "$SECS" --argjson pool "$POOL" --argjson burst "$BURST" --argjson bursts "$BURSTS" \
         --argjson counters "$counters" --arg load0 "$LOAD_START" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg)" '
         def stats: sort as $v | ($v | length) as $k |
@@ -266,6 +297,13 @@ jq -n --slurpfile s "$T/starts" --slurpfile t "$T/tput" --slurpfile b "$T/bursts
         def tp($p): [$t[] | select(.path == $p) | .gbps] | stats;
         {machine: $machine, load_avg_before: $load0, load_avg_after: $load1, qemu: $qemu, accelerator: $accel,
          guest: $guest,
+         agent_start: ({n_per_mode: $n, warm_pool_idle: $pool,
+                 cold: {running_ms: ([$a[] | select(.mode == "cold") | .running_ms] | stats),
+                        first_ping_ok: ([$a[] | select(.mode == "cold") | .first_ping_ok] | add)},
+                 warm: {running_ms: ([$a[] | select(.mode == "warm") | .running_ms] | stats),
+                        first_ping_ok: ([$a[] | select(.mode == "warm") | .first_ping_ok] | add)},
+                 runs: $a} |
+                 .ratio_cold_over_warm = ((.cold.running_ms.median / .warm.running_ms.median) | r3)),
          start: ({n_per_mode: $n, warm_pool_idle: $pool,
                  cold: {ready_ms: part("cold"; "ready_ms"), take_ms: part("cold"; "take_ms"),
                         plumbed_ms: part("cold"; "plumbed_ms"), guest_ms: part("cold"; "guest_ms"),
@@ -295,7 +333,8 @@ jq -n --slurpfile s "$T/starts" --slurpfile t "$T/tput" --slurpfile b "$T/bursts
                             nested_macvlan_over_vm_eth0: ((.gbps.nested_macvlan.median / .gbps.vm_eth0.median) | r3),
                             nested_vlan_reverse_over_baremetal: ((.gbps.nested_vlan_reverse.median / .gbps.baremetal_b_reverse.median) | r3)}),
          trunk_counters: $counters}' >"$OUT" || die "writing $OUT"
-jq -c '{start: {cold: .start.cold.ready_ms, warm: .start.warm.ready_ms, ratio: .start.ratio_cold_over_warm},
+jq -c '{agent_start: {cold: .agent_start.cold.running_ms, warm: .agent_start.warm.running_ms, ratio: .agent_start.ratio_cold_over_warm},
+        start: {cold: .start.cold.ready_ms, warm: .start.warm.ready_ms, ratio: .start.ratio_cold_over_warm},
         burst: {cold: .burst.cold.plumbed_ms, warm: .burst.warm.plumbed_ms, ratio: .burst.ratio_cold_over_warm},
         throughput: .throughput.ratios}' "$OUT"
 echo "bench/nested: results in $OUT" >&2
