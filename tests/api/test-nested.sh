@@ -156,6 +156,14 @@ for c in n1 n2 n3 n9; do
 done
 [ "$(sf trunk show xvm -o json | jq '[.sub_ports[] | select(.pool != "idle")] | length')" = 0 ] || die "taken subports left"
 [ "$(sf port show "$vmp" -o json | jq '.allowed_address_pairs | length')" = 0 ] || die "pairs left"
+h1_id=$(sf node show h1 -o json | jq -r .id)
+for i in 1 2 3 4; do # the all-in-one node's agent cleans up its own; h1 has no agent
+        if [ "$(sf container show s$i -o json | jq -r .node_id)" = "$h1_id" ]; then
+                api DELETE "/v1/containers/s$i?force=true"
+        else
+                sf rm s$i >/dev/null || die "rm s$i"
+        fi
+done
 api DELETE "/v1/containers/xvm?force=true"
 [ "$STATUS" = 200 ] || [ "$STATUS" = 204 ] || die "delete xvm: $STATUS $BODY"
 api GET /v1/nodes/xvm
