@@ -62,6 +62,7 @@ struct job {
 
 struct sf_agent {
         struct sf_agent_options o;
+        int nested_ifindex; /* a nested node: o.nested_link's, resolved at start */
         char *node_name;
         char *node_id;
         char *self_url;

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/features.h"
+#include "net/link.h"
 
 SF_LOG_MODULE("agent");
 
@@ -124,6 +125,15 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         r = agent_vm_init(a, e);
         if (r >= 0)
                 r = agent_dp_init(a, e);
+        if (r >= 0 && a->o.nested_mode) {
+                /* a nested node's ports all sit on this NIC of the guest */
+                _cleanup_nl_ sf_nl *nl = NULL;
+                r = sf_nl_open(&nl, e);
+                if (r >= 0)
+                        r = a->nested_ifindex = sf_link_ifindex(nl, a->o.nested_link, e);
+                if (r < 0)
+                        sf_err_prefix(e, "--nested-link '%s'", a->o.nested_link);
+        }
         if (r >= 0)
                 r = agent_trunk_init(a, e); /* trunk.c: VLAN subports of VM taps */
         /* The exit watcher runs before adoption, so that adopted workloads' exits are seen. */

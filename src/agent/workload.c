@@ -337,81 +337,48 @@ static int neigh_prepopulate(sf_nl *nl, int bridge, const sf_plumb_result *res, 
         return 0;
 }
 
-/* A nested node's port (the agent in a VM's guest): a VLAN device with the subport's VLAN id,
- * or a macvlan, on the guest's NIC, made inside the namespace with the port's MAC, addresses,
- * MTU and routes; the gateway's MAC as a neighbour. No bridge, no host end. */
-static int nested_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp, const char *netns,
-                             sf_plumb_result *ret, sf_err *e)
-{
-        sf_plumb_result res = { 0 };
-        _cleanup_free_ char *notify = xasprintf("net/ipv4/conf/%s/arp_notify", pp->peer);
-        sf_sysctl_kv sysctls[] = { { notify, "1" } };
-        bool vlan = pp->vlan_id > 0;
-        int lower = sf_link_ifindex(nl, a->o.nested_link, e), r;
-        if (lower < 0)
-                return sf_err_wrap(lower, e, "nested link '%s'", a->o.nested_link);
-        r = sf_plumb_port(nl,
-                          &(sf_plumb_cfg) { .netns_path = netns,
-                                            .kind = vlan ? SF_PLUMB_VLAN : SF_PLUMB_MACVLAN,
-                                            .host_ifname = pp->host_if, /* until renamed */
-                                            .lower_ifindex = lower,
-                                            .vlan_id = pp->vlan_id,
-                                            .peer_ifname = pp->peer,
-                                            .mac = pp->mac,
-                                            .mtu = pp->mtu,
-                                            .addrs = pp->addrs,
-                                            .n_addrs = pp->n_addrs,
-                                            .gateways = pp->gws,
-                                            .n_gateways = pp->n_gws,
-                                            .routes = pp->routes,
-                                            .n_routes = pp->n_routes,
-                                            .sysctls = sysctls,
-                                            .n_sysctls = ELEMENTSOF(sysctls) },
-                          &res, e);
-        if (r < 0)
-                return r;
-        r = neigh_prepopulate(nl, 0, &res, netns, pp, e);
-        if (r >= 0 && ret)
-                *ret = res;
-        return r;
-}
-
+/* A port on a bare-metal node: a veth whose host end is on the network's bridge. On a
+ * nested node (the agent in a VM's guest): a VLAN device with the subport's VLAN id, or a
+ * macvlan, on the guest's NIC, made inside the namespace; no bridge, no host end. Either
+ * way with the port's MAC, addresses, MTU and routes, and neighbour entries. */
 int agent_port_plumb(sf_agent *a, sf_nl *nl, struct agent_port_plan *pp, const char *netns,
                      sf_plumb_result *ret, sf_err *e)
 {
         sf_plumb_result res = { 0 };
-        int br, r;
-        if (a->o.nested_mode)
-                return nested_port_plumb(a, nl, pp, netns, ret, e);
-        br = agent_dp_network_up(a, nl, pp->network, pp->subnets, e);
-        if (br < 0)
-                return br;
         /* arp_notify: the interface announces itself (gratuitous ARP) when it comes up,
          * so peers waiting on ARP, or holding a stale entry for a reused address,
          * learn the new MAC at once instead of after a retry or timeout. */
         _cleanup_free_ char *notify = xasprintf("net/ipv4/conf/%s/arp_notify", pp->peer);
         sf_sysctl_kv sysctls[] = { { notify, "1" } };
-        /* A port plumbed before a crash is plumbed again from scratch. */
-        sf_unplumb_port(nl, pp->host_if, NULL, 0, NULL);
-        r = sf_plumb_port(nl,
-                          &(sf_plumb_cfg) { .netns_path = netns,
-                                            .host_ifname = pp->host_if,
-                                            .bridge_ifindex = br,
-                                            .peer_ifname = pp->peer,
-                                            .mac = pp->mac,
-                                            .mtu = pp->mtu,
-                                            .addrs = pp->addrs,
-                                            .n_addrs = pp->n_addrs,
-                                            .gateways = pp->gws,
-                                            .n_gateways = pp->n_gws,
-                                            .routes = pp->routes,
-                                            .n_routes = pp->n_routes,
-                                            .sysctls = sysctls,
-                                            .n_sysctls = ELEMENTSOF(sysctls) },
-                          &res, e);
+        sf_plumb_cfg c = { .netns_path = netns,
+                           .host_ifname = pp->host_if, /* nested: its name until renamed */
+                           .peer_ifname = pp->peer,
+                           .mac = pp->mac,
+                           .mtu = pp->mtu,
+                           .addrs = pp->addrs,
+                           .n_addrs = pp->n_addrs,
+                           .gateways = pp->gws,
+                           .n_gateways = pp->n_gws,
+                           .routes = pp->routes,
+                           .n_routes = pp->n_routes,
+                           .sysctls = sysctls,
+                           .n_sysctls = ELEMENTSOF(sysctls) };
+        int r;
+        if (a->o.nested_mode) {
+                c.kind = pp->vlan_id > 0 ? SF_PLUMB_VLAN : SF_PLUMB_MACVLAN;
+                c.lower_ifindex = a->nested_ifindex;
+                c.vlan_id = pp->vlan_id;
+        } else {
+                c.bridge_ifindex = agent_dp_network_up(a, nl, pp->network, pp->subnets, e);
+                if (c.bridge_ifindex < 0)
+                        return c.bridge_ifindex;
+                /* A port plumbed before a crash is plumbed again from scratch. */
+                sf_unplumb_port(nl, pp->host_if, NULL, 0, NULL);
+        }
+        r = sf_plumb_port(nl, &c, &res, e);
         if (r < 0)
                 return r;
-        r = neigh_prepopulate(nl, br, &res, netns, pp, e);
+        r = neigh_prepopulate(nl, c.bridge_ifindex, &res, netns, pp, e);
         if (r >= 0 && ret)
                 *ret = res;
         return r;
