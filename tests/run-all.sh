@@ -33,6 +33,10 @@ run() { # name, command...
         else
                 fail=$((fail + 1)); failed+=("$name")
                 printf "FAIL  %-48s %6ss\n" "$name" "$dt"
+                # The causes first (cmocka's failure lines, sanitizer reports, "not ok"), since
+                # a long log is cut when it is shown; then the end of the log.
+                grep -E -m 20 'error:|FAILED|ERROR|^not ok|FAIL:|runtime error|Sanitizer' "$log" |
+                        sed 's/^/      ! /'
                 sed 's/^/      | /' "$log" | tail -n 60
         fi
         rm -f "$log"
