@@ -95,7 +95,8 @@ static void usage(void)
         fputs("usage: sf-shim --id ID --bundle DIR --state-dir DIR --runtime runc|crun\n"
               "               [--runtime-binary PATH] --runtime-root DIR --log FILE\n"
               "               [--status-fd N] [--timeout MS]\n"
-              "       sf-shim --probe --runtime crun [--runtime-binary PATH]\n",
+              "       sf-shim --probe --runtime crun [--runtime-binary PATH]\n"
+              "       sf-shim --wait-gate FIFO   (a container's createRuntime hook)\n",
               stderr);
 }
 
@@ -368,6 +369,32 @@ static _noreturn_ void probe(const shim_args *a)
         exit(EXIT_FAILURE);
 }
 
+/* The start gate (createRuntime hook, run by the runtime while it creates the container):
+ * GO on the FIFO means the agent has plumbed the network and the container's process may
+ * run; FAIL or EOF means it gave up or died, and the start must fail. The runtime's hook
+ * timeout bounds the wait. */
+static _noreturn_ void wait_gate(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char c;
+        ssize_t n;
+        if (fd < 0) {
+                fprintf(stderr, "sf-shim: start gate '%s': %m\n", path);
+                exit(EXIT_FAILURE);
+        }
+        do
+                n = read(fd, &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && c == SF_SHIM_GATE_GO[0])
+                exit(EXIT_SUCCESS);
+        if (n < 0)
+                fprintf(stderr, "sf-shim: start gate '%s': %m\n", path);
+        else
+                fprintf(stderr, "sf-shim: start gate '%s' closed: the agent gave up on the start\n",
+                        path);
+        exit(EXIT_FAILURE);
+}
+
 int main(int argc, char **argv)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
@@ -380,6 +407,8 @@ int main(int argc, char **argv)
         int r, status;
         pid_t pid, runtime_pid, cpid = 0;
 
+        if (argc == 3 && STREQ(argv[1], "--wait-gate"))
+                wait_gate(argv[2]);
         parse_args(argc, argv, &a);
         if (a.probe)
                 probe(&a);

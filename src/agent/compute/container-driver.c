@@ -84,6 +84,8 @@ static int container_prepare(sf_compute *c, const sf_workload_spec *w, sf_err *e
 {
         _cleanup_free_ sf_oci_mount *mounts = new0(sf_oci_mount, w->n_mounts);
         _cleanup_free_ char *bundle = NULL;
+        _cleanup_strv_free_ char **hook = NULL;
+        uint32_t hook_timeout = 0;
         sf_oci_config oc;
         sf_oci_etc etc = {
                 .dns_servers = w->dns_servers,
@@ -99,6 +101,12 @@ static int container_prepare(sf_compute *c, const sf_workload_spec *w, sf_err *e
         for (size_t i = 0; i < w->n_mounts; i++)
                 mounts[i] = (sf_oci_mount) { w->mounts[i].source, w->mounts[i].destination,
                                              w->mounts[i].readonly };
+        if (w->while_creating) {
+                if (!w->netns_path)
+                        return sf_err_set(e, -EINVAL, "while_creating",
+                                          "needs a network namespace (netns_path) to plumb");
+                hook = sf_runtime_gate_hook(cc_of(c)->rt, w->state_dir, &hook_timeout);
+        }
         oc = (sf_oci_config) {
                 .id = w->id,
                 .rootfs = w->rootfs,
@@ -116,6 +124,8 @@ static int container_prepare(sf_compute *c, const sf_workload_spec *w, sf_err *e
                 .nofile = nofile_limit(),
                 .mounts = mounts,
                 .n_mounts = w->n_mounts,
+                .create_hook = hook,
+                .create_hook_timeout_s = hook_timeout,
         };
         bundle = bundle_dir(w);
         r = sf_mkdir_p(w->state_dir, 0700, e);
@@ -135,7 +145,11 @@ static int container_start(sf_compute *c, const sf_workload_spec *w, sf_workload
                 return r;
         bundle = bundle_dir(w);
         log = log_path(w);
-        r = sf_runtime_start(cc_of(c)->rt, w->id, bundle, w->state_dir, log, &pid, e);
+        r = sf_runtime_start_gated(cc_of(c)->rt, w->id, bundle, w->state_dir, log,
+                                   w->while_creating ? &(sf_runtime_gate) { w->while_creating,
+                                                                            w->while_creating_data }
+                                                     : NULL,
+                                   &pid, e);
         if (r < 0)
                 return r;
         *ret = (sf_workload_status) {

@@ -73,6 +73,13 @@ typedef struct sf_workload_spec {
         uint32_t pids_limit;     /* 0: no limit */
 
         const char *netns_path;  /* container: network namespace to join (pre-plumbed) */
+        /* Containers: work that start() overlaps with the runtime's creation of the
+         * container, e.g. plumbing the network into netns_path (which must then exist). The
+         * runtime sets the container up meanwhile; its process is executed only once this
+         * returned 0 (a createRuntime hook waits on a FIFO for it), and its error fails the
+         * start. NULL: none. The VM driver refuses it. */
+        int (*while_creating)(void *userdata, sf_err *e);
+        void *while_creating_data;
         const int *tap_fds;      /* vm: one open tap fd per NIC, borrowed */
         size_t n_tap_fds;
 

@@ -91,6 +91,8 @@ int sf_oci_config_validate(const sf_oci_config *c, sf_err *e)
                 return sf_err_set(e, -EINVAL, "hostname",
                                   "must be 1-63 characters of [A-Za-z0-9.-], starting with a "
                                   "letter or digit");
+        if (c->create_hook && (!c->create_hook[0] || !path_ok(c->create_hook[0])))
+                return sf_err_set(e, -EINVAL, "create_hook", "must start with an absolute path");
         if (c->netns_path && c->host_network)
                 return sf_err_set(e, -EINVAL, "netns_path",
                                   "cannot join a network namespace with host networking");
@@ -331,6 +333,18 @@ int sf_oci_spec_build(const sf_oci_config *c, json_t **ret, sf_err *e)
         json_object_set_new(linux_, "readonlyPaths",
                             str_array(readonly_paths, ELEMENTSOF(readonly_paths)));
         json_object_set_new(j, "linux", linux_);
+
+        if (c->create_hook) {
+                json_t *h = json_object(), *args = json_array();
+                for (size_t i = 0; c->create_hook[i]; i++)
+                        json_array_append_new(args, json_string(c->create_hook[i]));
+                json_object_set_new(h, "path", json_string(c->create_hook[0]));
+                json_object_set_new(h, "args", args);
+                if (c->create_hook_timeout_s)
+                        json_object_set_new(h, "timeout", json_integer(c->create_hook_timeout_s));
+                json_object_set_new(j, "hooks",
+                                    json_pack("{s:[o]}", "createRuntime", h));
+        }
 
         ann = json_object();
         json_object_set_new(ann, "org.superfluid.id", json_string(c->id));

@@ -53,6 +53,13 @@ typedef struct sf_oci_config {
         const sf_oci_sysctl *sysctls;
         size_t n_sysctls;
 
+        /* A createRuntime hook (runtime-spec "hooks"): argv, argv[0] an absolute path, run by
+         * the runtime in the host's namespaces once the container's namespaces exist and
+         * before its process is executed; the start fails if it fails. Superfluid uses it as
+         * a start gate: the hook waits until the agent has plumbed the network. NULL: none. */
+        char *const *create_hook;
+        uint32_t create_hook_timeout_s; /* 0: no timeout */
+
         /* Host paths of the prepared files bind-mounted at /etc/hosts, /etc/resolv.conf and
          * /etc/hostname; NULL: not mounted. sf_oci_bundle_write() fills them. */
         const char *hosts_file;

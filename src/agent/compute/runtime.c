@@ -347,11 +347,47 @@ static int parse_status_line(const char *line, pid_t *ret_pid, sf_err *e)
         return sf_err_set(e, -EIO, NULL, "bad status from the shim: '%s'", line);
 }
 
+char **sf_runtime_gate_hook(const sf_runtime *rt, const char *state_dir, uint32_t *ret_timeout_s)
+{
+        char **v = new0(char *, 4);
+        *ret_timeout_s = (uint32_t) MAX(1, rt->start_timeout_ms * 3 / 5 / 1000);
+        v[0] = xstrdup(rt->shim);
+        v[1] = xstrdup("--wait-gate");
+        v[2] = xasprintf("%s/%s", state_dir, SF_SHIM_GATE_FILE);
+        return v;
+}
+
 int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const char *state_dir,
                      const char *log_path, pid_t *ret_pid, sf_err *e)
 {
-        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
-        _cleanup_free_ char *line = NULL, *shim_timeout = NULL;
+        return sf_runtime_start_gated(rt, id, bundle, state_dir, log_path, NULL, ret_pid, e);
+}
+
+/* Creates the gate FIFO and opens it read-write: the open does not wait for the hook, and
+ * a hook that has it open sees EOF if the agent dies before its verdict. */
+static int gate_open(const char *path, sf_err *e)
+{
+        int fd;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return sf_err_errno(e, -errno, "remove '%s'", path);
+        if (mkfifo(path, 0600) < 0)
+                return sf_err_errno(e, -errno, "mkfifo '%s'", path);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                fd = sf_err_errno(e, -errno, "open '%s'", path);
+                unlink(path);
+        }
+        return fd;
+}
+
+int sf_runtime_start_gated(sf_runtime *rt, const char *id, const char *bundle,
+                           const char *state_dir, const char *log_path,
+                           const sf_runtime_gate *gate, pid_t *ret_pid, sf_err *e)
+{
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, gfd = -EBADF;
+        _cleanup_free_ char *line = NULL, *shim_timeout = NULL, *gate_path = NULL;
+        _cleanup_err_ sf_err gate_e = SF_ERR_INIT;
+        int gate_r = 0;
         uint64_t deadline = sf_now_usec() + (uint64_t) rt->start_timeout_ms * 1000;
         sf_spawn_opts o = SF_SPAWN_OPTS_INIT;
         sf_spawn_fd fds[1];
@@ -375,8 +411,16 @@ int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const c
                 if (unlink(f) < 0 && errno != ENOENT)
                         return sf_err_errno(e, -errno, "remove '%s'", f);
         }
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return sf_err_errno(e, -errno, "pipe");
+        if (gate) {
+                gate_path = xasprintf("%s/%s", state_dir, SF_SHIM_GATE_FILE);
+                gfd = gate_open(gate_path, e);
+                if (gfd < 0)
+                        return sf_err_prefix(e, "start container '%s': start gate", id);
+        }
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                r = sf_err_errno(e, -errno, "pipe");
+                goto out_gate;
+        }
         rfd = p[0];
         wfd = p[1];
 
@@ -404,7 +448,8 @@ int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const c
         }
         if (r < 0) {
                 start_end(rt);
-                return sf_err_prefix(e, "start container '%s'", id);
+                r = sf_err_prefix(e, "start container '%s'", id);
+                goto out_gate;
         }
         closep(&wfd);
         wfd = -EBADF;
@@ -414,11 +459,24 @@ int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const c
         if (r < 0) {
                 kill(shim, SIGKILL);
                 sf_spawn_wait(shim, -1, NULL, NULL);
-        } else
+        } else {
+                if (gate) {
+                        /* Meanwhile the runtime creates the container, up to the hook. The
+                         * verdict is one byte; the fd stays open until the shim's status, as
+                         * a FIFO drops its data when its last open fd closes, and the hook
+                         * may not have opened it yet. */
+                        gate_r = gate->fn(gate->userdata, &gate_e);
+                        if (write(gfd, gate_r >= 0 ? SF_SHIM_GATE_GO : SF_SHIM_GATE_FAIL, 1) != 1 &&
+                            gate_r >= 0)
+                                gate_r = sf_err_errno(&gate_e, -errno, "open the start gate");
+                }
                 r = read_status_line(rfd, deadline, &line, e);
-        if (r == 0)
+        }
+        if (r == 0) {
                 r = parse_status_line(line, &pid, e);
-        else if (r == -EPIPE) {
+                if (r == 0 && gate_r < 0)
+                        abort_start(rt, id, state_dir); /* the hook failed: it cannot run */
+        } else if (r == -EPIPE) {
                 _cleanup_free_ char *tail = shim_log_tail(state_dir);
                 r = sf_err_set(e, -EIO, NULL, "the shim exited without reporting a status%s%s",
                                tail ? "; its log ends with: " : "", tail ? tail : "");
@@ -427,15 +485,25 @@ int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const c
                 r = sf_err_set(e, -ETIMEDOUT, NULL, "no answer from the shim within %d ms",
                                rt->start_timeout_ms);
         }
+        if (gate_r < 0) {
+                /* The hook saw EOF, so the runtime failed: why matters more than its words. */
+                sf_err_move(e, &gate_e);
+                r = gate_r;
+        }
         start_end(rt);
         if (r < 0) {
                 /* A failed runtime may leave empty cgroups behind (runc does). */
                 sf_cgroup_remove(rt->cgroup_root, id, NULL);
                 remove_prefix_if_idle(rt);
-                return sf_err_prefix(e, "start container '%s'", id);
+                r = sf_err_prefix(e, "start container '%s'", id);
+                goto out_gate;
         }
         *ret_pid = pid;
-        return 0;
+        r = 0;
+out_gate:
+        if (gate_path)
+                unlink(gate_path);
+        return r;
 }
 
 int sf_runtime_kill(sf_runtime *rt, const char *id, int sig, sf_err *e)

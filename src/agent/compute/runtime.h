@@ -63,6 +63,25 @@ const char *sf_runtime_get_binary(const sf_runtime *rt);
 int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const char *state_dir,
                      const char *log_path, pid_t *ret_pid, sf_err *e);
 
+/* Work to overlap with the runtime's creation of a container (see sf_runtime_start_gated). */
+typedef struct sf_runtime_gate {
+        int (*fn)(void *userdata, sf_err *e);
+        void *userdata;
+} sf_runtime_gate;
+
+/* The createRuntime hook for a gated start: argv (free with strv_free) of
+ * `sf-shim --wait-gate <state_dir>/start-gate`, and the hook's timeout in seconds (shorter
+ * than the shim's own timeout on the runtime, so that the runtime reports it). */
+char **sf_runtime_gate_hook(const sf_runtime *rt, const char *state_dir, uint32_t *ret_timeout_s);
+
+/* sf_runtime_start() of a bundle made with sf_runtime_gate_hook(): creates the gate FIFO,
+ * starts the shim, runs gate->fn while the runtime sets the container up, then opens the
+ * gate (or, when fn failed, closes it: the hook fails, so does the runtime, and fn's error is
+ * returned once the shim has cleaned up). gate NULL: sf_runtime_start(). */
+int sf_runtime_start_gated(sf_runtime *rt, const char *id, const char *bundle,
+                           const char *state_dir, const char *log_path,
+                           const sf_runtime_gate *gate, pid_t *ret_pid, sf_err *e);
+
 /* `<runtime> kill id sig`. */
 int sf_runtime_kill(sf_runtime *rt, const char *id, int sig, sf_err *e);
 

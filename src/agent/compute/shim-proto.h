@@ -29,6 +29,12 @@
 #define SF_SHIM_LOG_FILE "shim.log"
 #define SF_SHIM_RUNTIME_LOG_FILE "runtime.log"
 #define SF_SHIM_PID_FILE "container.pid"
+/* The start gate: a FIFO the container's createRuntime hook (`sf-shim --wait-gate PATH`)
+ * reads one byte from before the runtime executes the container's process: GO lets it run;
+ * FAIL, or EOF (the agent died), fails the hook and so the start. */
+#define SF_SHIM_GATE_FILE "start-gate"
+#define SF_SHIM_GATE_GO "g"
+#define SF_SHIM_GATE_FAIL "x"
 
 /* The fd number the agent hands the status pipe to. */
 #define SF_SHIM_STATUS_FD 3

@@ -218,6 +218,9 @@ int sf_vm_spec_check(const sf_workload_spec *w, sf_err *e)
                 return sf_err_set(e, -EINVAL, "state_dir", "must be an absolute path");
         if (w->log_path && !absolute(w->log_path))
                 return sf_err_set(e, -EINVAL, "log_path", "must be an absolute path");
+        if (w->while_creating)
+                return sf_err_set(e, -EINVAL, "while_creating",
+                                  "is for containers: a VM's taps are plumbed before it starts");
         if (w->cpu_millicores < 1 || w->cpu_millicores > 64000)
                 return sf_err_set(e, -EINVAL, "cpu", "must be between 1 and 64000 millicores");
         if (w->memory_bytes &&

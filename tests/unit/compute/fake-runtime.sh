@@ -2,7 +2,9 @@
 # A stand-in OCI runtime for unit tests (no root): enough of runc's command line for sf-shim
 # and the runtime driver, with plain processes instead of containers. The file "mode" in the
 # bundle picks the behaviour of "run": "" (sleep 100), "exit7" (exits 7 soon), "fail" (an
-# error in the JSON log), "hang" (never finishes).
+# error in the JSON log), "hang" (never finishes). The file "hook", when there, is a command
+# line run before the process starts, as runc runs a createRuntime hook: its failure fails the
+# run.
 root=
 log=
 while [ $# -gt 0 ]; do
@@ -29,6 +31,10 @@ run)
         done
         id=$1
         mode=$(cat "$bundle/mode" 2>/dev/null)
+        if [ -f "$bundle/hook" ] && ! sh -c "$(cat "$bundle/hook")" </dev/null 2>>"$log.hook"; then
+                echo '{"level":"error","msg":"fake: error running hook #0","time":"t"}' >>"$log"
+                exit 1
+        fi
         case "$mode" in
         fail)
                 echo '{"level":"warning","msg":"fake: just a warning","time":"t"}' >>"$log"

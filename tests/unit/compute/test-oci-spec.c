@@ -62,6 +62,8 @@ static void test_golden_full(void **state)
                 { "net.ipv4.ip_forward", "1" },
                 { "net.ipv4.ping_group_range", "0 0" },
         };
+        static char *const hook[] = { "/usr/libexec/superfluid/sf-shim", "--wait-gate",
+                                      "/run/superfluid/c2/start-gate", NULL };
         _cleanup_json_ json_t *j = NULL;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         sf_oci_config c = {
@@ -86,6 +88,8 @@ static void test_golden_full(void **state)
                 .hosts_file = "/run/superfluid/c2/bundle/etc/hosts",
                 .resolv_file = "/run/superfluid/c2/bundle/etc/resolv.conf",
                 .hostname_file = "/run/superfluid/c2/bundle/etc/hostname",
+                .create_hook = hook,
+                .create_hook_timeout_s = 18,
         };
         assert_int_equal(sf_oci_spec_build(&c, &j, &e), 0);
         check_golden(j, "oci-full.json");
@@ -181,6 +185,8 @@ static void m_cwd(sf_oci_config *c) { c->cwd = "srv"; }
 static void m_hostname(sf_oci_config *c) { c->hostname = "-bad"; }
 static void m_netns_both(sf_oci_config *c) { c->netns_path = "/run/netns/x", c->host_network = true; }
 static void m_netns_rel(sf_oci_config *c) { c->netns_path = "netns/x"; }
+static char *const hook_rel[] = { "sf-shim", "--wait-gate", "/x", NULL };
+static void m_hook_rel(sf_oci_config *c) { c->create_hook = hook_rel; }
 static void m_mount_dest(sf_oci_config *c) { c->mounts = mounts_bad_dest, c->n_mounts = 2; }
 static void m_mount_dotdot(sf_oci_config *c) { c->mounts = mounts_dotdot, c->n_mounts = 1; }
 static void m_mount_src(sf_oci_config *c) { c->mounts = mounts_bad_src, c->n_mounts = 1; }
@@ -212,6 +218,7 @@ static void test_validation(void **state)
                 { m_hostname, "hostname", "letter or digit" },
                 { m_netns_both, "netns_path", "host networking" },
                 { m_netns_rel, "netns_path", "absolute" },
+                { m_hook_rel, "create_hook", "absolute path" },
                 { m_mount_dest, "mounts[1].destination", "absolute path" },
                 { m_mount_dotdot, "mounts[0].destination", "'..'" },
                 { m_mount_src, "mounts[0].source", "absolute path" },

@@ -170,6 +170,85 @@ static void test_start_error(void **state)
                 fail_msg("%s", e.msg);
 }
 
+/* The start gate: the bundle's hook (the real `sf-shim --wait-gate`) holds the process back
+ * until the gate's work is done; a failing gate fails the start with its own error. */
+struct gate_ctx {
+        fixture *f;
+        bool ran, started_early;
+        int fail;
+};
+
+static int gate_fn(void *u, sf_err *e)
+{
+        struct gate_ctx *g = u;
+        _cleanup_free_ char *log = NULL;
+        usleep(200 * 1000); /* the runtime is well past its start by now, but for the gate */
+        if (sf_read_file(g->f->log, 1 << 20, &log, NULL, NULL) == 0 &&
+            strstr(log, "fake container t1 started"))
+                g->started_early = true;
+        g->ran = true;
+        return g->fail ? sf_err_set(e, g->fail, "ports[0]", "plumbing broke") : 0;
+}
+
+static void write_hook(fixture *f)
+{
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *p = xasprintf("%s/hook", f->bundle), *line = NULL;
+        uint32_t timeout_s = 0;
+        argv = sf_runtime_gate_hook(f->rt, f->state, &timeout_s);
+        assert_true(timeout_s >= 1);
+        assert_string_equal(argv[1], "--wait-gate");
+        line = xasprintf("%s %s %s", argv[0], argv[1], argv[2]);
+        assert_int_equal(sf_write_file_atomic(p, line, strlen(line), 0644, NULL), 0);
+}
+
+static void test_gated_start(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_free_ char *log = NULL, *gate = xasprintf("%s/start-gate", f->state);
+        struct gate_ctx g = { .f = f };
+        pid_t pid = 0;
+
+        write_hook(f);
+        if (sf_runtime_start_gated(f->rt, "t1", f->bundle, f->state, f->log,
+                                   &(sf_runtime_gate) { gate_fn, &g }, &pid, &e) < 0)
+                fail_msg("start: %s", sf_err_msg(&e));
+        assert_true(pid > 0);
+        assert_true(g.ran);
+        assert_false(g.started_early);
+        assert_int_equal(sf_read_file(f->log, 1 << 20, &log, NULL, NULL), 0);
+        assert_non_null(strstr(log, "fake container t1 started"));
+        assert_int_equal(access(gate, F_OK), -1); /* removed */
+}
+
+static void test_gated_start_fails(void **state)
+{
+        fixture *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_free_ char *log = NULL, *gate = xasprintf("%s/start-gate", f->state);
+        struct gate_ctx g = { .f = f, .fail = -ENXIO };
+        sf_container_info info;
+        pid_t pid = 0;
+
+        write_hook(f);
+        assert_int_equal(sf_runtime_start_gated(f->rt, "t1", f->bundle, f->state, f->log,
+                                                &(sf_runtime_gate) { gate_fn, &g }, &pid, &e),
+                         -ENXIO);
+        assert_int_equal(pid, 0);
+        assert_true(g.ran);
+        /* the gate's error, not the runtime's report of the hook that it made fail */
+        if (!strstr(e.msg, "plumbing broke") || strstr(e.msg, "hook"))
+                fail_msg("%s", e.msg);
+        assert_string_equal(e.field, "ports[0]");
+        if (sf_read_file(f->log, 1 << 20, &log, NULL, NULL) == 0)
+                assert_null(strstr(log, "fake container t1 started"));
+        assert_int_equal(access(gate, F_OK), -1);
+        /* nothing runs */
+        if (sf_runtime_adopt(f->rt, "t1", f->state, &info, NULL) == 0)
+                assert_int_not_equal(info.status, SF_CONTAINER_RUNNING);
+}
+
 static void test_start_timeout(void **state)
 {
         fixture *f = *state;
@@ -283,6 +362,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_exit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_error, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_gated_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_gated_start_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shim_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
