@@ -293,10 +293,11 @@ int sf_link_build_set(sf_nlreq *r, sf_link_id id, const sf_link_change *s, sf_er
                         return ret;
         }
         idf = id_fmt(id);
-        sf_nlreq_begin(r, RTM_SETLINK, 0, "set link %s%s%s%s%s%s", idf,
+        sf_nlreq_begin(r, RTM_SETLINK, 0, "set link %s%s%s%s%s%s%s", idf,
                        s->up > 0 ? " up" : s->up == 0 ? " down" : "", s->mtu ? " mtu" : "",
                        s->mac ? " address" : "", s->master ? " master" : "",
-                       s->new_name ? " name" : s->netns_fd >= 0 ? " netns" : "");
+                       s->new_name ? " name" : s->netns_fd >= 0 ? " netns" : "",
+                       s->no_ipv6_addrs ? " addrgenmode none" : "");
         ifi = begin_id(r, id);
         if (ifi && s->up >= 0) {
                 ifi->ifi_change = IFF_UP;
@@ -312,6 +313,13 @@ int sf_link_build_set(sf_nlreq *r, sf_link_id id, const sf_link_change *s, sf_er
                 sf_nlreq_put_u32(r, IFLA_MASTER, s->master > 0 ? (uint32_t) s->master : 0);
         if (s->netns_fd >= 0)
                 sf_nlreq_put_u32(r, IFLA_NET_NS_FD, (uint32_t) s->netns_fd);
+        if (s->no_ipv6_addrs) {
+                struct nlattr *af = sf_nlreq_nest_start(r, IFLA_AF_SPEC);
+                struct nlattr *in6 = sf_nlreq_nest_start(r, AF_INET6);
+                sf_nlreq_put_u8(r, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+                sf_nlreq_nest_end(r, in6);
+                sf_nlreq_nest_end(r, af);
+        }
         return sf_nlreq_end(r, e);
 }
 

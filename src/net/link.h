@@ -128,6 +128,9 @@ typedef struct sf_link_change {
         int master;          /* > 0 enslave, -1 release (nomaster), 0 unchanged */
         const char *new_name; /* NULL: unchanged (needs the link named by ifindex) */
         int netns_fd;        /* >= 0: move the link there; -1 unchanged */
+        bool no_ipv6_addrs;  /* IPv6 address generation off (IN6_ADDR_GEN_MODE_NONE): no
+                              * link-local address, so no DAD, router solicitations or MLD
+                              * reports from this link; for bridge ports, which need none */
 } sf_link_change;
 #define SF_LINK_CHANGE_INIT { .up = -1, .netns_fd = -1 }
 int sf_link_build_set(sf_nlreq *r, sf_link_id id, const sf_link_change *s, sf_err *e);

@@ -29,6 +29,22 @@ echo "$out" | grep -q "$mac" || die "eth0 MAC is not the port's ($mac): $out"
 echo "$out" | grep -q "mtu 1450" || die "eth0 MTU: $out"
 sf exec web -- ip route | grep -q "default via 10.11.0.1" || die "default route"
 [ -e "$RUN/netns/$cid" ] || die "netns not bind-mounted under the run dir"
+br=sfb"$(sf network show neta -o json | jq .vni)"
+# host ends are bridge ports without IPv6 addresses (no DAD, RS or MLD flooded to the others)
+hosts=$(ip -n "$NS" -o link show master "$br" | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
+[ "$(echo "$hosts" | wc -w)" -ge 2 ] || die "host ends on $br: '$hosts'"
+for h in $hosts; do
+        [ -z "$(ip -n "$NS" -6 -o addr show dev "$h")" ] || die "host end $h has IPv6 addresses: $(ip -n "$NS" -6 -o addr show dev "$h")"
+        ip -n "$NS" -d link show dev "$h" | grep -q 'addrgenmode none' || die "host end $h: addrgenmode is not none"
+done
+
+note "the network is plumbed while runc creates the container, and ready before its process runs"
+sf run --name early --network neta busybox -- sh -c 'if ip -4 -o addr show dev eth0 | grep -q "inet 10.11.0." && ip route | grep -q "^default via 10.11.0.1"; then echo net-ready-at-start; else echo net-NOT-ready-at-start; fi; exec sleep 3600' >/dev/null || die "run early"
+wait_for 5 "early's first words" sh -c "$NSX $SFCTL --endpoint $U logs early | grep -q net-"
+sf logs early | grep -q net-ready-at-start || die "the process ran before its network was ready: $(sf logs early)"
+timings=$(sf container show early -o json | jq -c .status.timings)
+[ "$(echo "$timings" | jq .network_overlapped)" = true ] || die "plumbing did not overlap the runtime: $timings"
+sf rm --force early >/dev/null || die "rm early"
 
 note "isolation between networks, and routing when a router joins them"
 sf run --name other --network netb busybox -- sleep 3600 >/dev/null || die "run other"
