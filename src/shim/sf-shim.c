@@ -371,28 +371,37 @@ static _noreturn_ void probe(const shim_args *a)
 
 /* The start gate (createRuntime hook, run by the runtime while it creates the container):
  * GO on the FIFO means the agent has plumbed the network and the container's process may
- * run; FAIL or EOF means it gave up or died, and the start must fail. The runtime's hook
- * timeout bounds the wait. */
+ * run; FAIL, or no writer left (the agent died, before or after this opened the FIFO), means
+ * the start must fail. Opened without blocking, so that a dead agent is noticed at once (a
+ * blocking open would wait for a writer that never comes); the agent holds the FIFO open
+ * read-write from before it starts the shim. The runtime's hook timeout bounds the wait. */
 static _noreturn_ void wait_gate(const char *path)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         char c;
-        ssize_t n;
         if (fd < 0) {
                 fprintf(stderr, "sf-shim: start gate '%s': %m\n", path);
                 exit(EXIT_FAILURE);
         }
-        do
-                n = read(fd, &c, 1);
-        while (n < 0 && errno == EINTR);
-        if (n == 1 && c == SF_SHIM_GATE_GO[0])
-                exit(EXIT_SUCCESS);
-        if (n < 0)
+        for (;;) {
+                ssize_t n = read(fd, &c, 1);
+                if (n == 1 && c == SF_SHIM_GATE_GO[0])
+                        exit(EXIT_SUCCESS);
+                if (n == 1 || n == 0) {
+                        fprintf(stderr, "sf-shim: start gate '%s': %s\n", path,
+                                n ? "the agent could not prepare the container's network"
+                                  : "closed: the agent is gone");
+                        exit(EXIT_FAILURE);
+                }
+                if (errno == EAGAIN) {
+                        struct pollfd p = { .fd = fd, .events = POLLIN };
+                        if (poll(&p, 1, -1) >= 0 || errno == EINTR)
+                                continue;
+                } else if (errno == EINTR)
+                        continue;
                 fprintf(stderr, "sf-shim: start gate '%s': %m\n", path);
-        else
-                fprintf(stderr, "sf-shim: start gate '%s' closed: the agent gave up on the start\n",
-                        path);
-        exit(EXIT_FAILURE);
+                exit(EXIT_FAILURE);
+        }
 }
 
 int main(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "agent/compute/runtime.h"
 #include "lib/spawn.h"
@@ -249,6 +250,52 @@ static void test_gated_start_fails(void **state)
                 assert_int_not_equal(info.status, SF_CONTAINER_RUNNING);
 }
 
+/* The hook on its own: a dead agent (no writer on the FIFO) fails it at once instead of
+ * leaving it blocked until the runtime's hook timeout. */
+static int run_hook(fixture *f, const char *verdict, bool writer)
+{
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_close_ int w = -EBADF;
+        uint32_t timeout_s;
+        pid_t pid;
+        int status;
+        argv = sf_runtime_gate_hook(f->rt, f->state, &timeout_s);
+        assert_int_equal(sf_mkdir_p(f->state, 0700, NULL), 0);
+        unlink(argv[2]);
+        assert_int_equal(mkfifo(argv[2], 0600), 0);
+        if (writer) {
+                w = open(argv[2], O_RDWR | O_CLOEXEC);
+                assert_true(w >= 0);
+        }
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(5);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        if (verdict) {
+                usleep(50 * 1000);
+                assert_int_equal(write(w, verdict, 1), 1);
+        } else if (writer) {
+                usleep(50 * 1000);
+                closep(&w);
+                w = -EBADF;
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status)); /* not killed by the alarm */
+        return WEXITSTATUS(status);
+}
+
+static void test_gate_hook(void **state)
+{
+        fixture *f = *state;
+        assert_int_equal(run_hook(f, "g", true), 0);
+        assert_int_equal(run_hook(f, "x", true), 1);
+        assert_int_equal(run_hook(f, NULL, true), 1);  /* the agent died while it waited */
+        assert_int_equal(run_hook(f, NULL, false), 1); /* ... or before it started */
+}
+
 static void test_start_timeout(void **state)
 {
         fixture *f = *state;
@@ -364,6 +411,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_start_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gated_start, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gated_start_fails, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_gate_hook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shim_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
