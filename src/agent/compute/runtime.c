@@ -363,10 +363,12 @@ int sf_runtime_start(sf_runtime *rt, const char *id, const char *bundle, const c
         return sf_runtime_start_gated(rt, id, bundle, state_dir, log_path, NULL, ret_pid, e);
 }
 
-/* Creates the gate FIFO and opens it read-write: the open does not wait for the hook, and
- * a hook that has it open sees EOF if the agent dies before its verdict. */
-static int gate_open(const char *path, sf_err *e)
+/* Creates the gate FIFO in state_dir (*ret_path) and opens it read-write: the open does not
+ * wait for the hook, and a hook that has it open sees EOF if the agent dies before its
+ * verdict. */
+static int gate_open(const char *state_dir, char **ret_path, sf_err *e)
 {
+        _cleanup_free_ char *path = xasprintf("%s/%s", state_dir, SF_SHIM_GATE_FILE);
         int fd;
         if (unlink(path) < 0 && errno != ENOENT)
                 return sf_err_errno(e, -errno, "remove '%s'", path);
@@ -376,7 +378,9 @@ static int gate_open(const char *path, sf_err *e)
         if (fd < 0) {
                 fd = sf_err_errno(e, -errno, "open '%s'", path);
                 unlink(path);
+                return fd;
         }
+        *ret_path = TAKE_PTR(path);
         return fd;
 }
 
@@ -412,8 +416,7 @@ int sf_runtime_start_gated(sf_runtime *rt, const char *id, const char *bundle,
                         return sf_err_errno(e, -errno, "remove '%s'", f);
         }
         if (gate) {
-                gate_path = xasprintf("%s/%s", state_dir, SF_SHIM_GATE_FILE);
-                gfd = gate_open(gate_path, e);
+                gfd = gate_open(state_dir, &gate_path, e);
                 if (gfd < 0)
                         return sf_err_prefix(e, "start container '%s': start gate", id);
         }
