@@ -75,9 +75,10 @@ typedef struct sf_runtime_gate {
 char **sf_runtime_gate_hook(const sf_runtime *rt, const char *state_dir, uint32_t *ret_timeout_s);
 
 /* sf_runtime_start() of a bundle made with sf_runtime_gate_hook(): creates the gate FIFO,
- * starts the shim, runs gate->fn while the runtime sets the container up, then opens the
- * gate (or, when fn failed, closes it: the hook fails, so does the runtime, and fn's error is
- * returned once the shim has cleaned up). gate NULL: sf_runtime_start(). */
+ * starts the shim, runs gate->fn while the runtime sets the container up, then writes the
+ * verdict: GO lets the container's process run; FAIL (fn failed) fails the hook, so the
+ * runtime fails too, and fn's error is returned once the shim has cleaned up. The FIFO is
+ * removed before returning. gate NULL: sf_runtime_start(). */
 int sf_runtime_start_gated(sf_runtime *rt, const char *id, const char *bundle,
                            const char *state_dir, const char *log_path,
                            const sf_runtime_gate *gate, pid_t *ret_pid, sf_err *e);
