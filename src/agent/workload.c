@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 
 #include "agent/agent-internal.h"
+#include "agent/compute/shim-proto.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "net/link.h"
@@ -1266,6 +1267,13 @@ int agent_adopt_all(sf_agent *a, sf_err *e)
                         if (agent_vm_adopt(a, de->d_name, local) >= 0)
                                 n++;
                         continue;
+                }
+                {
+                        /* The start gate of a start the previous agent did not see through:
+                         * the start went on (its verdict was written) or failed without it. */
+                        _cleanup_free_ char *gate = xasprintf("%s/%s/%s", root, de->d_name,
+                                                              SF_SHIM_GATE_FILE);
+                        (void) unlink(gate);
                 }
                 wspec_min(a, de->d_name, &s);
                 if (a->containers->driver->adopt(a->containers, &s.ws, &st, &le) < 0)

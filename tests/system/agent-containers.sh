@@ -101,8 +101,27 @@ sf logs talker | grep -q hello-from-talker || die "logs lost across agent restar
 sf exec cli -- wget -q -O /dev/null "http://$webip/" || die "traffic after agent restart"
 grep -q "adopted container 'web'" "$T/sfd.log" || die "no adoption in the log"
 
+note "agent kill -9 in the middle of a start (plumbing, runc, the start gate): the restarted agent finishes it, once"
+mids=""
+for d in 0.01 0.03 0.06; do
+        n=mid${d#0.}
+        sf run --detach --name "$n" --network neta busybox -- sleep 3600 >/dev/null || die "run $n"
+        sleep "$d"
+        kill9_sfd
+        start_sfd
+        mids+=" $n"
+done
+for n in $mids; do
+        wait_for 30 "$n Running after the agent's restart" sh -c "[ \"\$($NSX $SFCTL --endpoint $U container show $n -o json | jq -r .status.phase)\" = Running ]"
+        cid=$(sf container show "$n" -o json | jq -r .id)
+        [ "$(runc --root "$RUN/runc" list -q 2>/dev/null | grep -c "^$cid\$")" = 1 ] || die "$n: not exactly one runc container: $(runc --root "$RUN/runc" list 2>&1)"
+        ip=$(sf container show "$n" -o json | jq -r '.status.ips[0]')
+        sf exec cli -- ping -c 1 -W 2 "$ip" >/dev/null || die "$n ($ip) unreachable after the restart"
+        [ ! -e "$RUN/containers/$cid/start-gate" ] || die "$n: start gate FIFO left behind"
+done
+
 note "removal is total"
-for c in web cli other talker crash once; do sf rm "$c" >/dev/null || die "rm $c"; done
+for c in web cli other talker crash once $mids; do sf rm "$c" >/dev/null || die "rm $c"; done
 [ -z "$(leaks)" ] || die "leaks after removal: $(leaks)"
 
 note "100 create/delete cycles leave nothing behind"
