@@ -169,6 +169,32 @@ static void test_container_scheduling(void **state)
         assert_non_null(strstr(str(json_object_get(g3, "status"), "message"), "anti-affinity group 'grp'"));
 }
 
+/* The load the scheduler sums per node (memory and the workload count; CPU and
+ * anti-affinity above), excluding the workload being placed. */
+static void test_container_scheduling_memory_count(void **state)
+{
+        json_auto_t *n = node("n", 64000, "'labels': {'x': 'y'}");
+        json_auto_t *a = create_ok("container", "{'name': 'a', 'image': 'x', 'memory': 600000000}");
+        assert_string_equal(str(a, "node_id"), str(n, "id"));
+        json_auto_t *b = create_ok("container", "{'name': 'b', 'image': 'x', 'memory': 600000000}");
+        assert_true(json_is_null(json_object_get(b, "node_id")));
+        const char *msg = str(json_object_get(b, "status"), "message");
+        if (!strstr(msg, "0/1 nodes fit") || !strstr(msg, "1 without 572 MiB free"))
+                fail_msg("reason: %s", msg);
+        json_auto_t *c = create_ok("container", "{'name': 'c', 'image': 'x', 'memory': 400000000}");
+        assert_string_equal(str(c, "node_id"), str(n, "id"));
+
+        json_auto_t *m = create_ok("node", "{'name': 'm', 'status': {'state': 'Ready'}, 'labels': {'max': 'two'}, "
+                                           "'capacity': {'cpu_millis': 64000, 'memory_bytes': 1073741824, "
+                                           "'max_workloads': 2}}");
+        for (int i = 0; i < 2; i++) {
+                json_auto_t *w = create_ok("container", "{'image': 'x', 'node_selector': {'max': 'two'}}");
+                assert_string_equal(str(w, "node_id"), str(m, "id"));
+        }
+        json_auto_t *full = create_ok("container", "{'image': 'x', 'node_selector': {'max': 'two'}}");
+        assert_true(json_is_null(json_object_get(full, "node_id")));
+}
+
 static void test_container_ports_and_delete(void **state)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
@@ -249,7 +275,7 @@ int main(void)
 #define T(x) cmocka_unit_test_setup_teardown(x, fx_setup, fx_teardown)
         const struct CMUnitTest tests[] = {
                 T(test_router),               T(test_container_validation),
-                T(test_container_cpu_memory), T(test_container_scheduling),
+                T(test_container_cpu_memory), T(test_container_scheduling), T(test_container_scheduling_memory_count),
                 T(test_container_ports_and_delete),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
