@@ -1,7 +1,7 @@
-/* Workload jobs, run by the agent's workers: create (plumb the ports' network namespace,
- * prepare the root filesystem, write day-0 files, start through the compute driver), start,
- * stop, reap an exit, delete (the reverse, then confirm to the controller), and adoption of
- * what already runs after an agent restart. Every step that fails undoes what the job did. */
+/* Workload jobs, run by the agent's workers: create (prepare the root filesystem, write day-0
+ * files, start through the compute driver, plumbing the ports' network namespace while the
+ * runtime works), start, stop, reap an exit, delete (the reverse, then confirm to the
+ * controller), and adoption of what already runs after an agent restart. Every step that fails undoes what the job did. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <sys/epoll.h>

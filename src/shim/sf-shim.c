@@ -1,4 +1,5 @@
-/* sf-shim: a per-container monitor (like conmon or containerd-shim). It detaches from the
+/* sf-shim: a per-container monitor (like conmon or containerd-shim); also the start-gate
+ * hook (`--wait-gate`). It detaches from the
  * agent, starts the container through the OCI runtime, stays its parent (as subreaper) and
  * records its exit status, so that containers and exit codes survive the agent's death. */
 #include <fcntl.h>

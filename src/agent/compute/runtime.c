@@ -1,5 +1,6 @@
 /* OCI runtime driver: container lifecycle through sf-shim and the runc/crun command line,
- * with pidfd-based waiting and cgroup leak checks. */
+ * with pidfd-based waiting and cgroup leak checks; the start gate (a FIFO the bundle's
+ * createRuntime hook waits on) that overlaps work with the runtime's. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
