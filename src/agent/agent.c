@@ -12,6 +12,7 @@
 #include "lib/util.h"
 #include "net/features.h"
 #include "net/link.h"
+#include "net/task-iter.h"
 
 SF_LOG_MODULE("agent");
 
@@ -136,6 +137,15 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         }
         if (r >= 0)
                 r = agent_trunk_init(a, e); /* trunk.c: VLAN subports of VM taps */
+        if (r >= 0) {
+                /* Process snapshots (the clean check of warm namespaces, leftovers at removal)
+                 * through a BPF task iterator when the kernel allows it, else from /proc. */
+                _cleanup_err_ sf_err te = SF_ERR_INIT;
+                if (sf_task_iter_install(&te) < 0)
+                        log_warn("process snapshots read /proc (slower: about a millisecond per hundred "
+                                 "processes): %s",
+                                 sf_err_msg(&te));
+        }
         /* The exit watcher runs before adoption, so that adopted workloads' exits are seen. */
         if (r >= 0)
                 r = agent_exit_watch_start(a, e);

@@ -920,10 +920,13 @@ static void warm_metrics(void *u, FILE *f)
                 "# HELP sf_warm_build_ms_avg Average build time of a warm namespace.\n"
                 "# TYPE sf_warm_build_ms_avg gauge\nsf_warm_build_ms_avg %.3f\n"
                 "# HELP sf_warm_check_ms_avg Average clean check before a hand-out.\n"
-                "# TYPE sf_warm_check_ms_avg gauge\nsf_warm_check_ms_avg %.3f\n",
+                "# TYPE sf_warm_check_ms_avg gauge\nsf_warm_check_ms_avg %.3f\n"
+                "# HELP sf_process_snapshot_info Where process snapshots come from.\n"
+                "# TYPE sf_process_snapshot_info gauge\nsf_process_snapshot_info{source=\"%s\"} 1\n",
                 ready, building, failed, w->hits, w->misses, w->dirty, w->lane, w->scans, w->built,
                 w->built ? w->build_ms_sum / (double) w->built : 0.0,
-                w->hits ? w->check_ms_sum / (double) w->hits : 0.0);
+                w->hits ? w->check_ms_sum / (double) w->hits : 0.0,
+                STREQ(sf_netns_task_lister_name(), "/proc") ? "proc" : "bpf_task_iter");
         pthread_mutex_unlock(&a->lock);
 }
 

@@ -104,6 +104,8 @@ static int make_dir_shared(const char *dir, sf_err *e)
                         return sf_err_errno(e, -errno, "make '%s' a shared mount", dir);
                 if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) < 0)
                         return sf_err_errno(e, -errno, "bind-mount '%s' onto itself", dir);
+                if (mount("", dir, "none", MS_PRIVATE, NULL) < 0)
+                        return sf_err_errno(e, -errno, "make '%s' a private mount", dir);
                 made = true;
         }
 }
@@ -268,17 +270,61 @@ struct sf_netns_tasks {
         size_t n;
 };
 
+sf_netns_tasks *sf_netns_tasks_new(void)
+{
+        return new0(sf_netns_tasks, 1);
+}
+
+void sf_netns_tasks_add(sf_netns_tasks *t, pid_t pid, dev_t dev, ino_t ino)
+{
+        if (t->n && t->v[t->n - 1].pid == pid && t->v[t->n - 1].dev == dev && t->v[t->n - 1].ino == ino)
+                return;
+        if ((t->n & (t->n - 1)) == 0) /* 0, 1, 2, 4, ...: doubling */
+                t->v = xrealloc(t->v, (t->n ? 2 * t->n : 1) * sizeof(*t->v));
+        t->v[t->n++] = (struct task_ns) { pid, dev, ino };
+}
+
 static void tasks_add(sf_netns_tasks *t, pid_t pid, const struct stat *st)
 {
-        if (t->n && t->v[t->n - 1].pid == pid && t->v[t->n - 1].dev == st->st_dev && t->v[t->n - 1].ino == st->st_ino)
-                return;
-        t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
-        t->v[t->n++] = (struct task_ns) { pid, st->st_dev, st->st_ino };
+        sf_netns_tasks_add(t, pid, st->st_dev, st->st_ino);
 }
+
+static sf_netns_task_lister task_lister;
+static const char *task_lister_name_;
+
+void sf_netns_set_task_lister(sf_netns_task_lister fn, const char *name)
+{
+        task_lister_name_ = fn ? name : NULL;
+        task_lister = fn;
+}
+
+const char *sf_netns_task_lister_name(void)
+{
+        return task_lister ? task_lister_name_ : "/proc";
+}
+
+static int tasks_scan_proc(sf_netns_tasks **ret, sf_err *e);
 
 int sf_netns_tasks_scan(sf_netns_tasks **ret, sf_err *e)
 {
-        sf_netns_tasks *t = new0(sf_netns_tasks, 1);
+        sf_netns_task_lister fn = task_lister;
+        if (fn) {
+                _cleanup_err_ sf_err le = SF_ERR_INIT;
+                sf_netns_tasks *t = sf_netns_tasks_new();
+                if (fn(t, &le) >= 0) {
+                        *ret = t;
+                        return 0;
+                }
+                sf_netns_tasks_free(t);
+                log_warn_rl("process snapshot through %s: %s; reading /proc instead", task_lister_name_,
+                            sf_err_msg(&le));
+        }
+        return tasks_scan_proc(ret, e);
+}
+
+static int tasks_scan_proc(sf_netns_tasks **ret, sf_err *e)
+{
+        sf_netns_tasks *t = sf_netns_tasks_new();
         _cleanup_close_ int procfd = -EBADF;
         pid_t self = gettid();
         struct dirent *de;
@@ -340,10 +386,11 @@ void sf_netns_tasks_free(sf_netns_tasks *t)
         free(t);
 }
 
-static int pids_in(const sf_netns_tasks *t, const struct stat *target, pid_t **ret, size_t *ret_n)
+int sf_netns_tasks_pids_in(const sf_netns_tasks *t, const struct stat *target, pid_t **ret, size_t *ret_n)
 {
         _cleanup_free_ pid_t *v = NULL;
         size_t n = 0;
+        size_t k = 0;
         for (size_t i = 0; i < t->n; i++) {
                 if (t->v[i].dev != target->st_dev || t->v[i].ino != target->st_ino)
                         continue;
@@ -354,6 +401,12 @@ static int pids_in(const sf_netns_tasks *t, const struct stat *target, pid_t **r
         }
         if (n)
                 qsort(v, n, sizeof(*v), cmp_pid);
+        /* A process's threads need not be listed together (a task lister walks threads in
+         * thread id order): one entry per process. */
+        for (size_t i = 0; i < n; i++)
+                if (k == 0 || v[k - 1] != v[i])
+                        v[k++] = v[i];
+        n = k;
         *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
@@ -370,7 +423,7 @@ int sf_netns_pids(const char *path, pid_t **ret, size_t *ret_n, sf_err *e)
         r = sf_netns_tasks_scan(&t, e);
         if (r < 0)
                 return r;
-        r = pids_in(t, &target, ret, ret_n);
+        r = sf_netns_tasks_pids_in(t, &target, ret, ret_n);
         sf_netns_tasks_free(t);
         return r;
 }
@@ -725,7 +778,7 @@ int sf_netns_check_with(const char *path, const sf_netns_tasks *tasks, const int
         if (tasks) {
                 if (stat(path, &target) < 0)
                         return sf_err_errno(e, -errno, "check network namespace '%s'", path);
-                r = pids_in(tasks, &target, &rep->pids, &rep->n_pids);
+                r = sf_netns_tasks_pids_in(tasks, &target, &rep->pids, &rep->n_pids);
         } else
                 r = sf_netns_pids(path, &rep->pids, &rep->n_pids, e);
         if (r < 0)

@@ -3,6 +3,7 @@
  * that a namespace is empty and carries no state (for recycled pre-plumbed namespaces). */
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -76,13 +77,30 @@ typedef struct sf_netns_report {
  * (the report tells whether it is clean) or a negative errno if the check itself failed. */
 int sf_netns_check(const char *path, const int *our_fds, size_t n_our_fds, sf_netns_report **ret,
                    sf_err *e);
-/* Where every task is (one scan of /proc, syscall-bound: about a millisecond per hundred
- * processes): checking many namespaces against one snapshot costs one scan in all. A snapshot
- * only proves something about namespaces that already existed, and were out of reach, when it
- * was taken. The calling thread is skipped. */
+/* Where every task is: checking many namespaces against one snapshot costs one scan in all.
+ * A snapshot only proves something about namespaces that already existed, and were out of
+ * reach, when it was taken. The calling thread is skipped. The scan walks /proc (syscall-bound:
+ * about a millisecond per hundred processes, and every /proc file it stats leaves a dentry the
+ * kernel invalidates when that process exits) unless a task lister was installed: sfd installs
+ * the BPF task iterator (net/task-iter.h), one pass in the kernel, and /proc stays the fallback
+ * when the lister fails. */
 typedef struct sf_netns_tasks sf_netns_tasks;
 int sf_netns_tasks_scan(sf_netns_tasks **ret, sf_err *e);
 void sf_netns_tasks_free(sf_netns_tasks *t);
+/* The processes of a snapshot in the namespace whose nsfs inode target is (stat of its
+ * path), sorted, each once. */
+int sf_netns_tasks_pids_in(const sf_netns_tasks *t, const struct stat *target, pid_t **ret, size_t *ret_n);
+/* For task listers: an empty snapshot, and one task (pid = its thread group) in the network
+ * namespace whose nsfs inode is (dev, ino). */
+sf_netns_tasks *sf_netns_tasks_new(void);
+void sf_netns_tasks_add(sf_netns_tasks *t, pid_t pid, dev_t dev, ino_t ino);
+/* Fills t with every task but the calling thread; 0 or a negative errno. */
+typedef int (*sf_netns_task_lister)(sf_netns_tasks *t, sf_err *e);
+/* Installs a lister for every later sf_netns_tasks_scan (NULL: back to /proc). Call it before
+ * other threads scan; name says what it is, for the messages. */
+void sf_netns_set_task_lister(sf_netns_task_lister fn, const char *name);
+/* The lister in use: "/proc" or the installed one's name. */
+const char *sf_netns_task_lister_name(void);
 /* sf_netns_check with the processes taken from a snapshot (NULL: scan now). */
 int sf_netns_check_with(const char *path, const sf_netns_tasks *tasks, const int *our_fds,
                         size_t n_our_fds, sf_netns_report **ret, sf_err *e);

@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "net/bpf/vlan-bpf-abi.h"
+#include "net/libbpf-setup.h"
 #include "net/vlan-bpf.h"
 #include "net/vlan-demux.bpf.h" /* generated: sf_vlan_bpf_obj[], the compiled object */
 
@@ -24,33 +25,6 @@ struct sf_vlan_bpf {
 };
 
 static const char *const map_names[] = { "sf_vlan_cfg", "sf_vid2if", "sf_if2vid", "sf_vlan_cnt" };
-
-/* libbpf's messages go to our log, at debug level (its warnings are about things we report
- * ourselves, with context). */
-_printf_(2, 0) static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-        _cleanup_free_ char *s = NULL;
-        size_t n;
-        if (level == LIBBPF_DEBUG)
-                return 0;
-        s = xvasprintf(fmt, ap);
-        n = strlen(s);
-        while (n && s[n - 1] == '\n')
-                s[--n] = 0;
-        log_debug("libbpf: %s", s);
-        return 0;
-}
-
-static void libbpf_setup_once(void)
-{
-        libbpf_set_print(libbpf_log);
-}
-
-static void libbpf_setup(void)
-{
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, libbpf_setup_once);
-}
 
 static void hook_for(int ifindex, struct bpf_tc_hook *h)
 {
@@ -83,7 +57,7 @@ int sf_vlan_bpf_query(int ifindex, uint32_t *ret_prog_id, sf_err *e)
         struct bpf_tc_hook h;
         struct bpf_tc_opts o;
         int r;
-        libbpf_setup();
+        sf_libbpf_setup();
         hook_for(ifindex, &h);
         opts_for(0, &o);
         r = bpf_tc_query(&h, &o);
@@ -125,7 +99,7 @@ int sf_vlan_bpf_detach(int ifindex, bool remove_qdisc, sf_err *e)
         struct bpf_tc_hook h;
         struct bpf_tc_opts o;
         int r;
-        libbpf_setup();
+        sf_libbpf_setup();
         hook_for(ifindex, &h);
         opts_for(0, &o);
         r = bpf_tc_detach(&h, &o);
@@ -268,7 +242,7 @@ int sf_vlan_bpf_open(int trunk_ifindex, sf_vlan_bpf_mode mode, bool create, sf_v
         int fds[4] = { -1, -1, -1, -1 };
         int r;
 
-        libbpf_setup();
+        sf_libbpf_setup();
         r = sf_vlan_bpf_query(trunk_ifindex, &prog_id, e);
         if (r < 0)
                 return r;

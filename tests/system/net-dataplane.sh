@@ -75,6 +75,7 @@ cleanup() {
         local rc=$?
         set +e
         trap - EXIT INT TERM
+        [ -n "${bg_pids:-}" ] && kill $bg_pids 2>/dev/null
         for f in "$CDIR"/*; do
                 [ -e "$f" ] && umount -l "$f" 2>/dev/null
         done
@@ -240,6 +241,26 @@ expect_in "process" "$out" "1 process (pid $sleeper)"
 kill "$sleeper"
 wait "$sleeper" 2>/dev/null || true
 "$T" netns-check "$C1" >/dev/null || die "c1 not clean again"
+# The same through the BPF task iterator (sfd's process snapshots), and a process of which
+# only one thread is in the namespace: both scans must look at every thread.
+out=$("$T" --bpf-tasks netns-check "$C1") || die "c1 not clean through the BPF task iterator: $out"
+expect_in "lister" "$out" "processes from: the BPF task iterator"
+nsenter --net="$C1" sleep 30 &
+sleeper=$!
+"$T" netns-thread "$C1" 30 > "$CROOT/thread.pid" &
+threader=$!
+bg_pids="$sleeper $threader"
+for _ in $(seq 50); do [ -s "$CROOT/thread.pid" ] && break; sleep 0.1; done
+[ "$(cat "$CROOT/thread.pid")" = "$threader" ] || die "netns-thread did not start: $(cat "$CROOT/thread.pid")"
+for lister in "" --bpf-tasks; do
+        out=$("$T" $lister netns-check "$C1") && die "processes not reported ($lister)"
+        expect_in "processes ($lister)" "$out" "2 processes (pid $(printf '%s\n' "$sleeper" "$threader" | sort -n | paste -sd, | sed 's/,/, /'))"
+        expect_in "netns-pids ($lister)" "$("$T" $lister netns-pids "$C1" | paste -sd' ')" "$(printf '%s\n' "$sleeper" "$threader" | sort -n | paste -sd' ')"
+done
+kill "$sleeper" "$threader"
+wait "$sleeper" "$threader" 2>/dev/null || true
+bg_pids=""
+"$T" --bpf-tasks netns-check "$C1" >/dev/null || die "c1 not clean again (BPF task iterator)"
 
 step "conntrack in a throwaway container (c3)"
 t1 plumb --netns-path "$C3" --host sfc3 --bridge br42 --mac $MAC3 --addr 10.42.0.3/24

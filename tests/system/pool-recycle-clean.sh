@@ -5,7 +5,9 @@
 # could) leaves a listening socket, a lingering process, ARP and conntrack entries, changed
 # sysctls, a route, an extra address and an extra interface; the next workload on the same
 # port (same MAC and IP) must see none of it. Then state is planted directly in ready warm
-# namespaces: each must be refused by the clean check and the workload plumbed afresh.
+# namespaces (a sysctl, an address, a neighbour, an interface, a process, and a process of which
+# only one thread is inside): each must be refused by the clean check and the workload plumbed
+# afresh.
 . "$(dirname "$0")/../lib.sh"
 need_root
 command -v runc >/dev/null || { echo "runc missing"; exit 77; }
@@ -78,8 +80,14 @@ kill "$lingering"; lingering=""
 
 note "state planted in ready warm namespaces: each is refused, the workload plumbed afresh"
 sf rm b >/dev/null || die "rm b"
-sf pool resize "$pool" --min 5 --max 5 >/dev/null || die "resize"
-wait_for 30 "5 warm namespaces" warm_ready 5
+sf pool resize "$pool" --min 6 --max 6 >/dev/null || die "resize"
+wait_for 30 "6 warm namespaces" warm_ready 6
+# The agent takes its process snapshots through the BPF task iterator where the kernel has
+# one (this machine's does): the planted process and thread below must be seen that way.
+if [ -r /sys/kernel/btf/vmlinux ]; then
+        [ "$(metric 'sf_process_snapshot_info{source="bpf_task_iter"}')" = 1 ] ||
+                die "process snapshots not through the BPF task iterator: $(grep -i 'process snapshots' "$T/sfd.log")"
+fi
 i=0
 for f in "$RUN"/warm/*.json; do
         w=${f%.json}
@@ -89,13 +97,14 @@ for f in "$RUN"/warm/*.json; do
         2) in_ns "$w" ip neigh replace 10.41.0.78 lladdr 02:00:00:00:00:78 dev eth0 nud reachable ;;
         3) in_ns "$w" ip link add sfxc type veth peer name sfxd ;;
         4) nsenter --net="$w" sleep 3600 & lingering=$! ;;
+        5) "$B/tests/unit/net/sf-net-test" netns-thread "$w" 3600 >/dev/null & lingering="$lingering $!" ;;
         esac || die "plant $i"
         i=$((i + 1))
 done
-[ $i = 5 ] || die "expected 5 warm namespaces, found $i"
+[ $i = 6 ] || die "expected 6 warm namespaces, found $i"
 sleep 0.2
 refused0=$(metric 'sf_warm_takes_total{result="refused"}')
-for c in c0 c1 c2 c3 c4; do
+for c in c0 c1 c2 c3 c4 c5; do
         sf run --name "$c" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run $c"
         t=$(sf container show "$c" -o json | jq -c .status.timings)
         echo "$t" | jq -e '.warm == false and (.warm_miss | test("refused"))' >/dev/null || die "$c got a tampered namespace: $t"
@@ -104,13 +113,14 @@ for c in c0 c1 c2 c3 c4; do
         sf exec "$c" -- ip neigh | grep -q 10.41.0.78 && die "$c: neighbour"
         [ "$(sf exec "$c" -- ip -o link | wc -l)" = 2 ] || die "$c: interfaces"
 done
-[ "$(metric 'sf_warm_takes_total{result="refused"}')" = $((refused0 + 5)) ] || die "refusals not counted"
-grep -q "refused for workload .*not empty: 1 process" "$T/sfd.log" || die "no refusal naming the process in the log"
+[ "$(metric 'sf_warm_takes_total{result="refused"}')" = $((refused0 + 6)) ] || die "refusals not counted"
+[ "$(grep -c "refused for workload .*not empty: 1 process" "$T/sfd.log")" = 2 ] ||
+        die "no refusal naming the process, or the process with one thread inside, in the log"
 grep -q "refused for workload .*changed since it was built: .*ip_forward = 1" "$T/sfd.log" || die "no refusal naming the sysctl"
-kill "$lingering"; lingering=""
+kill $lingering; lingering=""
 
 note "everything goes with the network"
-sf rm peer c0 c1 c2 c3 c4 >/dev/null || die "rm"
+sf rm peer c0 c1 c2 c3 c4 c5 >/dev/null || die "rm"
 sf network delete neta >/dev/null || die "network delete"
 no_leaks() { [ -z "$(leaks)" ] && [ -z "$(ls "$RUN/warm")" ]; }
 wait_for 20 "no leaks" no_leaks

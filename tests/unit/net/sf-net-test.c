@@ -17,6 +17,7 @@
 #include "net/nl.h"
 #include "net/plumb.h"
 #include "net/route.h"
+#include "net/task-iter.h"
 
 static const char *arg_netns; /* global --netns: operate inside this namespace */
 
@@ -29,8 +30,10 @@ static int fail(sf_err *e)
 
 static int usage(void)
 {
-        fputs("usage: sf-net-test [--netns PATH] COMMAND ...\n"
+        fputs("usage: sf-net-test [--netns PATH] [--bpf-tasks] COMMAND ...\n"
+              "  (--bpf-tasks: process snapshots through the BPF task iterator, as sfd takes them)\n"
               "  netns-add PATH | netns-del PATH | netns-pids PATH\n"
+              "  netns-thread PATH SECONDS   (one thread of this process in PATH, the others not)\n"
               "  netns-check PATH [--hold-udp] [--ignore-held]\n"
               "  bridge NAME [--mtu N] [--mac M] [--up]\n"
               "  veth NAME PEER [--peer-netns PATH] [--master BR] [--mtu N] [--mac M] [--peer-mac M] [--up]\n"
@@ -135,6 +138,59 @@ static int cmd_netns(int argc, char **argv, sf_err *e)
         return usage();
 }
 
+struct thread_in {
+        int fd;
+        unsigned seconds;
+        int err;
+};
+
+static void *thread_in_ns(void *u)
+{
+        struct thread_in *t = u;
+        if (setns(t->fd, CLONE_NEWNET) < 0)
+                t->err = -errno;
+        else
+                sleep(t->seconds);
+        return NULL;
+}
+
+/* One thread of this process in the namespace, the main thread not: a process snapshot must
+ * look at every thread. Prints the pid once the thread is in. */
+static int cmd_netns_thread(int argc, char **argv, sf_err *e)
+{
+        struct thread_in t = { .fd = -EBADF };
+        pthread_t th;
+        unsigned long secs;
+        char *end;
+        if (argc != 3)
+                return usage();
+        secs = strtoul(argv[2], &end, 10);
+        if (*end || secs == 0 || secs > 3600) {
+                fprintf(stderr, "sf-net-test: SECONDS: '%s' is not 1..3600\n", argv[2]);
+                return 2;
+        }
+        t.seconds = (unsigned) secs;
+        t.fd = sf_netns_open(argv[1], e);
+        if (t.fd < 0)
+                return fail(e);
+        if (pthread_create(&th, NULL, thread_in_ns, &t) != 0) {
+                close(t.fd);
+                return 1;
+        }
+        usleep(100000);
+        if (!t.err) {
+                printf("%d\n", (int) getpid());
+                fflush(stdout);
+        }
+        pthread_join(th, NULL);
+        close(t.fd);
+        if (t.err) {
+                fprintf(stderr, "sf-net-test: setns: %s\n", strerror(-t.err));
+                return 1;
+        }
+        return 0;
+}
+
 struct hold {
         int fd;
 };
@@ -184,8 +240,8 @@ static int cmd_netns_check(int argc, char **argv, sf_err *e)
         if (r < 0)
                 return fail(e);
         sum = sf_netns_report_summary(rep);
-        printf("%s\nconntrack source: %s\n", sum,
-               rep->conntrack_source ? rep->conntrack_source : "none");
+        printf("%s\nconntrack source: %s\nprocesses from: %s\n", sum,
+               rep->conntrack_source ? rep->conntrack_source : "none", sf_netns_task_lister_name());
         return sf_netns_report_clean(rep) ? 0 : 3;
 }
 
@@ -936,7 +992,9 @@ static int cmd_features(sf_err *e)
 
 int main(int argc, char **argv)
 {
-        static const struct option opts[] = { { "netns", required_argument, NULL, 'n' }, { 0, 0, 0, 0 } };
+        static const struct option opts[] = { { "netns", required_argument, NULL, 'n' },
+                                              { "bpf-tasks", no_argument, NULL, 'b' },
+                                              { 0, 0, 0, 0 } };
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         const char *cmd;
         int c;
@@ -944,7 +1002,10 @@ int main(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0) {
                 if (c == 'n')
                         arg_netns = optarg;
-                else
+                else if (c == 'b') {
+                        if (sf_task_iter_install(&e) < 0)
+                                return fail(&e);
+                } else
                         return usage();
         }
         if (optind >= argc)
@@ -955,6 +1016,8 @@ int main(int argc, char **argv)
 
         if (STREQ(cmd, "netns-add") || STREQ(cmd, "netns-del") || STREQ(cmd, "netns-pids"))
                 return cmd_netns(argc, argv, &e);
+        if (STREQ(cmd, "netns-thread"))
+                return cmd_netns_thread(argc, argv, &e);
         if (STREQ(cmd, "netns-check"))
                 return cmd_netns_check(argc, argv, &e);
         if (STREQ(cmd, "bridge"))
