@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises bench/boot results (JSON from run.sh) as a markdown table: per concurrency, the
-median (min-max) of the bare runtime and of Superfluid (request -> running and answering ping),
-their ratio, and the breakdown of one start (control plane, network plumbing, root filesystem,
+median (min-max) of the bare runtime (minimal bundle, and Superfluid's own bundle without
+network) and of Superfluid (request -> running and answering ping), the ratios, and the breakdown of one start (control plane, network plumbing, root filesystem,
 runtime)."""
 import json, statistics, sys
 
@@ -9,22 +9,27 @@ d = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/results/boot.jso
 def mmm(v):
     return f"{statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f})"
 print(f"Machine: {d['machine']}; {d['runc']}.\n")
-print("| containers at once | bare runc, all started (ms) | Superfluid, all running + answering ping (ms) | ratio (medians) |")
-print("|---|---|---|---|")
+def med(v):
+    return statistics.median(v) if v else float("nan")
+print("| containers at once | bare runc, minimal bundle (ms) | bare runc, Superfluid's bundle without network (ms) | Superfluid, all running + answering ping (ms) | ratio to minimal | ratio to same bundle |")
+print("|---|---|---|---|---|---|")
 rows = {}
 for r in d["runs"]:
     if r.get("sequential"):
         continue
     s = [x for x in r["sf"] if x.get("summary")][0]
-    rows.setdefault(r["n"], ([], []))
+    rows.setdefault(r["n"], ([], [], []))
     rows[r["n"]][0].append(r["bare_all_us"] / 1000)
-    rows[r["n"]][1].append(s["all_ready_ms"])
-for n, (b, s) in sorted(rows.items()):
-    print(f"| {n} | {mmm(b)} | {mmm(s)} | {statistics.median(s) / statistics.median(b):.2f} |")
+    if "same_bundle_all_us" in r:
+        rows[r["n"]][1].append(r["same_bundle_all_us"] / 1000)
+    rows[r["n"]][2].append(s["all_ready_ms"])
+for n, (b, sb, s) in sorted(rows.items()):
+    print(f"| {n} | {mmm(b)} | {mmm(sb) if sb else '-'} | {mmm(s)} | {med(s) / med(b):.2f} | {med(s) / med(sb):.2f} |")
 seq = [r for r in d["runs"] if r.get("sequential")][0]
 bare = [x / 1000 for x in seq["bare_us"]]
+same = [x / 1000 for x in seq.get("same_bundle_us", [])]
 ready = [x["ready_ms"] for x in seq["sf"]]
-print(f"| 1, sequential x{len(ready)} | {mmm(bare)} | {mmm(ready)} | {statistics.median(ready) / statistics.median(bare):.2f} |")
+print(f"| 1, sequential x{len(ready)} | {mmm(bare)} | {mmm(same) if same else '-'} | {mmm(ready)} | {med(ready) / med(bare):.2f} | {med(ready) / med(same):.2f} |")
 print()
 print("Breakdown of a sequential start (medians, ms):\n")
 agent = [x["agent"] for x in seq["sf"]]

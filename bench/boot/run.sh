@@ -2,7 +2,12 @@
 # bench/boot: container start time through Superfluid vs the bare OCI runtime, in one run.
 #   Orchestrated: API request -> process running and answering ping from a peer (the node),
 #                 for 1, 10 and 50 containers started at once, plus 20 one after another.
-#   Bare runtime: `runc run -d` of the same busybox bundle, no network, same concurrency.
+#   Bare runtime, two baselines, same concurrency, no network:
+#     - minimal: `runc run -d` of `runc spec`'s bundle on a busybox rootfs (a new empty network
+#       namespace, no overlay, no bind mounts, no limits);
+#     - same bundle: `runc run -d` of the config.json the agent generates (bench/lib/same-bundle.sh:
+#       its overlay root filesystem, /etc bind mounts, cgroup, sysctl, masked paths), with a new
+#       empty network namespace instead of the prepared one and no start-gate hook.
 # Needs root. Everything lives in a private network namespace and temp dirs, removed at exit.
 # The network has pools off: this is the cold path (bench/spike measures the warm one).
 # Usage: bench/boot/run.sh [BUILD_DIR] [OUT_JSON]
@@ -10,6 +15,7 @@
 # "--workers 64").
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/bench/lib/same-bundle.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/boot.json}
 REPS=${REPS:-3}
@@ -22,6 +28,7 @@ SFD_PID=""
 cleanup() {
         [ -n "$SFD_PID" ] && { $NSX "$B/src/cli/sfctl" --endpoint "$U" ps -q 2>/dev/null | xargs -r $NSX "$B/src/cli/sfctl" --endpoint "$U" rm --force >/dev/null 2>&1; sleep 2; kill "$SFD_PID"; wait "$SFD_PID"; }
         for id in $(runc --root "$RUN/bare" list -q 2>/dev/null); do runc --root "$RUN/bare" delete -f "$id"; done
+        same_bundle_cleanup
         grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
         rm -rf "$RUN" "$ST"
         ip netns del "$NS" 2>/dev/null
@@ -44,6 +51,8 @@ rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
 mkdir -p "$ST/bare/rootfs"
 cp -a "$rootfs/." "$ST/bare/rootfs/"
 ( cd "$ST/bare" && runc spec && jq '.process.args=["sleep","3600"] | .process.terminal=false | .root.readonly=true' config.json > c.json && mv c.json config.json )
+
+same_bundle_init "$SF" bench "$RUN" "$ST" || { echo "same-bundle baseline: set-up failed" >&2; exit 1; }
 
 bare_run() { # N -> wall ms for N concurrent `runc run -d`
         local n=$1 t0 t1 pids=()
@@ -68,19 +77,21 @@ net=1
 for rep in $(seq 1 "$REPS"); do
         for n in 1 10 50; do
                 b=$(bare_run "$n")
+                sb=$(same_bundle_run "$n")
                 res=$(sf_run "$n" "r$rep-n$n" $net); net=$((net + 1))
                 [ $first = 1 ] || echo "," >> "$OUT"; first=0
-                echo "{\"rep\":$rep,\"n\":$n,\"bare_all_us\":$b,\"sf\":[$(echo "$res" | paste -sd,)]}" >> "$OUT"
-                echo "rep $rep n=$n: bare $((b / 1000)) ms, superfluid $(echo "$res" | jq -r 'select(.summary) | .all_ready_ms') ms (all ready)" >&2
+                echo "{\"rep\":$rep,\"n\":$n,\"bare_all_us\":$b,\"same_bundle_all_us\":$sb,\"sf\":[$(echo "$res" | paste -sd,)]}" >> "$OUT"
+                echo "rep $rep n=$n: bare $((b / 1000)) ms, same bundle $((sb / 1000)) ms, superfluid $(echo "$res" | jq -r 'select(.summary) | .all_ready_ms') ms (all ready)" >&2
         done
 done
 # Sequential: 20 single starts.
-seqbare=(); seqsf=()
+seqbare=(); seqsame=(); seqsf=()
 for i in $(seq 1 20); do
         seqbare+=("$(bare_run 1)")
+        seqsame+=("$(same_bundle_run 1)")
         res=$(sf_run 1 "seq$i" $net); net=$((net + 1))
         seqsf+=("$(echo "$res" | jq -c 'select(.summary|not)')")
 done
-echo ",{\"sequential\":true,\"bare_us\":[$(IFS=,; echo "${seqbare[*]}")],\"sf\":[$(IFS=,; echo "${seqsf[*]}")]}" >> "$OUT"
+echo ",{\"sequential\":true,\"bare_us\":[$(IFS=,; echo "${seqbare[*]}")],\"same_bundle_us\":[$(IFS=,; echo "${seqsame[*]}")],\"sf\":[$(IFS=,; echo "${seqsf[*]}")]}" >> "$OUT"
 echo "]}" >> "$OUT"
 jq . "$OUT" >/dev/null && echo "results in $OUT" >&2

@@ -1,11 +1,14 @@
 #!/bin/bash
 # bench/spike: Kuryr's ports-pool experiment repeated on this machine, in one session. Bursts
-# of N containers posted at once (1, 5, 10, 20, 30, 40, 50, 100, 200), three ways:
+# of N containers posted at once (1, 5, 10, 20, 30, 40, 50, 100, 200), four ways:
 #   warm  - a network with port pools (min 64, max 256, batch 32): pooled ports with
 #           pre-plumbed namespaces; bursts above 64 take the cold path for the rest while
 #           bulk refills run (the spike case);
 #   cold  - a network with pools off: every port allocated and plumbed on request;
-#   bare  - the bare OCI runtime: `runc run -d` of the same busybox bundle, no network.
+#   bare  - the bare OCI runtime: `runc run -d` of a minimal busybox bundle (`runc spec`), no network;
+#   same  - the bare OCI runtime starting Superfluid's own bundle without network
+#           (bench/lib/same-bundle.sh: the agent's config.json, its overlay root filesystem,
+#           /etc bind mounts and cgroup; a new empty network namespace; no start-gate hook).
 # Measured: request -> all running (and reachable by ping from the node for warm/cold);
 # network-ready latency (status.network_ready_at - status.requested_at); the calls to the
 # network control plane during the burst. Results: JSON lines in OUT, a table on stdout, and
@@ -14,6 +17,7 @@
 # Usage: bench/spike/run.sh [BUILD_DIR] [OUT_JSON]    (env: REPS=2, BURSTS="1 5 ...")
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/bench/lib/same-bundle.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/spike.json}
 REPS=${REPS:-2}
@@ -37,6 +41,7 @@ cleanup() {
                 wait "$SFD_PID" 2>/dev/null
         fi
         for id in $(runc --root "$RUN/bare" list -q 2>/dev/null); do runc --root "$RUN/bare" delete -f "$id" >/dev/null 2>&1; done
+        same_bundle_cleanup
         grep -o " $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
         rm -rf "$RUN" "$ST"
         ip netns del "$NS" 2>/dev/null
@@ -60,6 +65,8 @@ rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
 mkdir -p "$ST/bare/rootfs"
 cp -a "$rootfs/." "$ST/bare/rootfs/"
 ( cd "$ST/bare" && runc spec && jq '.process.args=["sleep","3600"] | .process.terminal=false | .root.readonly=true' config.json > c.json && mv c.json config.json )
+
+same_bundle_init "$SF" cold "$RUN" "$ST" || { echo "same-bundle baseline: set-up failed" >&2; exit 1; }
 
 bare_run() { # N -> wall ms until every `runc run -d` returned (the process is running)
         local n=$1 t0 t1 pids=()
@@ -114,8 +121,9 @@ settle
 for rep in $(seq 1 "$REPS"); do
         for n in $BURSTS; do
                 # rotate the order so that no mode always runs first
-                case $(( (rep + n) % 3 )) in
-                0) order="bare cold warm" ;; 1) order="cold warm bare" ;; *) order="warm bare cold" ;;
+                case $(( (rep + n) % 4 )) in
+                0) order="bare same cold warm" ;; 1) order="same cold warm bare" ;;
+                2) order="cold warm bare same" ;; *) order="warm bare same cold" ;;
                 esac
                 for mode in $order; do
                         cpu=$(quiet)
@@ -124,6 +132,11 @@ for rep in $(seq 1 "$REPS"); do
                                 b=$(bare_run "$n")
                                 echo "{\"rep\":$rep,\"n\":$n,\"mode\":\"bare\",\"load\":$(cut -d' ' -f1 /proc/loadavg),\"busy_before\":$cpu,\"all_running_ms\":$((b / 1000)).$(printf %03d $((b % 1000)))}" >> "$OUT"
                                 echo "rep $rep n=$n bare: $((b / 1000)) ms" >&2
+                                ;;
+                        same)
+                                b=$(same_bundle_run "$n")
+                                echo "{\"rep\":$rep,\"n\":$n,\"mode\":\"same\",\"load\":$(cut -d' ' -f1 /proc/loadavg),\"busy_before\":$cpu,\"all_running_ms\":$((b / 1000)).$(printf %03d $((b % 1000)))}" >> "$OUT"
+                                echo "rep $rep n=$n same bundle: $((b / 1000)) ms" >&2
                                 ;;
                         *)
                                 res=$(sf_run "$n" "$mode" "r$rep-$mode-$n")
@@ -149,10 +162,12 @@ jq -s -r '
   | ["n", "bare_ms", "cold_started_ms", "warm_started_ms", "warm_over_bare", "cold_over_bare",
      "cold_ready_ms", "warm_ready_ms", "cold_netready_p50", "warm_netready_p50", "netready_p50_ratio",
      "cold_netready_max", "warm_netready_max", "netready_max_ratio", "warm_got_warm",
-     "cold_cp_calls", "warm_cp_calls", "cold_port_writes", "warm_port_writes"] ,
+     "cold_cp_calls", "warm_cp_calls", "cold_port_writes", "warm_port_writes",
+     "same_bundle_ms", "warm_over_same", "cold_over_same"] ,
     ($ns[] as $n
      | ($r | map(select(.n == $n))) as $x
      | ($x | map(select(.mode == "bare") | .all_running_ms) | med) as $bare
+     | ($x | map(select(.mode == "same") | .all_running_ms) | med) as $same
      | ($x | map(select(.mode == "cold"))) as $c
      | ($x | map(select(.mode == "warm"))) as $w
      | ($c | map(.all_started_ms) | med) as $cs
@@ -167,7 +182,9 @@ jq -s -r '
         ($c | map(.cp_cold_allocations + .cp_refill_transactions + .cp_reclaims) | med),
         ($w | map(.cp_cold_allocations + .cp_refill_transactions + .cp_reclaims) | med),
         ($c | map(.port_rows_created + .port_rows_updated + .port_rows_deleted) | med),
-        ($w | map(.port_rows_created + .port_rows_updated + .port_rows_deleted) | med)])
+        ($w | map(.port_rows_created + .port_rows_updated + .port_rows_deleted) | med),
+        ($same | r1), (if $same then ($ws / $same | r2) else null end),
+        (if $same then ($cs / $same | r2) else null end)])
   | @tsv' "$OUT" > "${OUT%.json}.tsv"
 column -t "${OUT%.json}.tsv"
 
@@ -184,7 +201,8 @@ set grid
 set xlabel "containers started at once"
 set ylabel "ms from the first request until every process runs"
 set title "time to start the burst"
-plot "${OUT%.json}.tsv" every ::1 using 1:2 with linespoints lw 2 title "bare runc run -d, no network", \
+plot "${OUT%.json}.tsv" every ::1 using 1:2 with linespoints lw 2 title "bare runc run -d, minimal bundle, no network", \
+     "" every ::1 using 1:20 with linespoints lw 2 dt 3 title "bare runc run -d, Superfluid's bundle, no network", \
      "" every ::1 using 1:4 with linespoints lw 2 title "warm pools (min $POOL_MIN)", \
      "" every ::1 using 1:3 with linespoints lw 2 title "pools off (cold)"
 set title "network-ready latency (request -> namespace ready)"
