@@ -28,6 +28,9 @@ struct sf_agent_options {
         const char *parent;       /* the VM (name or id) */
         const char *nested_mode;  /* "vlan" or "macvlan": the default of its containers */
         const char *nested_link;  /* the guest's NIC carrying the VM's port */
+        /* The nice value of the threads on a new workload's path to its network (the event
+         * watch, the warm hand-out lane); 0: the process's. */
+        int control_nice;
 };
 
 /* Starts the agent's threads; registers its routes (/agent/v1/...) on api. */

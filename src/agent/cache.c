@@ -91,6 +91,8 @@ static void *watch_loop(void *u)
 
         if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
                 return NULL;
+        if (a->o.control_nice)
+                (void) sf_thread_set_nice(a->o.control_nice);
         sf_httpc_set_timeout(http, 45000);
         sf_httpc_set_cancel(http, &a->stopping);
         while (!a->stopping) {

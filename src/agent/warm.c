@@ -619,9 +619,9 @@ static void *lane_loop(void *u)
 {
         sf_agent *a = u;
         struct agent_warm *w = a->warm;
-        /* A hand-out is short (about a millisecond of CPU) and every new workload waits for
-         * it: ahead of the runtimes starting other workloads. */
-        if (setpriority(PRIO_PROCESS, (id_t) gettid(), -5) < 0)
+        /* A hand-out is short (well under a millisecond of CPU) and every new workload waits
+         * for it: ahead of the runtimes starting other workloads (sfd --control-nice). */
+        if (a->o.control_nice && sf_thread_set_nice(a->o.control_nice) < 0)
                 log_debug("raise the fast lane's priority: %m, ignoring");
         pthread_mutex_lock(&a->lock);
         while (!a->stopping) {

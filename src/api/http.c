@@ -165,6 +165,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         enum MHD_Result ret;
 
         if (!st) {
+                static __thread bool niced;
+                if (s->opts.thread_nice && !niced) {
+                        niced = true;
+                        int r = sf_thread_set_nice(s->opts.thread_nice);
+                        if (r < 0)
+                                log_debug("request thread: nice %d: %s, ignoring", s->opts.thread_nice,
+                                          strerror(-r));
+                }
                 st = new0(struct req_state, 1);
                 st->start = sf_now_usec();
                 st->req.method = method;

@@ -43,6 +43,9 @@ struct sf_http_options {
         /* Called after each request with its route label, method, status and duration. */
         void (*observe)(void *userdata, const char *route, const char *method, unsigned status,
                         uint64_t usec);
+        /* The nice value of the request threads (one per connection), set by each thread
+         * before its first request; 0 leaves them at the process's. */
+        int thread_nice;
 };
 
 int sf_http_server_start(const struct sf_http_options *opts, sf_http_server **ret, sf_err *e);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "lib/spawn.h"
@@ -57,6 +58,8 @@ static char *argv_str(char *const *argv)
 
 int sf_spawn(const sf_spawn_opts *o, pid_t *ret_pid, sf_err *e)
 {
+        int base, mine;
+        bool base_ok, reniced;
         _cleanup_(spawn_actions_destroy) posix_spawn_file_actions_t *fap = NULL;
         _cleanup_(spawn_attr_destroy) posix_spawnattr_t *attrp = NULL;
         posix_spawn_file_actions_t fa;
@@ -149,12 +152,23 @@ int sf_spawn(const sf_spawn_opts *o, pid_t *ret_pid, sf_err *e)
         if (r != 0)
                 return sf_err_errno(e, -r, "spawn '%s': attributes", o->argv[0]);
 
+        /* A child inherits the spawning thread's nice value: a thread that runs above the
+         * others (sfd --control-nice: request threads, which run `runc exec` for sfctl exec)
+         * drops to the main thread's value for the spawn, so that no runtime, shim or workload
+         * process starts with its priority. */
+        errno = 0;
+        base = getpriority(PRIO_PROCESS, (id_t) getpid()); /* the main thread's */
+        base_ok = errno == 0;
+        mine = getpriority(PRIO_PROCESS, (id_t) gettid());
+        reniced = base_ok && errno == 0 && mine != base && setpriority(PRIO_PROCESS, (id_t) gettid(), base) == 0;
         if (strchr(o->argv[0], '/'))
                 r = posix_spawn(&pid, o->argv[0], &fa, &attr, o->argv,
                                 o->envp ? o->envp : environ);
         else
                 r = posix_spawnp(&pid, o->argv[0], &fa, &attr, o->argv,
                                  o->envp ? o->envp : environ);
+        if (reniced)
+                (void) setpriority(PRIO_PROCESS, (id_t) gettid(), mine);
         if (r != 0)
                 return sf_err_errno(e, -r, "run '%s'", o->argv[0]);
         *ret_pid = pid;

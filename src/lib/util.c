@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ctype.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -48,6 +49,11 @@ static uint64_t clock_usec(clockid_t c)
         struct timespec ts;
         clock_gettime(c, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+int sf_thread_set_nice(int nice)
+{
+        return setpriority(PRIO_PROCESS, (id_t) gettid(), nice) < 0 ? -errno : 0;
 }
 
 uint64_t sf_now_usec(void) { return clock_usec(CLOCK_MONOTONIC); }

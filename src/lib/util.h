@@ -12,6 +12,9 @@ void sf_uuid(char buf[static SF_UUID_STRLEN]);
 bool sf_uuid_valid(const char *s);
 
 uint64_t sf_now_usec(void);      /* CLOCK_MONOTONIC */
+/* The calling thread's nice value (not the process's: Linux schedules threads); 0 or a negative
+ * errno (EACCES/EPERM without CAP_SYS_NICE for a value below the current one). */
+int sf_thread_set_nice(int nice);
 uint64_t sf_realtime_usec(void); /* CLOCK_REALTIME */
 /* RFC 3339 UTC with microseconds: 2026-11-25T12:54:00.123456Z */
 char *sf_timestamp(uint64_t realtime_usec);

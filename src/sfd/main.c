@@ -52,6 +52,7 @@ struct config {
         const char *nested_mode;
         const char *nested_link;
         unsigned workers;
+        int control_nice;
 };
 
 static void usage(FILE *f)
@@ -76,6 +77,10 @@ static void usage(FILE *f)
                 "  --evict-after SECONDS  controller: NotReady that much longer, workloads with\n"
                 "                      reschedule=on-node-failure move elsewhere (default: 60)\n"
                 "  --log-level LEVEL   error, warn, info or debug (default: info)\n"
+                "  --control-nice N    nice value (-20 to 0) of the threads that handle API requests\n"
+                "                      and, on a node, watch events and hand out warm namespaces:\n"
+                "                      above the runtimes a burst of starts saturates the CPU with\n"
+                "                      (default: -10; 0 keeps the default priority)\n"
                 "  --ns-cidr-pool CIDR controller: virtual links of NS instances without a CIDR get\n"
                 "                      a /24 of this pool (default: 10.100.0.0/16)\n"
                 "\n"
@@ -158,7 +163,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
                OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_CGROUP, OPT_POOLS, OPT_POOL_MIN,
                OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL, OPT_PARENT, OPT_NESTED_MODE,
-               OPT_NESTED_LINK };
+               OPT_NESTED_LINK, OPT_CONTROL_NICE };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -188,6 +193,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "parent", required_argument, NULL, OPT_PARENT },
                 { "nested-mode", required_argument, NULL, OPT_NESTED_MODE },
                 { "nested-link", required_argument, NULL, OPT_NESTED_LINK },
+                { "control-nice", required_argument, NULL, OPT_CONTROL_NICE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -261,6 +267,18 @@ static int parse_args(int argc, char **argv, struct config *c)
                                 c->evict_s = v;
                         else
                                 c->workers = v;
+                        break;
+                }
+                case OPT_CONTROL_NICE: {
+                        char *end;
+                        long v;
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || errno || v < -20 || v > 0) {
+                                fprintf(stderr, "sfd: --control-nice: '%s' must be -20 to 0\n", optarg);
+                                return -EINVAL;
+                        }
+                        c->control_nice = (int) v;
                         break;
                 }
                 case OPT_CONTROLLER:
@@ -380,7 +398,8 @@ static int lock_state_dir(const char *dir, sf_err *e)
 
 int main(int argc, char **argv)
 {
-        struct config c = { .role = ROLE_ALL, .state_dir = DEFAULT_STATE_DIR, .pools = { .enabled = true } };
+        struct config c = { .role = ROLE_ALL, .state_dir = DEFAULT_STATE_DIR, .pools = { .enabled = true },
+                            .control_nice = -10 };
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_store_ sf_store *store = NULL;
         _cleanup_free_ char *db = NULL;
@@ -469,6 +488,7 @@ int main(int argc, char **argv)
         r = sf_http_server_start(&(struct sf_http_options) { .listen = c.listen,
                                                              .handler = sf_api_handle,
                                                              .observe = sf_api_observe,
+                                                             .thread_nice = c.control_nice,
                                                              .userdata = api },
                                  &http, &e);
         if (r < 0)
@@ -493,6 +513,7 @@ int main(int argc, char **argv)
                         .run_dir = c.run_dir,
                         .runtime = c.runtime,
                         .workers = c.workers,
+                        .control_nice = c.control_nice,
                         .labels = c.labels,
                         .cgroup_parent = c.cgroup_parent,
                         .parent = c.parent,
