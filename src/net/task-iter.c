@@ -31,8 +31,8 @@ static int scan(sf_netns_tasks *t, pid_t skip_tid, sf_err *e)
         size_t have = 0;
         ssize_t n;
         _cleanup_close_ int fd = bpf_iter_create(bpf_link__fd(it.link));
-        if (fd < 0)
-                return sf_err_errno(e, fd, "start the BPF task iterator");
+        if (fd < 0) /* libbpf 1.x returns -errno, 0.x -1 with errno set: errno holds it in both */
+                return sf_err_errno(e, -errno, "start the BPF task iterator");
         for (;;) {
                 n = read(fd, (char *) buf + have, sizeof(buf) - have);
                 if (n < 0 && errno == EINTR)
