@@ -28,8 +28,9 @@ struct sf_agent_options {
         const char *parent;       /* the VM (name or id) */
         const char *nested_mode;  /* "vlan" or "macvlan": the default of its containers */
         const char *nested_link;  /* the guest's NIC carrying the VM's port */
-        /* The nice value of the threads on a new workload's path to its network (the event
-         * watch, the warm hand-out lane); 0: the process's. */
+        /* The nice value of the agent's threads on a new workload's path (event watch,
+         * reconciler, workers, warm hand-out lane); 0: the process's. The processes they
+         * spawn drop back to the main thread's (sf_spawn). */
         int control_nice;
 };
 

@@ -341,6 +341,8 @@ static void *reconcile_loop(void *u)
         _cleanup_httpc_ sf_httpc *http = NULL;
         if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
                 return NULL;
+        if (a->o.control_nice)
+                (void) sf_thread_set_nice(a->o.control_nice);
         sf_httpc_set_timeout(http, 10000);
         while (!a->stopping) {
                 struct timespec ts;
@@ -362,6 +364,8 @@ static void *worker_loop(void *u)
         _cleanup_httpc_ sf_httpc *http = NULL;
         if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
                 return NULL;
+        if (a->o.control_nice) /* the processes it spawns drop back (sf_spawn) */
+                (void) sf_thread_set_nice(a->o.control_nice);
         sf_httpc_set_timeout(http, 10000);
         for (;;) {
                 struct job *j;
