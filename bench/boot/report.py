@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Summarises bench/boot results (JSON from run.sh) as a markdown table: per concurrency, the
 median (min-max) of the bare runtime (minimal bundle, and Superfluid's own bundle without
-network) and of Superfluid (request -> running and answering ping), the ratios, and the breakdown of one start (control plane, network plumbing, root filesystem,
-runtime)."""
+network) and of Superfluid (request -> running and answering ping), the ratios, and the
+breakdown of one start (control plane, network plumbing, root filesystem, runtime)."""
 import json, statistics, sys
 
 d = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/results/boot.json"))
