@@ -109,6 +109,15 @@ sf network create y --mtu five 2>/dev/null; [ $? = 1 ] || die "bad integer shoul
 "$SFCTL" --endpoint http://127.0.0.1:1 network list 2>/dev/null; [ $? = 6 ] || die "unreachable should exit 6"
 msg=$(sf network create x --mtu 5 2>&1); echo "$msg" | grep -q "^sfctl: mtu: must be between 68 and 9000" || die "CLI message: $msg"
 
+note "sfd's own flags: refused before anything starts, the flag and the range named"
+for bad in "--control-nice 5" "--control-nice -21" "--control-nice x" "--workers 0" "--pool-min x" "--sync maybe"; do
+        # shellcheck disable=SC2086
+        msg=$("$SFD" $bad --state-dir "$T/never" --listen 127.0.0.1:0 2>&1) && die "sfd $bad started"
+        flag=${bad%% *}
+        echo "$msg" | grep -q -- "^sfd: ${flag}: " || die "sfd $bad: message does not name ${flag}: $msg"
+        [ ! -e "$T/never" ] || die "sfd $bad created its state directory"
+done
+
 note "the daemon survived all of it"
 curl -sf "$U/healthz" >/dev/null || die "daemon died"
 stop_sfd || die "unclean stop"
