@@ -1,6 +1,6 @@
 /* Unit tests for the parts of src/net/{netns,plumb,features}.c that need no privilege: sysctl
- * key validation, path checks, the clean-report summary, plumb input validation, feature
- * names. */
+ * key validation, path checks, process snapshots as task listers fill them, the clean-report
+ * summary, plumb input validation, feature names. */
 #include "lib/macro.h"
 #include "net/features.h"
 #include "net/netns.h"
@@ -39,6 +39,35 @@ static void test_netns_paths(void **state)
         assert_int_equal(sf_netns_delete("x", NULL), -EINVAL);
         /* A path that does not exist is fine to delete. */
         assert_int_equal(sf_netns_delete("/nonexistent-sf-test/ns", NULL), 0);
+}
+
+/* A snapshot as a task lister fills it: threads in thread id order, so one process's threads
+ * need not be next to each other; growth past the doubling steps. */
+static void test_tasks_pids_in(void **state)
+{
+        sf_netns_tasks *t = sf_netns_tasks_new();
+        struct stat target = { .st_dev = 4, .st_ino = 4026532000 };
+        pid_t *pids = NULL;
+        size_t n = 9;
+
+        assert_int_equal(sf_netns_tasks_pids_in(t, &target, &pids, &n), 0);
+        assert_int_equal(n, 0);
+        free(pids);
+        for (pid_t i = 1; i <= 1000; i++) /* 1000 tasks elsewhere */
+                sf_netns_tasks_add(t, i, 4, 4026531840);
+        sf_netns_tasks_add(t, 2000, 4, 4026532000); /* process 2000's first thread */
+        sf_netns_tasks_add(t, 1500, 4, 4026532000);
+        sf_netns_tasks_add(t, 2000, 4, 4026532000); /* consecutive: kept once */
+        sf_netns_tasks_add(t, 1500, 9, 4026532000); /* another device: not the target */
+        sf_netns_tasks_add(t, 2000, 4, 4026532000); /* a later thread of 2000 */
+        sf_netns_tasks_add(t, 1200, 4, 4026532000);
+        assert_int_equal(sf_netns_tasks_pids_in(t, &target, &pids, &n), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(pids[0], 1200);
+        assert_int_equal(pids[1], 1500);
+        assert_int_equal(pids[2], 2000);
+        free(pids);
+        sf_netns_tasks_free(t);
 }
 
 static void test_report_summary(void **state)
@@ -128,6 +157,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sysctl_path),
                 cmocka_unit_test(test_netns_paths),
+                cmocka_unit_test(test_tasks_pids_in),
                 cmocka_unit_test(test_report_summary),
                 cmocka_unit_test(test_plumb_validation),
                 cmocka_unit_test(test_feature_names),
