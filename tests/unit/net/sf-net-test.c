@@ -1,5 +1,6 @@
 /* sf-net-test: a test-only command line over src/net, so tests/system/net-*.sh can build real
  * topologies with the library and check them with ip(8)/bridge(8). Not installed. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <linux/neighbour.h>
 #include <pthread.h>
@@ -142,14 +143,17 @@ struct thread_in {
         int fd;
         unsigned seconds;
         int err;
+        int ready[2]; /* a pipe: the thread writes once it is in (or failed) */
 };
 
 static void *thread_in_ns(void *u)
 {
         struct thread_in *t = u;
+        char c = 0;
         if (setns(t->fd, CLONE_NEWNET) < 0)
                 t->err = -errno;
-        else
+        (void) !write(t->ready[1], &c, 1);
+        if (!t->err)
                 sleep(t->seconds);
         return NULL;
 }
@@ -161,7 +165,7 @@ static int cmd_netns_thread(int argc, char **argv, sf_err *e)
         struct thread_in t = { .fd = -EBADF };
         pthread_t th;
         unsigned long secs;
-        char *end;
+        char *end, c;
         if (argc != 3)
                 return usage();
         secs = strtoul(argv[2], &end, 10);
@@ -173,17 +177,18 @@ static int cmd_netns_thread(int argc, char **argv, sf_err *e)
         t.fd = sf_netns_open(argv[1], e);
         if (t.fd < 0)
                 return fail(e);
-        if (pthread_create(&th, NULL, thread_in_ns, &t) != 0) {
+        if (pipe2(t.ready, O_CLOEXEC) < 0 || pthread_create(&th, NULL, thread_in_ns, &t) != 0) {
                 close(t.fd);
                 return 1;
         }
-        usleep(100000);
-        if (!t.err) {
+        if (read(t.ready[0], &c, 1) == 1 && !t.err) {
                 printf("%d\n", (int) getpid());
                 fflush(stdout);
         }
         pthread_join(th, NULL);
         close(t.fd);
+        close(t.ready[0]);
+        close(t.ready[1]);
         if (t.err) {
                 fprintf(stderr, "sf-net-test: setns: %s\n", strerror(-t.err));
                 return 1;
