@@ -507,6 +507,13 @@ static int add_event(sf_tx *tx, const char *type, const char *kind, const char *
         return 0;
 }
 
+/* Whether 'name' is the one sf_kind_default_name() gives this kind and id. */
+static bool is_default_name(const char *kind, const char *id, const char *name)
+{
+        _cleanup_free_ char *def = sf_kind_default_name(kind, id);
+        return STREQ(def, name);
+}
+
 int sf_res_insert(sf_tx *tx, const char *kind, json_t *obj, const struct sf_res_cols *cols,
                   sf_err *e)
 {
@@ -544,6 +551,18 @@ int sf_res_insert(sf_tx *tx, const char *kind, json_t *obj, const struct sf_res_
         sf_bind_text(st, 8, cols ? cols->node : NULL);
         sqlite3_bind_text(st, 9, body, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT && is_default_name(kind, id, name)) {
+                /* The generated name carries 32 bits of the id: among thousands of unnamed
+                 * objects two can share it (1600 ports: 3 in 10 000). The whole id cannot,
+                 * so the caller who named nothing is never refused for a name. */
+                _cleanup_free_ char *full = xasprintf("%s-%s", kind, id);
+                log_debug("%s name '%s' taken, naming it '%s'", kind, name, full);
+                json_object_set_new(obj, "name", json_string(full));
+                name = json_string_value(json_object_get(obj, "name"));
+                sqlite3_reset(st);
+                sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+                rc = sqlite3_step(st);
+        }
         if (rc != SQLITE_DONE) {
                 tx->rev--;
                 if ((rc & 0xff) == SQLITE_CONSTRAINT)

@@ -1,6 +1,7 @@
 /* Unit tests: the SQLite store (src/store/store.c): open and migrations, resources (insert,
- * get, unique names, update, delete, list and count with filters), revisions, the event log
- * and its compaction, sf_store_wait, rollback, and durability across close and reopen. */
+ * get, unique names and generated ones that collide, update, delete, list and count with
+ * filters), revisions, the event log and its compaction, sf_store_wait, rollback, and
+ * durability across close and reopen. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "store/kind.h"
 #include "store/migrations.h"
 #include "store/store.h"
 
@@ -236,6 +238,33 @@ static void test_unique_name(void **state)
         assert_string_equal(e.field, "name");
         commit(tx);
         assert_int_equal(sf_store_revision(f->s), 3);
+}
+
+/* A generated name ("kind-" and 8 characters of the id) that another object already holds
+ * becomes "kind-" and the whole id; a name the caller chose is refused as before. */
+static void test_default_name_collision(void **state)
+{
+        struct fx *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        const char *id = "b0cf53ae-0000-4000-8000-000000000001";
+        _cleanup_free_ char *def = sf_kind_default_name("port", id);
+        json_decref(put(f->s, "port", "{\"name\": \"port-b0cf53ae\"}", NULL, NULL));
+        sf_tx *tx = begin(f->s);
+        json_auto_t *o = json_pack("{s:s, s:s}", "id", id, "name", def);
+
+        assert_string_equal(def, "port-b0cf53ae");
+        assert_int_equal(sf_res_insert(tx, "port", o, NULL, &e), 0);
+        assert_string_equal(str(o, "name"), "port-b0cf53ae-0000-4000-8000-000000000001");
+        assert_int_equal(num(o, "revision"), 2);
+        /* the same name with another id is not this id's default: refused */
+        json_auto_t *chosen = json_pack("{s:s, s:s}", "id", "c0000000-0000-4000-8000-000000000002",
+                                        "name", "port-b0cf53ae");
+        assert_int_equal(sf_res_insert(tx, "port", chosen, NULL, &e), -EEXIST);
+        assert_string_equal(e.field, "name");
+        commit(tx);
+        json_auto_t *g = get(f->s, "port", id, 0);
+        assert_string_equal(str(g, "name"), "port-b0cf53ae-0000-4000-8000-000000000001");
+        assert_int_equal(sf_store_revision(f->s), 2);
 }
 
 static void test_update(void **state)
@@ -709,7 +738,7 @@ int main(void)
                 T(test_unique_name),     T(test_update),               T(test_delete),
                 T(test_list_filters),    T(test_events),               T(test_events_compaction),
                 T(test_wait),            T(test_abort),                T(test_reader_isolation),
-                T(test_reopen_durable),  T(test_sql_helpers),
+                T(test_reopen_durable),  T(test_sql_helpers),          T(test_default_name_collision),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
