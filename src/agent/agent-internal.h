@@ -33,6 +33,7 @@ struct lw {                     /* a workload on this node, as the node knows it
         int64_t generation;     /* spec generation last acted on */
         enum lw_state state;
         bool busy;              /* a job runs for it */
+        uint64_t busy_since;    /* when the current job was queued (monotonic usec) */
         bool reap_pending;      /* it exited while a job ran: reap after that job */
         bool deleting;
         bool finalized;
@@ -51,6 +52,7 @@ struct lw {                     /* a workload on this node, as the node knows it
         char *network_ready_at, *started_at, *finished_at;
         json_t *ips;
         json_t *reported;       /* the last status sent, to send only changes */
+        int64_t reported_rev;   /* the controller's revision of the object after that report */
         json_t *extra_status;   /* kind-specific status fields (vm.c), merged into reports */
 };
 
@@ -73,6 +75,7 @@ struct sf_agent {
         pthread_cond_t job_cond;   /* workers */
         volatile bool stopping;
         bool dirty;                /* something changed: reconcile */
+        uint64_t status_due;       /* a held-back status report is due then (monotonic usec) */
 
         /* desired state, from the controller (informer cache) */
         json_t *cache;             /* {kind: {id: object}} */

@@ -11,6 +11,9 @@
 
 SF_LOG_MODULE("reconcile");
 
+/* How long a creation may run before the agent reports it as Creating (see the status loop). */
+#define STATUS_HOLD_USEC 250000ULL
+
 struct lw *agent_lw_find(sf_agent *a, const char *id)
 {
         for (size_t i = 0; i < a->n_lws; i++)
@@ -72,8 +75,10 @@ void agent_job_push(sf_agent *a, enum job_type t, const char *id)
         struct lw *w = agent_lw_find(a, id);
         j->type = t;
         snprintf(j->id, sizeof(j->id), "%s", id);
-        if (w)
+        if (w && !w->busy) {
                 w->busy = true;
+                w->busy_since = 0; /* queued: set when a worker starts it */
+        }
         if (a->jobs_tail)
                 a->jobs_tail->next = j;
         else
@@ -144,6 +149,16 @@ static json_t *status_of(sf_agent *a, struct lw *w)
         return s;
 }
 
+/* Lock held: the reconciler wakes up when w's held-back Creating report is due. */
+static void status_due(sf_agent *a, struct lw *w)
+{
+        uint64_t due = w->busy_since + STATUS_HOLD_USEC;
+        if (w->busy_since && (!a->status_due || due < a->status_due)) {
+                a->status_due = due;
+                pthread_cond_broadcast(&a->cond);
+        }
+}
+
 /* Every key the agent reports is equal on the controller's side. */
 static bool status_matches(json_t *mine_, json_t *theirs)
 {
@@ -173,6 +188,7 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
 
         pthread_mutex_lock(&a->lock);
         a->dirty = false;
+        a->status_due = 0;
         if (!a->synced || !a->node_id) {
                 pthread_mutex_unlock(&a->lock);
                 return;
@@ -283,11 +299,23 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 if (w->deleting || w->state == LW_GONE || w->shadow ||
                     !agent_cache_get(a, "container", w->id) || !mine(a, agent_cache_get(a, "container", w->id)))
                         continue;
+                c = agent_cache_get(a, "container", w->id);
+                /* A creation that ends within STATUS_HOLD_USEC of its start is reported once,
+                 * Running (or Failed), not Creating first: in a burst each report is a store
+                 * write and an event to every watcher. A longer one shows Creating from then
+                 * on; one still queued stays Pending ("waiting for the node's agent"). */
+                if (w->state == LW_NEW && w->busy && (!w->busy_since || now < w->busy_since + STATUS_HOLD_USEC)) {
+                        status_due(a, w);
+                        continue;
+                }
                 s = status_of(a, w);
                 /* Compare with what the controller holds (not with what was last sent): a
                  * status changed there, e.g. marked by the node lease monitor while this node
-                 * was unreachable, is set right again. */
-                if (status_matches(s, json_object_get(agent_cache_get(a, "container", w->id), "status"))) {
+                 * was unreachable, is set right again. Unless the cache has not seen our last
+                 * report yet (its event is on its way): sending it again would be a copy. */
+                if (status_matches(s, json_object_get(c, "status")) ||
+                    (w->reported && json_integer_value(json_object_get(c, "revision")) < w->reported_rev &&
+                     json_equal(s, w->reported))) {
                         json_decref(s);
                         continue;
                 }
@@ -317,8 +345,8 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
         for (size_t i = 0; i < n_reports; i++) {
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
                 _cleanup_free_ char *path = xasprintf("/v1/containers/%s", reports[i].id);
-                json_auto_t *body = json_pack("{s:O}", "status", reports[i].status);
-                int r = sf_httpc_call(http, "PATCH", path, body, NULL, &e);
+                json_auto_t *body = json_pack("{s:O}", "status", reports[i].status), *out = NULL;
+                int r = sf_httpc_call(http, "PATCH", path, body, &out, &e);
                 pthread_mutex_lock(&a->lock);
                 if (r >= 0) {
                         struct lw *w = agent_lw_find(a, reports[i].id);
@@ -326,6 +354,7 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                                 if (w->reported)
                                         json_decref(w->reported);
                                 w->reported = json_incref(reports[i].status);
+                                w->reported_rev = json_integer_value(json_object_get(out, "revision"));
                         }
                 } else if (r != -ENOENT)
                         log_debug("status of '%s' not reported: %s", reports[i].id, sf_err_msg(&e));
@@ -345,14 +374,18 @@ static void *reconcile_loop(void *u)
                 (void) sf_thread_set_nice(a->o.control_nice);
         sf_httpc_set_timeout(http, 10000);
         while (!a->stopping) {
-                struct timespec ts;
+                uint64_t until;
                 reconcile_pass(a, http);
+                until = sf_now_usec() + 2000000; /* timers: restarts and retries come due without events */
                 pthread_mutex_lock(&a->lock);
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += 2; /* timers: restarts and retries come due without events */
-                while (!a->dirty && !a->stopping)
-                        if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT)
+                while (!a->dirty && !a->stopping) {
+                        /* and a held-back status report (status_due) */
+                        uint64_t t = a->status_due && a->status_due < until ? a->status_due : until;
+                        struct timespec ts = { .tv_sec = (time_t) (t / 1000000), .tv_nsec = (long) (t % 1000000) * 1000 };
+                        if (sf_now_usec() >= t)
                                 break;
+                        (void) pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+                }
                 pthread_mutex_unlock(&a->lock);
         }
         return NULL;
@@ -381,6 +414,10 @@ static void *worker_loop(void *u)
                 a->jobs = j->next;
                 if (!a->jobs)
                         a->jobs_tail = NULL;
+                if ((w = agent_lw_find(a, j->id))) {
+                        w->busy_since = sf_now_usec();
+                        status_due(a, w);
+                }
                 pthread_mutex_unlock(&a->lock);
 
                 agent_job_run(a, http, j);

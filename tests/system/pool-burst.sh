@@ -45,6 +45,7 @@ wait_for 30 "warm namespaces rebuilt" warm_ready "$size0"
 note "a burst of 40 on a pool of $size0: every request served, no address twice"
 hits0=$(sf pool show neta."$node" -o json | jq .stats.hits)
 misses0=$(sf pool show neta."$node" -o json | jq .stats.misses)
+rev0=$($NSX curl -s "$U/v1/containers" | jq .revision)
 $NSX "$SPIKE" --endpoint "$U" --network neta --count 40 --prefix b >"$T/burst.json" || die "burst failed: $(tail -1 "$T/burst.json")"
 sum=$(tail -1 "$T/burst.json")
 echo "$sum"
@@ -65,6 +66,19 @@ echo "$sum" | jq -e '.all_ready_ms < 60000' >/dev/null || die "a request starved
 warm=$(echo "$sum" | jq .warm)
 [ "$warm" -ge 1 ] || die "no container got a warm namespace"
 echo "warm $warm of 40"
+
+note "status reports: one per change, none repeated; a quick creation is reported once"
+$NSX curl -s "$U/v1/events?since=$rev0&kinds=container&limit=5000" >"$T/events.json" || die "events"
+# per container, the statuses its updates carried, in order
+jq '[.events[] | select(.type == "updated") | {id, s: (.object.status | del(.timings))}] | group_by(.id)
+    | map({n: length, dups: ([range(1; length) as $i | select(.[$i].s == .[$i - 1].s)] | length),
+           seq: map(.s.phase + (if .s.message != "" then ": " + .s.message else "" end))})' \
+        "$T/events.json" >"$T/reports.json"
+echo "status reports: $(jq 'map(.n) | add' "$T/reports.json") for 40 containers"
+[ "$(jq 'length' "$T/reports.json")" = 40 ] || die "not 40 containers reported"
+[ "$(jq 'map(.dups) | add' "$T/reports.json")" = 0 ] || die "a status was reported twice: $(cat "$T/reports.json")"
+# Creating (when it took more than 250 ms) and Running: at most two each
+[ "$(jq 'map(.n) | max' "$T/reports.json")" -le 2 ] || die "more than 2 reports for a container: $(cat "$T/reports.json")"
 
 note "the pool refills in the background afterwards, in bulk"
 wait_for 30 "pool back to its min" sh -c "[ \$($NSX $SFCTL --endpoint $U pool show neta.$node -o json | jq .size) -ge 8 ]"
