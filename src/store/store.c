@@ -14,6 +14,7 @@ SF_LOG_MODULE("store");
 
 #define READERS 8
 #define STMT_CACHE 48
+#define DYN_CACHE 16 /* statements whose text is built at run time (lists with filters) */
 #define DEFAULT_RETENTION 100000
 
 struct sf_conn {
@@ -22,6 +23,11 @@ struct sf_conn {
                 const char *sql;
                 sqlite3_stmt *st;
         } cache[STMT_CACHE];
+        struct {
+                char *sql;
+                sqlite3_stmt *st;
+        } dyn[DYN_CACHE];
+        unsigned dyn_next; /* the slot to reuse when all are taken */
 };
 
 struct sf_store {
@@ -126,6 +132,29 @@ sqlite3_stmt *sf_stmt(sf_conn *c, const char *sql, sf_err *e)
         return st;
 }
 
+/* Like sf_stmt, for SQL built at run time: looked up by its text. The statement is the
+ * connection's until the next call with another text replaces it: reset it (sf_stmt_done)
+ * before any other statement of the connection is prepared. */
+static sqlite3_stmt *stmt_dyn(sf_conn *c, const char *sql, int *ret_rc)
+{
+        sqlite3_stmt *st = NULL;
+        unsigned i;
+        for (i = 0; i < DYN_CACHE && c->dyn[i].sql; i++)
+                if (STREQ(c->dyn[i].sql, sql))
+                        return c->dyn[i].st;
+        *ret_rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (*ret_rc != SQLITE_OK)
+                return NULL;
+        if (i == DYN_CACHE) {
+                i = c->dyn_next++ % DYN_CACHE;
+                sqlite3_finalize(c->dyn[i].st);
+                free(c->dyn[i].sql);
+        }
+        c->dyn[i].sql = xstrdup(sql);
+        c->dyn[i].st = st;
+        return st;
+}
+
 void sf_stmt_done(sqlite3_stmt **st)
 {
         if (!*st)
@@ -145,6 +174,12 @@ static void conn_close(sf_conn *c)
         for (size_t i = 0; i < STMT_CACHE && c->cache[i].sql; i++)
                 sqlite3_finalize(c->cache[i].st);
         memset(c->cache, 0, sizeof(c->cache));
+        for (size_t i = 0; i < DYN_CACHE && c->dyn[i].sql; i++) {
+                sqlite3_finalize(c->dyn[i].st);
+                free(c->dyn[i].sql);
+        }
+        memset(c->dyn, 0, sizeof(c->dyn));
+        c->dyn_next = 0;
         if (c->db)
                 sqlite3_close(c->db);
         c->db = NULL;
@@ -780,17 +815,17 @@ int sf_res_list(sf_rd *rd, const char *kind, const struct sf_res_filter *f, json
 {
         _cleanup_free_ char *w = where_clause(f);
         _cleanup_free_ char *sql = NULL;
-        sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         json_auto_t *arr = json_array();
-        int rc, r = 0;
+        int rc = SQLITE_OK, r = 0;
 
         if (f && f->limit)
                 sql = xasprintf("SELECT " RES_COLS " FROM resources WHERE %s ORDER BY rowid LIMIT %u",
                                 w, f->limit);
         else
                 sql = xasprintf("SELECT " RES_COLS " FROM resources WHERE %s ORDER BY rowid", w);
-        rc = sqlite3_prepare_v2(rd->conn->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
+        st = stmt_dyn(rd->conn, sql, &rc);
+        if (!st)
                 return sf_sql_err(rd->conn, rc, "list", e);
         bind_filter(st, kind, f);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -803,7 +838,6 @@ int sf_res_list(sf_rd *rd, const char *kind, const struct sf_res_filter *f, json
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = sf_sql_err(rd->conn, rc, "list", e);
-        sqlite3_finalize(st);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(arr);
@@ -815,15 +849,15 @@ int sf_res_count(sf_rd *rd, const char *kind, const struct sf_res_filter *f, int
 {
         _cleanup_free_ char *w = where_clause(f);
         _cleanup_free_ char *sql = xasprintf("SELECT count(*) FROM resources WHERE %s", w);
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(rd->conn->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc = SQLITE_OK;
+        st = stmt_dyn(rd->conn, sql, &rc);
+        if (!st)
                 return sf_sql_err(rd->conn, rc, "count", e);
         bind_filter(st, kind, f);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 *ret = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
         return rc == SQLITE_ROW ? 0 : sf_sql_err(rd->conn, rc, "count", e);
 }
 

@@ -416,6 +416,18 @@ static void test_list_filters(void **state)
         assert_int_equal(list(f->s, "port", &(struct sf_res_filter) { .limit = 3 }, &items), 3);
         assert_string_equal(str(json_array_get(items, 2), "name"), "p02");
         json_decref(items);
+        /* more distinct statements (one per limit) than the connection keeps prepared, twice:
+         * evicted ones are prepared again, kept ones reused, each answer right */
+        for (int pass = 0; pass < 2; pass++)
+                for (unsigned l = 1; l <= 24; l++) {
+                        items = NULL;
+                        assert_int_equal(list(f->s, "port", &(struct sf_res_filter) { .limit = l, .body = red },
+                                              &items),
+                                         MIN(l, 10u));
+                        assert_string_equal(str(json_array_get(items, 0), "name"), "p01");
+                        json_decref(items);
+                }
+        assert_int_equal(list(f->s, "port", &(struct sf_res_filter) { .body = both }, NULL), 2);
         {
                 _cleanup_rd_ sf_rd rd = { 0 };
                 int64_t n = 0;
