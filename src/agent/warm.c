@@ -268,13 +268,16 @@ static int fingerprint_inside(void *u)
                 r = dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), AF_UNSPEC, route_cb, &c->v, &c->err);
         if (r < 0)
                 return r;
-        for (const char *const *k = watched_sysctls; *k; k++) {
-                _cleanup_free_ char *path = NULL, *val = NULL;
-                if (sf_sysctl_path(*k, &path, NULL) < 0 || sf_read_file(path, 4096, &val, NULL, NULL) < 0)
-                        strv_push(&c->v, xasprintf("sysctl %s unreadable", *k));
-                else {
-                        val[strcspn(val, "\n")] = 0;
-                        strv_push(&c->v, xasprintf("sysctl %s = %s", *k, val));
+        {
+                char *vals[ELEMENTSOF(watched_sysctls)];
+                size_t n_keys = ELEMENTSOF(watched_sysctls) - 1;
+                r = sf_sysctl_read_many((const char *const *) watched_sysctls, n_keys, vals, &c->err);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n_keys; i++) {
+                        strv_push(&c->v, vals[i] ? xasprintf("sysctl %s = %s", watched_sysctls[i], vals[i])
+                                                 : xasprintf("sysctl %s unreadable", watched_sysctls[i]));
+                        free(vals[i]);
                 }
         }
         return 0;

@@ -885,6 +885,67 @@ int sf_sysctl_path(const char *key, char **ret, sf_err *e)
         return 0;
 }
 
+int sf_sysctl_read_many(const char *const *keys, size_t n, char **values, sf_err *e)
+{
+        enum { DIRS = 16 };
+        struct {
+                char *dir; /* below /proc/sys/net */
+                int fd;
+        } dirs[DIRS] = { 0 };
+        size_t n_dirs = 0;
+        _cleanup_close_ int net = open("/proc/sys/net", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (net < 0)
+                return sf_err_errno(e, -errno, "open /proc/sys/net");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                char *rel, *base, buf[512];
+                int dfd = net;
+                ssize_t len;
+
+                values[i] = NULL;
+                if (sf_sysctl_path(keys[i], &path, NULL) < 0 || strncmp(path, "/proc/sys/net/", 14) != 0)
+                        continue;
+                rel = path + 14;
+                base = strrchr(rel, '/');
+                if (base) {
+                        size_t j;
+                        *base++ = 0;
+                        for (j = 0; j < n_dirs && !STREQ(dirs[j].dir, rel); j++)
+                                ;
+                        if (j == n_dirs) {
+                                int d = openat(net, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                                if (d < 0)
+                                        continue;
+                                if (n_dirs == DIRS) { /* full: this one alone */
+                                        fd = openat(d, base, O_RDONLY | O_CLOEXEC);
+                                        close(d);
+                                        goto read;
+                                }
+                                dirs[n_dirs++] = (typeof(dirs[0])) { xstrdup(rel), d };
+                        }
+                        dfd = dirs[j].fd;
+                } else
+                        base = rel;
+                fd = openat(dfd, base, O_RDONLY | O_CLOEXEC);
+        read:
+                if (fd < 0)
+                        continue;
+                len = read(fd, buf, sizeof(buf) - 1);
+                if (len < 0)
+                        continue;
+                buf[len] = 0;
+                buf[strcspn(buf, "\n")] = 0;
+                values[i] = xstrdup(buf);
+        }
+        for (size_t j = 0; j < n_dirs; j++) {
+                close(dirs[j].fd);
+                free(dirs[j].dir);
+        }
+        return 0;
+}
+
 static int sysctl_open(int netns_fd, const char *key, int flags, char **ret_path, sf_err *e)
 {
         _cleanup_free_ char *path = NULL;

@@ -123,3 +123,9 @@ int sf_sysctl_read(int netns_fd, const char *key, char **ret, sf_err *e);
 /* The /proc/sys path of key (see sf_sysctl_write), validated: -EINVAL for keys outside net/,
  * with ".." components or empty components. */
 int sf_sysctl_path(const char *key, char **ret, sf_err *e);
+/* Reads keys[0..n) of the calling thread's namespace into values[i] (trailing newline removed;
+ * NULL for a key that is invalid or cannot be read), opening each directory once: a lookup
+ * under /proc/sys/net costs in proportion to the number of namespaces on the machine (each has
+ * its own entries under the same names), and a full path per key walked 6-7 of them. -errno
+ * only when /proc/sys/net itself cannot be opened. */
+int sf_sysctl_read_many(const char *const *keys, size_t n, char **values, sf_err *e);

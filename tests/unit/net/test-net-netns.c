@@ -1,7 +1,8 @@
 /* Unit tests for the parts of src/net/{netns,plumb,features}.c that need no privilege: sysctl
- * key validation, path checks, process snapshots as task listers fill them, the clean-report
+ * key validation and reading many keys at once, path checks, process snapshots as task listers fill them, the clean-report
  * summary, plumb input validation, feature names. */
 #include "lib/macro.h"
+#include "lib/util.h"
 #include "net/features.h"
 #include "net/netns.h"
 #include "net/plumb.h"
@@ -27,6 +28,43 @@ static void test_sysctl_path(void **state)
         assert_int_equal(sf_sysctl_path("net.ipv4.", &p, NULL), -EINVAL);
         assert_int_equal(sf_sysctl_path("", &p, NULL), -EINVAL);
         assert_int_equal(sf_sysctl_write(-1, "kernel/hostname", "x", NULL), -EINVAL);
+}
+
+/* Many keys, in more directories than sf_sysctl_read_many keeps open: each value as a plain
+ * read of its file gives it; invalid and missing keys give NULL. */
+static void test_sysctl_read_many(void **state)
+{
+        static const char *const keys[] = {
+                "net.ipv4.ip_forward", "net.ipv4.ip_local_port_range", "kernel.hostname",
+                "net.ipv4.no_such_key", "net/ipv4/../ipv4/ip_forward",
+                "net.ipv4.conf.all.forwarding", "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.lo.proxy_arp",
+                "net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.forwarding", "net.ipv6.conf.lo.mtu",
+                "net.ipv4.neigh.default.gc_thresh1", "net.ipv4.neigh.lo.retrans_time_ms",
+                "net.ipv6.neigh.default.gc_thresh1", "net.ipv6.neigh.lo.retrans_time_ms", "net.core.somaxconn",
+                "net.unix.max_dgram_qlen", "net.ipv4.route.mtu_expires", "net.ipv6.route.mtu_expires",
+                "net.ipv6.icmp.ratelimit", "net.ipv4.tcp_syn_retries", "net.ipv4.conf.all.proxy_arp",
+        };
+        enum { N = ELEMENTSOF(keys) };
+        char *v[N];
+        size_t got = 0;
+        assert_int_equal(sf_sysctl_read_many(keys, N, v, NULL), 0);
+        for (size_t i = 0; i < N; i++) {
+                _cleanup_free_ char *path = NULL, *want = NULL;
+                if (sf_sysctl_path(keys[i], &path, NULL) < 0 || sf_read_file(path, 4096, &want, NULL, NULL) < 0) {
+                        if (v[i])
+                                fail_msg("%s: '%s', expected nothing", keys[i], v[i]);
+                        continue;
+                }
+                want[strcspn(want, "\n")] = 0;
+                if (!v[i] || !STREQ(v[i], want))
+                        fail_msg("%s: '%s', expected '%s'", keys[i], v[i] ? v[i] : "(null)", want);
+                got++;
+                free(v[i]);
+        }
+        assert_null(v[2]); /* outside net */
+        assert_null(v[3]);
+        assert_null(v[4]); /* ".." */
+        assert_true(got >= 15);
 }
 
 static void test_netns_paths(void **state)
@@ -156,6 +194,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sysctl_path),
+                cmocka_unit_test(test_sysctl_read_many),
                 cmocka_unit_test(test_netns_paths),
                 cmocka_unit_test(test_tasks_pids_in),
                 cmocka_unit_test(test_report_summary),
