@@ -271,7 +271,7 @@ static int fingerprint_inside(void *u)
         {
                 char *vals[ELEMENTSOF(watched_sysctls)];
                 size_t n_keys = ELEMENTSOF(watched_sysctls) - 1;
-                r = sf_sysctl_read_many((const char *const *) watched_sysctls, n_keys, vals, &c->err);
+                r = sf_sysctl_read_many(watched_sysctls, n_keys, vals, &c->err);
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n_keys; i++) {

@@ -887,11 +887,10 @@ int sf_sysctl_path(const char *key, char **ret, sf_err *e)
 
 int sf_sysctl_read_many(const char *const *keys, size_t n, char **values, sf_err *e)
 {
-        enum { DIRS = 16 };
-        struct {
-                char *dir; /* below /proc/sys/net */
+        struct dir {
+                char *name; /* below /proc/sys/net */
                 int fd;
-        } dirs[DIRS] = { 0 };
+        } *dirs = NULL;
         size_t n_dirs = 0;
         _cleanup_close_ int net = open("/proc/sys/net", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -912,28 +911,20 @@ int sf_sysctl_read_many(const char *const *keys, size_t n, char **values, sf_err
                 if (base) {
                         size_t j;
                         *base++ = 0;
-                        for (j = 0; j < n_dirs && !STREQ(dirs[j].dir, rel); j++)
+                        for (j = 0; j < n_dirs && !STREQ(dirs[j].name, rel); j++)
                                 ;
                         if (j == n_dirs) {
                                 int d = openat(net, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
                                 if (d < 0)
                                         continue;
-                                if (n_dirs == DIRS) { /* full: this one alone */
-                                        fd = openat(d, base, O_RDONLY | O_CLOEXEC);
-                                        close(d);
-                                        goto read;
-                                }
-                                dirs[n_dirs++] = (typeof(dirs[0])) { xstrdup(rel), d };
+                                dirs = xrealloc(dirs, sizeof(*dirs) * (n_dirs + 1));
+                                dirs[n_dirs++] = (struct dir) { xstrdup(rel), d };
                         }
                         dfd = dirs[j].fd;
                 } else
                         base = rel;
                 fd = openat(dfd, base, O_RDONLY | O_CLOEXEC);
-        read:
-                if (fd < 0)
-                        continue;
-                len = read(fd, buf, sizeof(buf) - 1);
-                if (len < 0)
+                if (fd < 0 || (len = read(fd, buf, sizeof(buf) - 1)) < 0)
                         continue;
                 buf[len] = 0;
                 buf[strcspn(buf, "\n")] = 0;
@@ -941,8 +932,9 @@ int sf_sysctl_read_many(const char *const *keys, size_t n, char **values, sf_err
         }
         for (size_t j = 0; j < n_dirs; j++) {
                 close(dirs[j].fd);
-                free(dirs[j].dir);
+                free(dirs[j].name);
         }
+        free(dirs);
         return 0;
 }
 

@@ -30,8 +30,8 @@ static void test_sysctl_path(void **state)
         assert_int_equal(sf_sysctl_write(-1, "kernel/hostname", "x", NULL), -EINVAL);
 }
 
-/* Many keys, in more directories than sf_sysctl_read_many keeps open: each value as a plain
- * read of its file gives it; invalid and missing keys give NULL. */
+/* Many keys, in many directories: each value as a plain read of its file gives it; invalid
+ * and missing keys give NULL. */
 static void test_sysctl_read_many(void **state)
 {
         static const char *const keys[] = {
