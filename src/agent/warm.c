@@ -239,17 +239,21 @@ static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *
 
 struct fp_ctx {
         char **v;
+        uint64_t started; /* sf_now_usec() when it began */
         sf_err err;
 };
 
-/* Runs inside the namespace (sf_netns_run): one thread, one setns for everything. */
+/* Runs inside the namespace (sf_netns_run, or after the clean check on its thread): one
+ * thread, one setns for everything. */
 static int fingerprint_inside(void *u)
 {
         struct fp_ctx *c = u;
         _cleanup_nl_ sf_nl *nl = NULL;
         sf_link_info *links = NULL;
         size_t n = 0;
-        int r = sf_nl_open(&nl, &c->err);
+        int r;
+        c->started = sf_now_usec();
+        r = sf_nl_open(&nl, &c->err);
         if (r < 0)
                 return r;
         for (int tries = 0; (r = sf_link_list(nl, "", &links, &n, &c->err)) == -EAGAIN && tries < 3; tries++)
@@ -283,11 +287,23 @@ static int fingerprint_inside(void *u)
         return 0;
 }
 
+/* What fingerprint_inside collected, sorted, as a JSON array; frees it. */
+static json_t *fingerprint_json(struct fp_ctx *c)
+{
+        json_t *out = json_array();
+        sf_err_clear(&c->err);
+        qsort(c->v, strv_length(c->v), sizeof(char *), cmp_str);
+        for (char **s = c->v; s && *s; s++)
+                json_array_append_new(out, json_string(*s));
+        strv_free(c->v);
+        c->v = NULL;
+        return out;
+}
+
 static int fingerprint(const char *path, json_t **ret, sf_err *e)
 {
         _cleanup_close_ int fd = sf_netns_open(path, e);
         struct fp_ctx c = { .err = SF_ERR_INIT };
-        json_t *out;
         int r;
 
         if (fd < 0)
@@ -299,13 +315,7 @@ static int fingerprint(const char *path, json_t **ret, sf_err *e)
                 strv_free(c.v);
                 return sf_err_wrap(r, e, "fingerprint of '%s'", path);
         }
-        sf_err_clear(&c.err);
-        qsort(c.v, strv_length(c.v), sizeof(char *), cmp_str);
-        out = json_array();
-        for (char **s = c.v; s && *s; s++)
-                json_array_append_new(out, json_string(*s));
-        strv_free(c.v);
-        *ret = out;
+        *ret = fingerprint_json(&c);
         return 0;
 }
 
@@ -350,23 +360,27 @@ static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *task
         _cleanup_free_ char *path = ns_path(a->warm, port_id);
         _cleanup_netns_report_ sf_netns_report *rep = NULL;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
+        struct fp_ctx fc = { .err = SF_ERR_INIT };
         json_auto_t *fp = NULL;
-        uint64_t t0 = sf_now_usec(), t1 = 0;
+        uint64_t t0 = sf_now_usec(), t1;
         char *why = NULL;
 
-        if (sf_netns_check_with(path, tasks, NULL, 0, &rep, &e) < 0)
-                why = xasprintf("check failed: %s", sf_err_msg(&e));
+        /* The fingerprint is taken on the check's thread, once the check found nothing. */
+        if (sf_netns_check_with(path, tasks, NULL, 0, fingerprint_inside, &fc, &rep, &e) < 0)
+                why = fc.err.code ? xasprintf("fingerprint failed: %s", sf_err_msg(&fc.err))
+                                  : xasprintf("check failed: %s", sf_err_msg(&e));
         else if (!sf_netns_report_clean(rep)) {
                 _cleanup_free_ char *sum = sf_netns_report_summary(rep);
                 why = xasprintf("not empty: %s", sum);
-        } else if ((t1 = sf_now_usec()) && fingerprint(path, &fp, &e) < 0)
-                why = xasprintf("fingerprint failed: %s", sf_err_msg(&e));
-        else if (!json_equal(fp, fp_built)) {
+        } else if (!json_equal((fp = fingerprint_json(&fc)), fp_built)) {
                 _cleanup_free_ char *d = fingerprint_diff(fp_built, fp);
                 why = xasprintf("changed since it was built: %s", d);
         }
-        *ret_ms = ((t1 ? t1 : sf_now_usec()) - t0) / 1000.0;
-        *ret_fp_ms = t1 ? (sf_now_usec() - t1) / 1000.0 : 0;
+        strv_free(fc.v);
+        sf_err_clear(&fc.err);
+        t1 = sf_now_usec();
+        *ret_ms = ((fc.started ? fc.started : t1) - t0) / 1000.0;
+        *ret_fp_ms = fc.started ? (t1 - fc.started) / 1000.0 : 0;
         return why;
 }
 

@@ -434,6 +434,8 @@ struct check_ctx {
         sf_netns_report *rep;
         ino_t *ours;
         size_t n_ours;
+        int (*also)(void *u); /* run after a clean check, on the same thread */
+        void *also_u;
         sf_err err;
 };
 
@@ -712,7 +714,7 @@ static long conntrack_count(void)
         return strtol(buf, NULL, 10);
 }
 
-static int check_inside(void *userdata)
+static int check_state(struct check_ctx *c)
 {
         static const struct {
                 const char *file, *label;
@@ -724,7 +726,6 @@ static int check_inside(void *userdata)
                 { "unix", "unix", PK_UNIX },    { "packet", "packet", PK_PACKET },
                 { "netlink", "netlink", PK_NETLINK },
         };
-        struct check_ctx *c = userdata;
         long used, tw;
         int r;
 
@@ -759,18 +760,28 @@ static int check_inside(void *userdata)
         return 0;
 }
 
+static int check_inside(void *userdata)
+{
+        struct check_ctx *c = userdata;
+        int r = check_state(c);
+        if (r >= 0 && c->also && sf_netns_report_clean(c->rep))
+                r = c->also(c->also_u);
+        return r;
+}
+
 int sf_netns_check(const char *path, const int *our_fds, size_t n_our_fds, sf_netns_report **ret,
                    sf_err *e)
 {
-        return sf_netns_check_with(path, NULL, our_fds, n_our_fds, ret, e);
+        return sf_netns_check_with(path, NULL, our_fds, n_our_fds, NULL, NULL, ret, e);
 }
 
 int sf_netns_check_with(const char *path, const sf_netns_tasks *tasks, const int *our_fds,
-                        size_t n_our_fds, sf_netns_report **ret, sf_err *e)
+                        size_t n_our_fds, int (*also)(void *u), void *also_u, sf_netns_report **ret,
+                        sf_err *e)
 {
         _cleanup_netns_report_ sf_netns_report *rep = new0(sf_netns_report, 1);
         _cleanup_free_ ino_t *ours = new0(ino_t, n_our_fds);
-        struct check_ctx c = { .rep = rep, .ours = ours, .err = SF_ERR_INIT };
+        struct check_ctx c = { .rep = rep, .ours = ours, .also = also, .also_u = also_u, .err = SF_ERR_INIT };
         _cleanup_close_ int fd = -EBADF;
         struct stat target;
         int r;

@@ -101,9 +101,13 @@ typedef int (*sf_netns_task_lister)(sf_netns_tasks *t, sf_err *e);
 void sf_netns_set_task_lister(sf_netns_task_lister fn, const char *name);
 /* The lister in use: "/proc" or the installed one's name. */
 const char *sf_netns_task_lister_name(void);
-/* sf_netns_check with the processes taken from a snapshot (NULL: scan now). */
+/* sf_netns_check with the processes taken from a snapshot (NULL: scan now); also (may be NULL)
+ * runs inside the namespace, on the check's thread, when the check found it clean: one entry
+ * into the namespace for both. Its negative return fails the call (its message is its own to
+ * keep: e gets only "check network namespace ..."). */
 int sf_netns_check_with(const char *path, const sf_netns_tasks *tasks, const int *our_fds,
-                        size_t n_our_fds, sf_netns_report **ret, sf_err *e);
+                        size_t n_our_fds, int (*also)(void *u), void *also_u, sf_netns_report **ret,
+                        sf_err *e);
 bool sf_netns_report_clean(const sf_netns_report *r);
 /* "clean", or e.g. "1 process (pid 12); 2 sockets (udp ..., tcp ...); 1 neighbour (...)". */
 char *sf_netns_report_summary(const sf_netns_report *r);
