@@ -643,8 +643,13 @@ static void *lane_loop(void *u)
         pthread_mutex_lock(&a->lock);
         while (!a->stopping) {
                 struct handout h[LANE_BATCH];
-                size_t nh = 0;
-                for (size_t i = 0; i < w->n && nh < LANE_BATCH; i++) {
+                size_t nh = 0, queued = 0, take;
+                /* An even share of what is queued: a burst's hand-outs go to every lane thread
+                 * at once instead of filling one batch while the others idle. */
+                for (size_t i = 0; i < w->n; i++)
+                        queued += w->v[i]->state == W_QUEUED;
+                take = MIN((size_t) LANE_BATCH, (queued + LANE_THREADS - 1) / LANE_THREADS);
+                for (size_t i = 0; i < w->n && nh < take; i++) {
                         struct warm_ns *x = w->v[i];
                         if (x->state != W_QUEUED)
                                 continue;
