@@ -608,7 +608,7 @@ static void build(sf_agent *a, const char *port_id)
                 log_warn_rl("warm namespace for port %s: %s (retrying)", port_id, sf_err_msg(&e));
 }
 
-#define LANE_BATCH 8   /* hand-outs per batch: small, so that the lane threads share a burst */
+#define LANE_BATCH 8   /* hand-outs per batch at most (each lane thread takes its share of a burst) */
 
 /* Is the node creating workloads? Then builds and removals wait: they would compete with the
  * workloads' start for the CPU and the kernel's locks, and the pool refills after the burst
