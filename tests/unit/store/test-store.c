@@ -1,11 +1,13 @@
 /* Unit tests: the SQLite store (src/store/store.c): open and migrations, resources (insert,
  * get, unique names and generated ones that collide, update, delete, list and count with
- * filters), revisions, the event log and its compaction, sf_store_wait, rollback, and
- * durability across close and reopen. */
+ * filters), revisions, the event log and its compaction, sf_store_wait, rollback,
+ * durability across close and reopen, and WAL checkpoints (only past a threshold, and the
+ * WAL started over by the checkpointer, not by the next request). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <pthread.h>
 
 #include "lib/log.h"
@@ -741,6 +743,73 @@ static void test_sql_helpers(void **state)
         sf_tx_abort(tx);
 }
 
+/* How many times the WAL was started over (its header's checkpoint sequence number, which
+ * each restart increments) and the application id (through a read-only connection of the
+ * test's own, which checkpoints nothing). */
+static void wal_state(const char *path, uint32_t *ret_seq, int64_t *ret_app_id)
+{
+        _cleanup_free_ char *wal = xasprintf("%s-wal", path);
+        _cleanup_close_ int fd = open(wal, O_RDONLY | O_CLOEXEC);
+        uint8_t h[32];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        assert_true(fd >= 0);
+        assert_int_equal(pread(fd, h, sizeof(h), 0), (ssize_t) sizeof(h));
+        *ret_seq = (uint32_t) h[12] << 24 | (uint32_t) h[13] << 16 | (uint32_t) h[14] << 8 | h[15];
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        *ret_app_id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+static void test_checkpoint_restart(void **state)
+{
+        struct fx *f = *state;
+        _cleanup_free_ char *big = new0(char, 16001);
+        uint32_t seq0 = 0, seq = 0;
+        int64_t app_id = -1;
+
+        /* A few small writes: below the threshold, the WAL is left alone. */
+        for (int i = 0; i < 5; i++) {
+                _cleanup_free_ char *name = xasprintf("{\"name\": \"s%d\"}", i);
+                json_decref(put(f->s, "thing", name, NULL, NULL));
+        }
+        wal_state(f->path, &seq0, &app_id);
+        usleep(600000);
+        wal_state(f->path, &seq, &app_id);
+        assert_int_equal(app_id, 0);
+        assert_int_equal(seq, seq0);
+
+        /* Past it (about 4 pages per object): checkpointed, and started over by the
+         * checkpointer's own write (which sets the application id). */
+        memset(big, 'x', 16000);
+        for (int i = 0; i < 400; i++) {
+                char name[16];
+                json_auto_t *o = NULL;
+                snprintf(name, sizeof(name), "b%d", i);
+                o = json_pack("{s:s, s:s}", "name", name, "data", big);
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                sf_tx *tx = begin(f->s);
+                if (sf_res_insert(tx, "thing", o, &(struct sf_res_cols) { 0 }, &e) < 0)
+                        fail_msg("insert: %s", sf_err_msg(&e));
+                commit(tx);
+        }
+        for (int i = 0; i < 50; i++) {
+                wal_state(f->path, &seq, &app_id);
+                if (app_id == 1397122146 && seq != seq0)
+                        break;
+                usleep(100000);
+        }
+        assert_int_equal(app_id, 1397122146); /* "SFdb" */
+        assert_int_not_equal(seq, seq0);
+        /* Nothing lost, and the next write appends to the new WAL. */
+        assert_int_equal(list(f->s, "thing", NULL, NULL), 405);
+        json_decref(put(f->s, "thing", "{\"name\": \"after\"}", NULL, NULL));
+        assert_int_equal(list(f->s, "thing", NULL, NULL), 406);
+}
+
 int main(void)
 {
         sf_log_max_level = SF_LOG_WARN;
@@ -751,6 +820,7 @@ int main(void)
                 T(test_list_filters),    T(test_events),               T(test_events_compaction),
                 T(test_wait),            T(test_abort),                T(test_reader_isolation),
                 T(test_reopen_durable),  T(test_sql_helpers),          T(test_default_name_collision),
+                T(test_checkpoint_restart),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
