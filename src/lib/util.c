@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -124,6 +125,20 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
                 return sf_err_errno(e, r, "write '%s'", path);
         }
         return 0;
+}
+
+int sf_fd_move_high(int fd)
+{
+        int h;
+        if (fd < 0)
+                return -EBADF;
+        if (fd >= FD_SETSIZE)
+                return fd;
+        h = fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+        if (h < 0)
+                return errno == EINVAL ? -EMFILE : -errno;
+        close(fd);
+        return h;
 }
 
 int sf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, sf_err *e)

@@ -29,6 +29,11 @@ int sf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 int sf_write_file_volatile(const char *path, const void *data, size_t len, mode_t mode, sf_err *e);
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
 int sf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, sf_err *e);
+/* For fds kept long and in numbers (per workload, per warm namespace): moves fd to FD_SETSIZE
+ * or above (close-on-exec), so that the low ones stay for libraries that still wait with
+ * select(), where a higher fd aborts the process (libnftables does). Returns the new fd (fd
+ * is closed), or -errno with fd untouched (-EMFILE: the open-file limit leaves no room). */
+int sf_fd_move_high(int fd);
 /* rm -rf that does not cross mount points; missing path is fine. */
 int sf_rm_rf(const char *path, sf_err *e);
 /* Parses a size such as "512Mi", "1G", "65536" into bytes. */

@@ -205,7 +205,7 @@ int sf_netns_delete(const char *path, sf_err *e)
         return 0;
 }
 
-int sf_netns_move(const char *from, const char *to, sf_err *e)
+int sf_netns_bind(const char *from, const char *to, sf_err *e)
 {
         _cleanup_free_ char *dir = NULL;
         int fd, r;
@@ -235,11 +235,18 @@ int sf_netns_move(const char *from, const char *to, sf_err *e)
                 unlink(to);
                 return sf_err_errno(e, r, "move network namespace '%s' to '%s'", from, to);
         }
+        return 0;
+}
+
+int sf_netns_move(const char *from, const char *to, sf_err *e)
+{
+        _cleanup_err_ sf_err e2 = SF_ERR_INIT;
+        int r = sf_netns_bind(from, to, e);
+        if (r < 0)
+                return r;
         /* The namespace is held by the new mount now: the old one can go. */
-        if (umount2(from, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-                log_warn("unmount '%s' after moving it: %m, ignoring", from);
-        if (unlink(from) < 0 && errno != ENOENT)
-                log_warn("remove '%s' after moving it: %m, ignoring", from);
+        if (sf_netns_delete(from, &e2) < 0)
+                log_warn("%s after moving it, ignoring", sf_err_msg(&e2));
         return 0;
 }
 

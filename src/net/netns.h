@@ -20,6 +20,10 @@ int sf_netns_create(const char *path, sf_err *e);
  * then from is unmounted and removed. The namespace itself never stops being held, so
  * nothing in it changes. Used to hand a pre-plumbed namespace to a workload. */
 int sf_netns_move(const char *from, const char *to, sf_err *e);
+/* The first half of a move: the namespace at from is bound at to as well, and stays at from
+ * until sf_netns_delete(from) (an unmount, which can take a few hundred microseconds: a
+ * caller in a hurry does it afterwards). */
+int sf_netns_bind(const char *from, const char *to, sf_err *e);
 /* Opens a namespace file (or /proc/PID/ns/net) O_RDONLY|O_CLOEXEC; returns the fd. */
 int sf_netns_open(const char *path, sf_err *e);
 /* Unmounts (MNT_DETACH) and removes path. A missing or already unmounted path is fine. The

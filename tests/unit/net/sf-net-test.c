@@ -16,6 +16,7 @@
 #include "net/neigh.h"
 #include "net/netns.h"
 #include "net/nl.h"
+#include "net/nswatch.h"
 #include "net/plumb.h"
 #include "net/route.h"
 #include "net/task-iter.h"
@@ -36,6 +37,7 @@ static int usage(void)
               "  netns-add PATH | netns-del PATH | netns-pids PATH\n"
               "  netns-thread PATH SECONDS   (one thread of this process in PATH, the others not)\n"
               "  netns-check PATH [--hold-udp] [--ignore-held]\n"
+              "  netns-watch PATH [SYSCTL...]   (arm a watch, wait for a line on stdin, say what changed)\n"
               "  bridge NAME [--mtu N] [--mac M] [--up]\n"
               "  veth NAME PEER [--peer-netns PATH] [--master BR] [--mtu N] [--mac M] [--peer-mac M] [--up]\n"
               "  vxlan NAME VNI [--local IP] [--dev IF] [--master BR] [--mtu N] [--up] [--learning]\n"
@@ -248,6 +250,50 @@ static int cmd_netns_check(int argc, char **argv, sf_err *e)
         printf("%s\nconntrack source: %s\nprocesses from: %s\n", sum,
                rep->conntrack_source ? rep->conntrack_source : "none", sf_netns_task_lister_name());
         return sf_netns_report_clean(rep) ? 0 : 3;
+}
+
+struct watch_ctx {
+        char **sysctls;
+        size_t n;
+        sf_netns_watch *w;
+        sf_err err;
+};
+
+static int open_watch(void *u)
+{
+        struct watch_ctx *c = u;
+        return sf_netns_watch_open((const char *const *) c->sysctls, c->n, &c->w, &c->err);
+}
+
+/* Opens a watch inside PATH, says "armed", waits for a line on stdin, and prints what the
+ * watch says: "unchanged" (exit 0) or what changed (exit 3). */
+static int cmd_netns_watch(int argc, char **argv, sf_err *e)
+{
+        struct watch_ctx c = { .sysctls = argv + 2, .n = argc > 2 ? (size_t) argc - 2 : 0, .err = SF_ERR_INIT };
+        _cleanup_close_ int nsfd = -EBADF;
+        _cleanup_free_ char *changed = NULL;
+        char line[64];
+        int r;
+
+        if (argc < 2)
+                return usage();
+        nsfd = sf_netns_open(argv[1], e);
+        if (nsfd < 0)
+                return fail(e);
+        r = sf_netns_run(nsfd, open_watch, &c, e);
+        if (r < 0) {
+                if (c.err.code)
+                        sf_err_move(e, &c.err);
+                return fail(e);
+        }
+        printf("armed\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin))
+                line[0] = 0;
+        changed = sf_netns_watch_changed(c.w);
+        sf_netns_watch_free(c.w);
+        printf("%s\n", changed ? changed : "unchanged");
+        return changed ? 3 : 0;
 }
 
 static int cmd_bridge(int argc, char **argv, sf_err *e)
@@ -1025,6 +1071,8 @@ int main(int argc, char **argv)
                 return cmd_netns_thread(argc, argv, &e);
         if (STREQ(cmd, "netns-check"))
                 return cmd_netns_check(argc, argv, &e);
+        if (STREQ(cmd, "netns-watch"))
+                return cmd_netns_watch(argc, argv, &e);
         if (STREQ(cmd, "bridge"))
                 return cmd_bridge(argc, argv, &e);
         if (STREQ(cmd, "veth"))
