@@ -79,17 +79,18 @@ bare_run() { # N -> wall ms until every `runc run -d` returned (the process is r
 }
 
 # Back to the starting line: no containers, the warm pool at exactly its min, every idle port
-# with a built namespace, and a quiet moment.
+# with a built and armed (watched) namespace, and a quiet moment.
 settle() {
         $SF ps -q | xargs -r $SF rm --force >/dev/null 2>&1
         for _ in $(seq 600); do [ "$(ls "$RUN/containers" | wc -l)" = 0 ] && break; sleep 0.1; done
         $SF pool resize "warm.$node" --max "$POOL_MIN" >/dev/null
         $SF pool resize "warm.$node" --max 256 >/dev/null
         for _ in $(seq 1200); do
-                local size ready
+                local size ready watched
                 size=$($SF pool show "warm.$node" -o json | jq .size)
                 ready=$(metric 'sf_warm_namespaces{state="ready"}')
-                [ "$size" = "$POOL_MIN" ] && [ "$ready" = "$POOL_MIN" ] && break
+                watched=$(metric sf_warm_namespaces_watched)
+                [ "$size" = "$POOL_MIN" ] && [ "$ready" = "$POOL_MIN" ] && [ "$watched" = "$POOL_MIN" ] && break
                 sleep 0.1
         done
         sleep 1

@@ -19,6 +19,7 @@
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -27,6 +28,7 @@
 #include "lib/util.h"
 #include "net/link.h"
 #include "net/netns.h"
+#include "net/nswatch.h"
 #include "net/plumb.h"
 
 SF_LOG_MODULE("warm");
@@ -34,11 +36,13 @@ SF_LOG_MODULE("warm");
 #define POOL_OWNER "compute:pool" /* SF_POOL_OWNER, vim/pool.h */
 #define TAKE_WAIT_MS 2000         /* a take waits this long for a namespace being built */
 #define LANE_THREADS 2            /* hand-out threads (the fast lane) */
+#define ARM_AFTER_USEC 3000000ULL /* a new namespace is armed this long after it was built */
 
 enum warm_state {
         W_WANTED,   /* to be built */
         W_BUILDING, /* the warm thread is plumbing it */
         W_READY,    /* built, fingerprinted */
+        W_ARMING,   /* ready, and the builder is arming its watch (a take waits for it) */
         W_QUEUED,   /* its port went to a new workload: to be handed out (the fast lane) */
         W_HANDING,  /* being checked and moved to the workload's namespace path */
         W_HANDED,   /* now the workload's namespace; its creation job picks it up */
@@ -54,6 +58,12 @@ struct warm_ns {
         bool claimed; /* a workload took the port cold: never build it for that workload */
         char owner[40]; /* the workload it is handed to (W_QUEUED .. W_REFUSED) */
         json_t *fingerprint;
+        /* Armed (W_READY, W_QUEUED): a watch opened inside it, after which it was checked in
+         * full; from then on the watch alone answers for it at the hand-out (see arm()). */
+        sf_netns_watch *watch;
+        bool unwatchable;  /* opening its watch failed: checked from inside at the hand-out */
+        bool arm_queued;   /* taken by owner while being armed: queued when armed */
+        uint64_t built_at; /* monotonic usec; 0 when recovered from a previous agent */
         json_t *info;   /* hand-out timings and outcome, for the workload's status */
         char *ready_at; /* when it became the workload's (RFC 3339) */
         uint64_t retry_at;
@@ -81,7 +91,8 @@ struct agent_warm {
         struct warm_ns **v;
         size_t n;
         /* statistics */
-        uint64_t built, hits, misses, dirty, removed, failed, lane, scans;
+        unsigned max_armed; /* watches allowed by the open-file limit */
+        uint64_t built, hits, misses, dirty, removed, failed, lane, scans, watched;
         double build_ms_sum, check_ms_sum;
 };
 
@@ -115,6 +126,7 @@ static void drop(struct agent_warm *w, struct warm_ns *x)
                 }
         if (x->fingerprint)
                 json_decref(x->fingerprint);
+        sf_netns_watch_free(x->watch);
         if (x->info)
                 json_decref(x->info);
         free(x->ready_at);
@@ -353,9 +365,10 @@ static char *fingerprint_diff(json_t *was, json_t *now)
 }
 
 /* Is the warm namespace of port_id exactly as it was built, and empty of state? NULL when
- * clean, else what was found (malloc'd). No lock. */
+ * clean, else what was found (malloc'd). our_fd: a socket of ours in it (its watch), or -1.
+ * No lock. */
 static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *tasks, json_t *fp_built,
-                    double *ret_ms, double *ret_fp_ms)
+                    int our_fd, double *ret_ms, double *ret_fp_ms)
 {
         _cleanup_free_ char *path = ns_path(a->warm, port_id);
         _cleanup_netns_report_ sf_netns_report *rep = NULL;
@@ -366,7 +379,7 @@ static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *task
         char *why = NULL;
 
         /* The fingerprint is taken on the check's thread, once the check found nothing. */
-        if (sf_netns_check_with(path, tasks, NULL, 0, fingerprint_inside, &fc, &rep, &e) < 0)
+        if (sf_netns_check_with(path, tasks, &our_fd, our_fd >= 0, fingerprint_inside, &fc, &rep, &e) < 0)
                 why = fc.err.code ? xasprintf("fingerprint failed: %s", sf_err_msg(&fc.err))
                                   : xasprintf("check failed: %s", sf_err_msg(&e));
         else if (!sf_netns_report_clean(rep)) {
@@ -392,8 +405,10 @@ struct handout {
         char owner[40];
         char *netns;       /* where it goes: NULL for agent_netns_path(owner) */
         json_t *fingerprint;
+        sf_netns_watch *watch; /* its watch, when armed */
         uint64_t claimed;
         /* results */
+        bool watched; /* its watch answered for it */
         char *why;
         json_t *info;
         char *ready_at;
@@ -470,19 +485,47 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
                 _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id), *fpp = fp_path(a->warm, h[i].port_id);
                 _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
                 double check_ms = 0, fp_ms = 0;
+                uint64_t t0 = sf_now_usec();
+                bool watched = false;
+                struct stat st;
                 sf_err_clear(&e);
-                h[i].why = verify(a, h[i].port_id, tasks, h[i].fingerprint, &check_ms, &fp_ms);
-                if (!h[i].why && sf_netns_move(path, netns, &e) < 0)
-                        h[i].why = xasprintf("cannot move it: %s", sf_err_msg(&e));
+                /* Armed: clean if its watch saw nothing and no process is inside. Anything
+                 * else is a reason to look from inside, which decides. */
+                if (h[i].watch && tasks && stat(path, &st) == 0) {
+                        _cleanup_free_ char *changed = sf_netns_watch_changed(h[i].watch);
+                        _cleanup_free_ pid_t *pids = NULL;
+                        size_t n_pids = 0;
+                        if (!changed && sf_netns_tasks_pids_in(tasks, &st, &pids, &n_pids) >= 0 && !n_pids)
+                                watched = true;
+                        else
+                                log_debug("warm namespace of port %s: %s; checking it from inside", h[i].port_id,
+                                          changed ? changed : "a process inside");
+                }
+                if (watched)
+                        check_ms = (sf_now_usec() - t0) / 1000.0;
+                else
+                        /* With the watch still open: its socket is ours. Closed first, it
+                         * could still be there, held for a moment by a child of this process
+                         * between its fork and its exec. */
+                        h[i].why = verify(a, h[i].port_id, tasks, h[i].fingerprint,
+                                          h[i].watch ? sf_netns_watch_fd(h[i].watch) : -1, &check_ms, &fp_ms);
+                /* Its socket has no business in the namespace the workload gets. */
+                sf_netns_watch_free(TAKE_PTR(h[i].watch));
+                if (!h[i].why) {
+                        (void) unlink(fpp); /* not a warm one any more, whatever happens next */
+                        /* At its workload's path now; still at the warm one until
+                         * handout_unbind (an unmount: not on the way to ready). */
+                        if (sf_netns_bind(path, netns, &e) < 0)
+                                h[i].why = xasprintf("cannot move it: %s", sf_err_msg(&e));
+                }
                 if (h[i].why)
                         destroy(a, h[i].port_id);
-                else
-                        (void) unlink(fpp);
                 h[i].ready_at = sf_timestamp(sf_realtime_usec());
-                h[i].info = json_pack("{s:f, s:b, s:f, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
-                                      "process_scan_shared", shared, "netns_check_ms", check_ms, "fingerprint_ms",
-                                      fp_ms, "warm_take_ms", (sf_now_usec() - h[i].claimed) / 1000.0, "warm_batch",
-                                      (int) n);
+                h[i].watched = watched;
+                h[i].info = json_pack("{s:f, s:b, s:f, s:b, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
+                                      "process_scan_shared", shared, "netns_check_ms", check_ms, "netns_watched",
+                                      watched, "fingerprint_ms", fp_ms, "warm_take_ms",
+                                      (sf_now_usec() - h[i].claimed) / 1000.0, "warm_batch", (int) n);
         }
         snapshot_put(w, snap);
 }
@@ -499,6 +542,7 @@ static void handout_done(sf_agent *a, struct handout *h, size_t n, bool lane)
                                  h[i].port_id, h[i].owner, h[i].why);
                 } else {
                         w->hits++;
+                        w->watched += h[i].watched;
                         w->lane += lane;
                         w->check_ms_sum += json_real_value(json_object_get(h[i].info, "netns_check_ms")) +
                                            json_real_value(json_object_get(h[i].info, "fingerprint_ms"));
@@ -519,11 +563,26 @@ static void handout_done(sf_agent *a, struct handout *h, size_t n, bool lane)
         pthread_cond_broadcast(&w->cond);
 }
 
+/* The second half of the hand-outs' moves: their warm paths go. No lock. */
+static void handout_unbind(sf_agent *a, struct handout *h, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                if (h[i].why)
+                        continue;
+                path = ns_path(a->warm, h[i].port_id);
+                if (sf_netns_delete(path, &e) < 0)
+                        log_warn("%s after handing it out, ignoring", sf_err_msg(&e));
+        }
+}
+
 static void handout_free(struct handout *h, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 if (h[i].fingerprint)
                         json_decref(h[i].fingerprint);
+                sf_netns_watch_free(h[i].watch);
                 if (h[i].info)
                         json_decref(h[i].info);
                 free(h[i].why);
@@ -589,6 +648,7 @@ static void build(sf_agent *a, const char *port_id)
                         x->state = W_READY;
                         x->fingerprint = json_incref(fp);
                         x->failures = 0;
+                        x->built_at = sf_now_usec();
                 }
         } else if (x) {
                 x->state = W_FAILED;
@@ -654,7 +714,8 @@ static void *lane_loop(void *u)
                         if (x->state != W_QUEUED)
                                 continue;
                         x->state = W_HANDING;
-                        h[nh] = (struct handout) { .claimed = sf_now_usec(), .fingerprint = json_incref(x->fingerprint) };
+                        h[nh] = (struct handout) { .claimed = sf_now_usec(), .fingerprint = json_incref(x->fingerprint),
+                                                   .watch = TAKE_PTR(x->watch) };
                         snprintf(h[nh].port_id, sizeof(h[nh].port_id), "%s", x->port_id);
                         snprintf(h[nh].owner, sizeof(h[nh].owner), "%s", x->owner);
                         nh++;
@@ -669,10 +730,89 @@ static void *lane_loop(void *u)
                 pthread_mutex_lock(&a->lock);
                 w->scans++;
                 handout_done(a, h, nh, true);
+                pthread_mutex_unlock(&a->lock);
+                handout_unbind(a, h, nh);
+                pthread_mutex_lock(&a->lock);
                 handout_free(h, nh);
         }
         pthread_mutex_unlock(&a->lock);
         return NULL;
+}
+
+/* ---- arming: a watch instead of a look from inside at the hand-out ---- */
+
+struct arm_ctx {
+        sf_netns_watch *watch;
+        sf_err err;
+};
+
+static int arm_inside(void *u)
+{
+        struct arm_ctx *c = u;
+        return sf_netns_watch_open(watched_sysctls, ELEMENTSOF(watched_sysctls) - 1, &c->watch, &c->err);
+}
+
+/* Arms the namespace of port_id (W_ARMING, set by the caller): opens its watch from inside,
+ * then checks it in full against a process snapshot taken after, and its fingerprint. A
+ * change before the watch was open is the check's to find; one after, the watch's. Then it
+ * is ready again (or queued, if a workload took its port meanwhile). One that fails the check
+ * is destroyed: rebuilt, or refused to the workload that took it. Lock held; released while
+ * working. */
+static void arm_one(sf_agent *a, const char *port_id)
+{
+        struct agent_warm *w = a->warm;
+        _cleanup_free_ char *path = ns_path(w, port_id), *why = NULL;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        _cleanup_close_ int fd = -EBADF;
+        struct arm_ctx c = { .err = SF_ERR_INIT };
+        struct warm_ns *x = find(w, port_id);
+        json_auto_t *fp = json_incref(x->fingerprint);
+        bool unwatchable = false, shared;
+        double ms, fp_ms;
+
+        pthread_mutex_unlock(&a->lock);
+        fd = sf_netns_open(path, &e);
+        if (fd < 0 || sf_netns_run(fd, arm_inside, &c, &e) < 0) {
+                log_warn_rl("cannot watch the warm namespace of port %s: %s (it is checked from inside when "
+                            "handed out)", port_id, c.err.code ? sf_err_msg(&c.err) : sf_err_msg(&e));
+                unwatchable = true;
+        } else {
+                struct snapshot *snap = snapshot_get(w, sf_now_usec(), &shared);
+                why = verify(a, port_id, snap->tasks, fp, sf_netns_watch_fd(c.watch), &ms, &fp_ms);
+                snapshot_put(w, snap);
+                if (why) {
+                        sf_netns_watch_free(TAKE_PTR(c.watch));
+                        log_warn("warm namespace of port %s failed its check when armed: %s; removing it", port_id,
+                                 why);
+                        destroy(a, port_id);
+                }
+        }
+        sf_err_clear(&c.err);
+        pthread_mutex_lock(&a->lock);
+        x = find(w, port_id);
+        if (!x || x->state != W_ARMING) { /* cannot be: only the builder moves it on */
+                sf_netns_watch_free(c.watch);
+                return;
+        }
+        if (why) {
+                w->dirty++;
+                if (x->fingerprint)
+                        json_decref(x->fingerprint);
+                x->fingerprint = NULL;
+                x->state = x->arm_queued ? W_REFUSED : W_WANTED;
+                if (x->arm_queued) {
+                        x->claimed = true;
+                        if (x->info)
+                                json_decref(x->info);
+                        x->info = json_pack("{s:s}", "warm_miss", "refused: not clean");
+                }
+        } else {
+                x->watch = TAKE_PTR(c.watch);
+                x->unwatchable = unwatchable;
+                x->state = x->arm_queued ? W_QUEUED : W_READY;
+        }
+        x->arm_queued = false;
+        pthread_cond_broadcast(&w->cond);
 }
 
 /* The builder: removes warm namespaces no longer wanted and builds missing ones, in FIFO
@@ -688,7 +828,8 @@ static void *build_loop(void *u)
         while (!a->stopping) {
                 uint64_t now = sf_now_usec(), next = now + 1000000;
                 char id[40] = "", orphan[40] = "";
-                bool remove = false;
+                bool remove = false, arming = false;
+                unsigned armed = 0;
                 if (creating(a)) {
                         cond_wait_until(w, &a->lock, now + 50000);
                         continue;
@@ -709,6 +850,7 @@ static void *build_loop(void *u)
                                 i--;
                         } else if (x->state == W_READY || x->state == W_FAILED) {
                                 x->state = W_REMOVING;
+                                sf_netns_watch_free(TAKE_PTR(x->watch)); /* it holds the namespace */
                                 snprintf(id, sizeof(id), "%s", x->port_id);
                                 remove = true;
                         }
@@ -730,6 +872,23 @@ static void *build_loop(void *u)
                         x->state = W_BUILDING;
                         snprintf(id, sizeof(id), "%s", x->port_id);
                 }
+                /* Nothing to build or remove: arm the ready ones, oldest first, once the kernel
+                 * has finished with them (carrier and IPv6 address events come late). */
+                for (size_t i = 0; i < w->n; i++)
+                        armed += w->v[i]->watch != NULL;
+                for (size_t i = 0; i < w->n && !*id && !*orphan && armed < w->max_armed; i++) {
+                        struct warm_ns *x = w->v[i];
+                        if (x->state != W_READY || x->watch || x->unwatchable || !x->wanted)
+                                continue;
+                        if (x->built_at && x->built_at + ARM_AFTER_USEC > now) {
+                                next = MIN(next, x->built_at + ARM_AFTER_USEC);
+                                continue;
+                        }
+                        x->state = W_ARMING;
+                        x->arm_queued = false;
+                        snprintf(id, sizeof(id), "%s", x->port_id);
+                        arming = true;
+                }
                 if (*orphan) {
                         _cleanup_free_ char *ns = agent_netns_path(a, orphan);
                         pthread_mutex_unlock(&a->lock);
@@ -739,6 +898,10 @@ static void *build_loop(void *u)
                 }
                 if (!*id) {
                         cond_wait_until(w, &a->lock, next);
+                        continue;
+                }
+                if (arming) {
+                        arm_one(a, id);
                         continue;
                 }
                 pthread_mutex_unlock(&a->lock);
@@ -823,12 +986,15 @@ void agent_warm_sync(sf_agent *a)
                                 snprintf(x->owner, sizeof(x->owner), "%s", wid);
                                 log_debug("fast lane: port %.8s queued for workload %.8s", id, wid);
                                 changed = true;
+                        } else if (x->state == W_ARMING && !x->arm_queued && STREQ(owner, "compute:container")) {
+                                x->arm_queued = true; /* the builder queues it when armed */
+                                snprintf(x->owner, sizeof(x->owner), "%s", wid);
                         }
                 }
         }
         for (size_t i = 0; i < w->n; i++)
                 if (!w->v[i]->wanted && w->v[i]->state != W_BUILDING && w->v[i]->state != W_HANDING &&
-                    w->v[i]->state != W_QUEUED && w->v[i]->state != W_REMOVING)
+                    w->v[i]->state != W_QUEUED && w->v[i]->state != W_REMOVING && w->v[i]->state != W_ARMING)
                         changed = true;
         if (changed)
                 pthread_cond_broadcast(&w->cond);
@@ -853,7 +1019,8 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
          * job fails with the cause and is retried. */
         for (;;) {
                 x = find(w, port_id);
-                if (!x || !(x->state == W_BUILDING || (x->state == W_HANDING && STREQ(x->owner, wid))))
+                if (!x || !(x->state == W_BUILDING || x->state == W_ARMING ||
+                            (x->state == W_HANDING && STREQ(x->owner, wid))))
                         break;
                 if (pthread_cond_timedwait(&w->cond, &a->lock, &deadline) == ETIMEDOUT) {
                         pthread_mutex_unlock(&a->lock);
@@ -889,7 +1056,7 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
         x->state = W_HANDING;
         snprintf(x->owner, sizeof(x->owner), "%s", wid);
         h = (struct handout) { .claimed = sf_now_usec(), .fingerprint = json_incref(x->fingerprint),
-                               .netns = xstrdup(netns) };
+                               .netns = xstrdup(netns), .watch = TAKE_PTR(x->watch) };
         snprintf(h.port_id, sizeof(h.port_id), "%s", port_id);
         snprintf(h.owner, sizeof(h.owner), "%s", wid);
         pthread_mutex_unlock(&a->lock);
@@ -900,6 +1067,7 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
         if ((x = find(w, port_id)))
                 drop(w, x);
         pthread_mutex_unlock(&a->lock);
+        handout_unbind(a, &h, 1);
         ok = !h.why;
         json_object_update(info, h.info);
         json_object_set_new(info, "warm_lane", json_false());
@@ -915,12 +1083,13 @@ static void warm_metrics(void *u, FILE *f)
 {
         sf_agent *a = u;
         struct agent_warm *w = a->warm;
-        unsigned ready = 0, building = 0, failed = 0;
+        unsigned ready = 0, building = 0, failed = 0, armed = 0;
         if (!w)
                 return;
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < w->n; i++) {
-                ready += w->v[i]->state == W_READY;
+                ready += w->v[i]->state == W_READY || w->v[i]->state == W_ARMING;
+                armed += w->v[i]->watch != NULL;
                 building += w->v[i]->state == W_BUILDING || (w->v[i]->state == W_WANTED && !w->v[i]->claimed);
                 failed += w->v[i]->state == W_FAILED;
         }
@@ -929,10 +1098,14 @@ static void warm_metrics(void *u, FILE *f)
                 "# TYPE sf_warm_namespaces gauge\n"
                 "sf_warm_namespaces{state=\"ready\"} %u\nsf_warm_namespaces{state=\"pending\"} %u\n"
                 "sf_warm_namespaces{state=\"failed\"} %u\n"
+                "# HELP sf_warm_namespaces_watched Ready namespaces armed with a watch (checked without entering them).\n"
+                "# TYPE sf_warm_namespaces_watched gauge\nsf_warm_namespaces_watched %u\n"
                 "# HELP sf_warm_takes_total Workload starts by what their first port found.\n"
                 "# TYPE sf_warm_takes_total counter\n"
                 "sf_warm_takes_total{result=\"hit\"} %" PRIu64 "\nsf_warm_takes_total{result=\"miss\"} %" PRIu64 "\n"
                 "sf_warm_takes_total{result=\"refused\"} %" PRIu64 "\n"
+                "# HELP sf_warm_watched_total Hand-outs whose clean check was their watch's answer.\n"
+                "# TYPE sf_warm_watched_total counter\nsf_warm_watched_total %" PRIu64 "\n"
                 "# HELP sf_warm_lane_total Hand-outs done by the fast lane, before a worker took the job.\n"
                 "# TYPE sf_warm_lane_total counter\nsf_warm_lane_total %" PRIu64 "\n"
                 "# HELP sf_warm_process_scans_total Process snapshots taken for hand-outs (one per batch).\n"
@@ -945,21 +1118,47 @@ static void warm_metrics(void *u, FILE *f)
                 "# TYPE sf_warm_check_ms_avg gauge\nsf_warm_check_ms_avg %.3f\n"
                 "# HELP sf_process_snapshot_info Where process snapshots come from.\n"
                 "# TYPE sf_process_snapshot_info gauge\nsf_process_snapshot_info{source=\"%s\"} 1\n",
-                ready, building, failed, w->hits, w->misses, w->dirty, w->lane, w->scans, w->built,
+                ready, building, failed, armed, w->hits, w->misses, w->dirty, w->watched, w->lane, w->scans, w->built,
                 w->built ? w->build_ms_sum / (double) w->built : 0.0,
                 w->hits ? w->check_ms_sum / (double) w->hits : 0.0,
                 STREQ(sf_netns_task_lister_name(), "/proc") ? "proc" : "bpf_task_iter");
         pthread_mutex_unlock(&a->lock);
 }
 
+/* The namespaces bound under the agent's netns directory (workloads'), as (dev, ino). */
+static struct stat *workload_namespaces(sf_agent *a, size_t *ret_n)
+{
+        _cleanup_free_ char *dir = agent_netns_path(a, "");
+        struct stat *v = NULL;
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d = opendir(dir);
+        *ret_n = 0;
+        if (!d)
+                return NULL;
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+                        continue;
+                v = xrealloc(v, sizeof(*v) * (n + 1));
+                v[n++] = st;
+        }
+        closedir(d);
+        *ret_n = n;
+        return v;
+}
+
 /* What a previous agent left: ready namespaces are kept (the reconciler drops those whose port
- * is no longer pooled here), half-built ones removed. One directory read and one link dump. */
+ * is no longer pooled here), half-built ones removed, and one handed out to a workload but
+ * still bound here too (the agent stopped between the two halves of the move) only unbound
+ * here. One directory read and one link dump. */
 static void recover(sf_agent *a)
 {
         struct agent_warm *w = a->warm;
         _cleanup_nl_ sf_nl *nl = NULL;
         sf_link_info *links = NULL;
-        size_t n_links = 0;
+        size_t n_links = 0, n_wl = 0;
+        _cleanup_free_ struct stat *wl = workload_namespaces(a, &n_wl);
         unsigned kept = 0, removed = 0;
         uint64_t t0 = sf_now_usec();
         struct stat dst;
@@ -998,6 +1197,15 @@ static void recover(sf_agent *a)
                 for (size_t i = 0; i < n_links; i++)
                         veth |= STREQ(links[i].name, host_if);
                 rec = json_load_file(fpp, 0, NULL);
+                if (mounted && !rec) {
+                        bool handed = false;
+                        for (size_t i = 0; i < n_wl && !handed; i++)
+                                handed = wl[i].st_dev == st.st_dev && wl[i].st_ino == st.st_ino;
+                        if (handed) { /* its veth is the workload's now */
+                                (void) sf_netns_delete(path, NULL);
+                                continue;
+                        }
+                }
                 if (!mounted || !veth || !rec || !json_is_array(json_object_get(rec, "fingerprint"))) {
                         destroy(a, de->d_name);
                         removed++;
@@ -1019,6 +1227,29 @@ static void recover(sf_agent *a)
                          (sf_now_usec() - t0) / 1000.0, kept, removed);
 }
 
+/* How many namespaces may be armed: each watch holds SF_NETNS_WATCH_FDS files, all at
+ * FD_SETSIZE and above (see nswatch.c). The soft open-file limit is raised to the hard one
+ * (up to 65536) first, as a daemon that needs many files does (containers get theirs from
+ * their OCI config); three quarters of what lies above FD_SETSIZE go to watches. */
+static unsigned max_watches(void)
+{
+        struct rlimit rl;
+        unsigned per = SF_NETNS_WATCH_FDS(ELEMENTSOF(watched_sysctls) - 1), n = 0;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+                struct rlimit want = { .rlim_cur = MIN(rl.rlim_max, (rlim_t) 65536), .rlim_max = rl.rlim_max };
+                if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+                        rl = want;
+        }
+        if (rl.rlim_cur > FD_SETSIZE)
+                n = (unsigned) MIN((rlim_t) 1024, (rl.rlim_cur - FD_SETSIZE) / 4 * 3 / per);
+        if (n < 64)
+                log_info("the open-file limit (%ju) leaves room for %u namespace watches: beyond them, warm "
+                         "namespaces are checked from inside when handed out", (uintmax_t) rl.rlim_cur, n);
+        return n;
+}
+
 int agent_warm_start(sf_agent *a, sf_err *e)
 {
         struct agent_warm *w = new0(struct agent_warm, 1);
@@ -1032,6 +1263,7 @@ int agent_warm_start(sf_agent *a, sf_err *e)
         pthread_condattr_destroy(&ca);
         pthread_mutex_init(&w->snap_lock, NULL);
         pthread_cond_init(&w->snap_cond, NULL);
+        w->max_armed = max_watches();
         a->warm = w;
         r = sf_mkdir_p(w->dir, 0700, e);
         if (r < 0)

@@ -1173,7 +1173,11 @@ void agent_exit_watch_add(sf_agent *a, struct lw *w)
                 else
                         w->reap_pending = true;
         } else {
-                struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+                struct epoll_event ev;
+                int high = sf_fd_move_high(fd); /* one per workload: out of select()'s way */
+                if (high >= 0)
+                        fd = high;
+                ev = (struct epoll_event) { .events = EPOLLIN, .data.fd = fd };
                 if (w->exit_fd >= 0)
                         close(w->exit_fd);
                 w->exit_fd = fd;

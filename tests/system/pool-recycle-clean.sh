@@ -5,9 +5,12 @@
 # could) leaves a listening socket, a lingering process, ARP and conntrack entries, changed
 # sysctls, a route, an extra address and an extra interface; the next workload on the same
 # port (same MAC and IP) must see none of it. Then state is planted directly in ready warm
-# namespaces (a sysctl, an address, a neighbour, an interface, a process, and a process of which
-# only one thread is inside): each must be refused by the clean check and the workload plumbed
-# afresh.
+# namespaces, once they are armed (their watch open: see src/net/nswatch.h): a sysctl, an
+# address, a neighbour, an interface, a process, and a process of which only one thread is
+# inside; each must be refused (the watch or the process snapshot sends the hand-out to the
+# full check, which refuses) and the workload plumbed afresh, while an untouched armed one is
+# handed out on its watch's word. Last, state planted while the agent is down is found when
+# the restarted agent arms the namespace: it is removed and built again.
 . "$(dirname "$0")/../lib.sh"
 need_root
 command -v runc >/dev/null || { echo "runc missing"; exit 77; }
@@ -16,6 +19,7 @@ start_sfd --pools on
 wait_for 20 "node Ready" sh -c "$NSX $SFCTL --endpoint $U node list -o json | jq -e '.[0].status.state == \"Ready\"'"
 metric() { $NSX curl -s "$U/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 warm_ready() { [ "$(metric 'sf_warm_namespaces{state="ready"}')" = "$1" ]; }
+warm_watched() { [ "$(metric sf_warm_namespaces_watched)" = "$1" ]; }
 in_ns() { local ns=$1; shift; nsenter --net="$ns" "$@"; }
 lingering=""
 on_exit '[ -n "$lingering" ] && kill $lingering 2>/dev/null'
@@ -80,8 +84,9 @@ kill "$lingering"; lingering=""
 
 note "state planted in ready warm namespaces: each is refused, the workload plumbed afresh"
 sf rm b >/dev/null || die "rm b"
-sf pool resize "$pool" --min 6 --max 6 >/dev/null || die "resize"
-wait_for 30 "6 warm namespaces" warm_ready 6
+sf pool resize "$pool" --min 7 --max 7 >/dev/null || die "resize"
+wait_for 30 "7 warm namespaces" warm_ready 7
+wait_for 30 "7 armed" warm_watched 7
 # The agent takes its process snapshots through the BPF task iterator where the kernel has
 # one (this machine's does): the planted process and thread below must be seen that way.
 if [ -r /sys/kernel/btf/vmlinux ]; then
@@ -98,29 +103,60 @@ for f in "$RUN"/warm/*.json; do
         3) in_ns "$w" ip link add sfxc type veth peer name sfxd ;;
         4) nsenter --net="$w" sleep 3600 & lingering=$! ;;
         5) "$B/tests/unit/net/sf-net-test" netns-thread "$w" 3600 >/dev/null & lingering="$lingering $!" ;;
+        6) ;; # untouched
         esac || die "plant $i"
         i=$((i + 1))
 done
-[ $i = 6 ] || die "expected 6 warm namespaces, found $i"
+[ $i = 7 ] || die "expected 7 warm namespaces, found $i"
 sleep 0.2
 refused0=$(metric 'sf_warm_takes_total{result="refused"}')
-for c in c0 c1 c2 c3 c4 c5; do
+watched0=$(metric sf_warm_watched_total)
+n_watched=0
+for c in c0 c1 c2 c3 c4 c5 c6; do
         sf run --name "$c" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run $c"
         t=$(sf container show "$c" -o json | jq -c .status.timings)
-        echo "$t" | jq -e '.warm == false and (.warm_miss | test("refused"))' >/dev/null || die "$c got a tampered namespace: $t"
+        # The seven pooled ports go first (the oldest first), in an order this test does not
+        # know: six are refused, the untouched one is handed out on its watch's word.
+        if echo "$t" | jq -e '.warm == true' >/dev/null; then
+                echo "$t" | jq -e '.netns_watched == true' >/dev/null ||
+                        die "$c: the untouched armed namespace was not handed out on its watch's word: $t"
+                n_watched=$((n_watched + 1))
+        else
+                echo "$t" | jq -e '.warm_miss | test("refused")' >/dev/null || die "$c got a tampered namespace: $t"
+        fi
         [ "$(sf exec "$c" -- cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || die "$c: ip_forward"
         sf exec "$c" -- ip addr | grep -q 10.41.0.251 && die "$c: address"
         sf exec "$c" -- ip neigh | grep -q 10.41.0.78 && die "$c: neighbour"
         [ "$(sf exec "$c" -- ip -o link | wc -l)" = 2 ] || die "$c: interfaces"
 done
+[ $n_watched = 1 ] || die "$n_watched containers got an armed namespace, expected the untouched one"
+[ "$(metric sf_warm_watched_total)" = $((watched0 + 1)) ] || die "watched hand-outs not counted"
 [ "$(metric 'sf_warm_takes_total{result="refused"}')" = $((refused0 + 6)) ] || die "refusals not counted"
 [ "$(grep -c "refused for workload .*not empty: 1 process" "$T/sfd.log")" = 2 ] ||
         die "no refusal naming the process, or the process with one thread inside, in the log"
 grep -q "refused for workload .*changed since it was built: .*ip_forward = 1" "$T/sfd.log" || die "no refusal naming the sysctl"
 kill $lingering; lingering=""
 
+note "state planted while the agent is down: found when the restarted agent arms the namespace"
+sf rm c0 c1 c2 c3 c4 c5 c6 >/dev/null || die "rm c*"
+sf pool resize "$pool" --min 2 --max 2 >/dev/null || die "resize"
+wait_for 30 "2 armed" warm_watched 2
+stop_sfd || die "unclean stop"
+f=$(ls -tr "$RUN"/warm/*.json | head -1)
+w=${f%.json}
+in_ns "$w" ip addr add 10.41.0.252/32 dev eth0 || die "plant while down"
+start_sfd --pools on
+wait_for 30 "the tampered one found when armed" grep -q "warm namespace of port .* failed its check when armed: changed since it was built: .*10.41.0.252.*removing it" "$T/sfd.log"
+wait_for 30 "2 armed again" warm_watched 2
+[ "$(metric 'sf_warm_takes_total{result="refused"}')" = 1 ] || die "the removal was not counted as a refusal"
+for c in d0 d1; do
+        sf run --name "$c" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run $c"
+        sf container show "$c" -o json | jq -e '.status.timings.warm == true' >/dev/null || die "$c not warm"
+        sf exec "$c" -- ip addr | grep -q 10.41.0.252 && die "$c got the tampered namespace"
+done
+
 note "everything goes with the network"
-sf rm peer c0 c1 c2 c3 c4 c5 >/dev/null || die "rm"
+sf rm peer d0 d1 >/dev/null || die "rm"
 sf network delete neta >/dev/null || die "network delete"
 no_leaks() { [ -z "$(leaks)" ] && [ -z "$(ls "$RUN/warm")" ]; }
 wait_for 20 "no leaks" no_leaks
