@@ -142,7 +142,7 @@ for rep in $(seq 1 "$REPS"); do
                         *)
                                 res=$(sf_run "$n" "$mode" "r$rep-$mode-$n")
                                 sum=$(echo "$res" | jq -c 'select(.summary)')
-                                echo "$res" | jq -c --argjson rep "$rep" --arg mode "$mode" --argjson n "$n" 'select(.summary | not) | {rep: $rep, mode: $mode, n: $n} + {name, ack_ms, ready_ms, running_ms, started_ms, net_ready_ms, warm: .agent.warm, network_ms: .agent.network_ms, lane: .agent.warm_lane}' >> "${OUT%.json}.detail.json"
+                                echo "$res" | jq -c --argjson rep "$rep" --arg mode "$mode" --argjson n "$n" 'select(.summary | not) | {rep: $rep, mode: $mode, n: $n} + {name, ack_ms, ready_ms, running_ms, started_ms, net_ready_ms, warm: .agent.warm, network_ms: .agent.network_ms, lane: .agent.warm_lane, watched: .agent.netns_watched, warm_take_ms: .agent.warm_take_ms}' >> "${OUT%.json}.detail.json"
                                 echo "$sum" | jq -c --argjson rep "$rep" --arg mode "$mode" --arg load "$(cut -d' ' -f1 /proc/loadavg)" --argjson busy "$cpu" '{rep: $rep, mode: $mode, n: .count, load: ($load | tonumber), busy_before: $busy} + .' >> "$OUT"
                                 echo "rep $rep n=$n $mode: $(echo "$sum" | jq -r '"all ready \(.all_ready_ms|floor) ms, started \(.all_started_ms|floor) ms, net ready p50 \(.net_ready_p50_ms) max \(.net_ready_max_ms) ms, warm \(.warm), failed \(.failed), cp calls \(.cp_cold_allocations + .cp_refill_transactions + .cp_reclaims)"')" >&2
                                 settle
