@@ -59,7 +59,7 @@ struct warm_ns {
         char owner[40]; /* the workload it is handed to (W_QUEUED .. W_REFUSED) */
         json_t *fingerprint;
         /* Armed (W_READY, W_QUEUED): a watch opened inside it, after which it was checked in
-         * full; from then on the watch alone answers for it at the hand-out (see arm()). */
+         * full; from then on the watch answers for it at the hand-out (see arm_one()). */
         sf_netns_watch *watch;
         bool unwatchable;  /* opening its watch failed: checked from inside at the hand-out */
         bool arm_queued;   /* taken by owner while being armed: queued when armed */
@@ -649,6 +649,7 @@ static void build(sf_agent *a, const char *port_id)
                         x->fingerprint = json_incref(fp);
                         x->failures = 0;
                         x->built_at = sf_now_usec();
+                        x->unwatchable = false;
                 }
         } else if (x) {
                 x->state = W_FAILED;
