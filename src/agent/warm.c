@@ -783,8 +783,6 @@ static void arm_one(sf_agent *a, const char *port_id)
                 snapshot_put(w, snap);
                 if (why) {
                         sf_netns_watch_free(TAKE_PTR(c.watch));
-                        log_warn("warm namespace of port %s failed its check when armed: %s; removing it", port_id,
-                                 why);
                         destroy(a, port_id);
                 }
         }
@@ -796,7 +794,8 @@ static void arm_one(sf_agent *a, const char *port_id)
                 return;
         }
         if (why) {
-                w->dirty++;
+                w->dirty++; /* counted before it is logged: a reader of both sees both */
+                log_warn("warm namespace of port %s failed its check when armed: %s; removed it", port_id, why);
                 if (x->fingerprint)
                         json_decref(x->fingerprint);
                 x->fingerprint = NULL;

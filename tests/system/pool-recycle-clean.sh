@@ -140,15 +140,17 @@ kill $lingering; lingering=""
 note "state planted while the agent is down: found when the restarted agent arms the namespace"
 sf rm c0 c1 c2 c3 c4 c5 c6 >/dev/null || die "rm c*"
 sf pool resize "$pool" --min 2 --max 2 >/dev/null || die "resize"
-wait_for 30 "2 armed" warm_watched 2
+# Exactly the two pooled ones on disk (the released ones removed), both armed.
+two_armed() { [ "$(ls "$RUN"/warm/*.json 2>/dev/null | wc -l)" = 2 ] && warm_watched 2; }
+wait_for 30 "2 armed, and only them" two_armed
 stop_sfd || die "unclean stop"
 f=$(ls -tr "$RUN"/warm/*.json | head -1)
 w=${f%.json}
 in_ns "$w" ip addr add 10.41.0.252/32 dev eth0 || die "plant while down"
 start_sfd --pools on
-wait_for 30 "the tampered one found when armed" grep -q "warm namespace of port .* failed its check when armed: changed since it was built: .*10.41.0.252.*removing it" "$T/sfd.log"
-wait_for 30 "2 armed again" warm_watched 2
-[ "$(metric 'sf_warm_takes_total{result="refused"}')" = 1 ] || die "the removal was not counted as a refusal"
+wait_for 30 "the tampered one found when armed" grep -q "warm namespace of port .* failed its check when armed: changed since it was built: .*10.41.0.252.*removed it" "$T/sfd.log"
+wait_for 30 "2 armed again, and only them" two_armed
+r=$(metric 'sf_warm_takes_total{result="refused"}'); [ "$r" = 1 ] || die "the removal was not counted as a refusal: $r"
 for c in d0 d1; do
         sf run --name "$c" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run $c"
         sf container show "$c" -o json | jq -e '.status.timings.warm == true' >/dev/null || die "$c not warm"
