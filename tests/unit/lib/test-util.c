@@ -1,10 +1,14 @@
-/* Unit tests: sf_parse_size, sf_uuid and sf_uuid_valid, timestamps and the file helpers
- * (src/lib/util.c). */
+/* Unit tests: sf_parse_size, sf_uuid and sf_uuid_valid, timestamps, the file helpers and
+ * sf_fd_move_high (src/lib/util.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "lib/util.h"
 
@@ -142,12 +146,48 @@ static void test_files(void **state)
         assert_int_equal(sf_rm_rf(dir, &e), 0); /* missing is fine */
 }
 
+/* Above FD_SETSIZE, close-on-exec, the old fd closed; with no room up there, -EMFILE and the
+ * fd untouched (the limit lowered in a child, which then reports). */
+static void test_fd_move_high(void **state)
+{
+        struct rlimit rl;
+        int fd, h, status;
+        pid_t pid;
+
+        assert_int_equal(sf_fd_move_high(-1), -EBADF);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        fd = open("/dev/null", O_RDONLY);
+        assert_true(fd >= 0 && fd < FD_SETSIZE);
+        if (rl.rlim_cur > FD_SETSIZE + 1) {
+                h = sf_fd_move_high(fd);
+                assert_true(h >= FD_SETSIZE);
+                assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
+                assert_true(fcntl(h, F_GETFD) & FD_CLOEXEC);
+                assert_int_equal(sf_fd_move_high(h), h); /* already there */
+                close(h);
+        } else
+                close(fd);
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct rlimit low = { .rlim_cur = 64, .rlim_max = rl.rlim_max };
+                int f = open("/dev/null", O_RDONLY);
+                if (setrlimit(RLIMIT_NOFILE, &low) < 0 || f < 0)
+                        _exit(2);
+                _exit(sf_fd_move_high(f) == -EMFILE && fcntl(f, F_GETFD) >= 0 ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size), cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_uuid_valid), cmocka_unit_test(test_timestamp),
-                cmocka_unit_test(test_files),
+                cmocka_unit_test(test_files),      cmocka_unit_test(test_fd_move_high),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
