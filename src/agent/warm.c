@@ -754,7 +754,7 @@ static int arm_inside(void *u)
 }
 
 /* Arms the namespace of port_id (W_ARMING, set by the caller): opens its watch from inside,
- * then checks it in full against a process snapshot taken after, and its fingerprint. A
+ * then checks it in full (processes from a snapshot taken just before) and its fingerprint. A
  * change before the watch was open is the check's to find; one after, the watch's. Then it
  * is ready again (or queued, if a workload took its port meanwhile). One that fails the check
  * is destroyed: rebuilt, or refused to the workload that took it. Lock held; released while
@@ -766,26 +766,31 @@ static void arm_one(sf_agent *a, const char *port_id)
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_close_ int fd = -EBADF;
         struct arm_ctx c = { .err = SF_ERR_INIT };
+        struct snapshot *snap;
         struct warm_ns *x = find(w, port_id);
         json_auto_t *fp = json_incref(x->fingerprint);
         bool unwatchable = false, shared;
         double ms, fp_ms;
 
         pthread_mutex_unlock(&a->lock);
+        /* The process snapshot first: the thread that opens the watch may still show as inside
+         * for a moment after it was joined (a thread's namespaces go after the wake-up that
+         * ends pthread_join), and would be found as a process of ours inside. Processes are
+         * not the watch's business anyway: each hand-out takes its own snapshot. */
+        snap = snapshot_get(w, sf_now_usec(), &shared);
         fd = sf_netns_open(path, &e);
         if (fd < 0 || sf_netns_run(fd, arm_inside, &c, &e) < 0) {
                 log_warn_rl("cannot watch the warm namespace of port %s: %s (it is checked from inside when "
                             "handed out)", port_id, c.err.code ? sf_err_msg(&c.err) : sf_err_msg(&e));
                 unwatchable = true;
         } else {
-                struct snapshot *snap = snapshot_get(w, sf_now_usec(), &shared);
                 why = verify(a, port_id, snap->tasks, fp, sf_netns_watch_fd(c.watch), &ms, &fp_ms);
-                snapshot_put(w, snap);
                 if (why) {
                         sf_netns_watch_free(TAKE_PTR(c.watch));
                         destroy(a, port_id);
                 }
         }
+        snapshot_put(w, snap);
         sf_err_clear(&c.err);
         pthread_mutex_lock(&a->lock);
         x = find(w, port_id);
