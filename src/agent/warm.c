@@ -889,8 +889,7 @@ static void *build_loop(void *u)
                                 next = MIN(next, x->built_at + ARM_AFTER_USEC);
                                 continue;
                         }
-                        x->state = W_ARMING;
-                        x->arm_queued = false;
+                        x->state = W_ARMING; /* arm_queued is false: arm_one leaves it so */
                         snprintf(id, sizeof(id), "%s", x->port_id);
                         arming = true;
                 }
