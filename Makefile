@@ -9,7 +9,8 @@ MESON_OPTS ?=
 # Debian packages needed to build, test and run the demo.
 PKGS = meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev \
        libmnl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev \
-       libfyaml-dev libcmocka-dev libarchive-dev libbpf-dev libssl-dev \
+       libfyaml-dev libcmocka-dev libarchive-dev libbpf-dev libssl-dev libnftables-dev \
+       uuid-dev nettle-dev \
        runc crun busybox-static iproute2 nftables iperf3 tshark curl jq gnuplot-nox \
        qemu-system-x86 qemu-utils linux-image-cloud-amd64 cpio kmod bpftool socat
 
