@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Summarises bench/boot results (JSON from run.sh) as a markdown table: per concurrency, the
 median (min-max) of the bare runtime (minimal bundle, and Superfluid's own bundle without
-network) and of Superfluid (request -> running and answering ping), the ratios, and the
-breakdown of one start (control plane, network plumbing, root filesystem, runtime)."""
+network) and of Superfluid (request -> running and answering ping) on the cold path (pools
+off) and on the warm path (a pooled port), the ratios, and the breakdown of one cold start
+(control plane, network plumbing, root filesystem, runtime)."""
 import json, statistics, sys
 
 d = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/results/boot.json"))
@@ -11,27 +12,33 @@ def mmm(v):
 print(f"Machine: {d['machine']}; {d['runc']}.\n")
 def med(v):
     return statistics.median(v) if v else float("nan")
-print("| containers at once | bare runc, minimal bundle (ms) | bare runc, Superfluid's bundle without network (ms) | Superfluid, all running + answering ping (ms) | ratio to minimal | ratio to same bundle |")
-print("|---|---|---|---|---|---|")
+print("| containers at once | bare runc, minimal bundle (ms) | bare runc, Superfluid's bundle without network (ms) | Superfluid cold (pools off), all running + answering ping (ms) | Superfluid warm (pooled ports) (ms) | cold / minimal | cold / same bundle | warm / same bundle |")
+print("|---|---|---|---|---|---|---|---|")
+def r2(a, b):
+    return f"{med(a) / med(b):.2f}" if a and b else "-"
 rows = {}
 for r in d["runs"]:
     if r.get("sequential"):
         continue
     s = [x for x in r["sf"] if x.get("summary")][0]
-    rows.setdefault(r["n"], ([], [], []))
+    rows.setdefault(r["n"], ([], [], [], []))
     rows[r["n"]][0].append(r["bare_all_us"] / 1000)
     if "same_bundle_all_us" in r:
         rows[r["n"]][1].append(r["same_bundle_all_us"] / 1000)
     rows[r["n"]][2].append(s["all_ready_ms"])
-for n, (b, sb, s) in sorted(rows.items()):
-    print(f"| {n} | {mmm(b)} | {mmm(sb) if sb else '-'} | {mmm(s)} | {med(s) / med(b):.2f} | {med(s) / med(sb):.2f} |")
+    w = [x for x in r.get("sf_warm", []) if x.get("summary")]
+    if w and not w[0]["failed"]:
+        rows[r["n"]][3].append(w[0]["all_ready_ms"])
+for n, (b, sb, s, w) in sorted(rows.items()):
+    print(f"| {n} | {mmm(b)} | {mmm(sb) if sb else '-'} | {mmm(s)} | {mmm(w) if w else '-'} | {r2(s, b)} | {r2(s, sb)} | {r2(w, sb)} |")
 seq = [r for r in d["runs"] if r.get("sequential")][0]
 bare = [x / 1000 for x in seq["bare_us"]]
 same = [x / 1000 for x in seq.get("same_bundle_us", [])]
 ready = [x["ready_ms"] for x in seq["sf"]]
-print(f"| 1, sequential x{len(ready)} | {mmm(bare)} | {mmm(same) if same else '-'} | {mmm(ready)} | {med(ready) / med(bare):.2f} | {med(ready) / med(same):.2f} |")
+wready = [x["ready_ms"] for x in seq.get("sf_warm", [])]
+print(f"| 1, sequential x{len(ready)} | {mmm(bare)} | {mmm(same) if same else '-'} | {mmm(ready)} | {mmm(wready) if wready else '-'} | {r2(ready, bare)} | {r2(ready, same)} | {r2(wready, same)} |")
 print()
-print("Breakdown of a sequential start (medians, ms):\n")
+print("Breakdown of a sequential cold start (medians, ms):\n")
 agent = [x["agent"] for x in seq["sf"]]
 net = [a["network_ms"] for a in agent]
 rootfs = [a["rootfs_ms"] for a in agent]

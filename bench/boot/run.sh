@@ -9,16 +9,21 @@
 #       its overlay root filesystem, /etc bind mounts, cgroup, sysctl, masked paths), with a new
 #       empty network namespace instead of the prepared one and no start-gate hook.
 # Needs root. Everything lives in a private network namespace and temp dirs, removed at exit.
-# The network has pools off: this is the cold path (bench/spike measures the warm one).
+# Superfluid is measured two ways: on a network with pools off (the cold path: the port is
+# allocated on request and plumbed during the runtime's work) and on a network whose port pool
+# holds POOL_MIN idle ports with their namespaces built and armed on the node before each burst
+# (the warm path, pools on as by default but sized for the burst; bench/spike varies the burst
+# around the pool's size).
 # Usage: bench/boot/run.sh [BUILD_DIR] [OUT_JSON]
-# Environment: REPS (repetitions of each burst, default 3), SFD_ARGS (extra sfd options, e.g.
-# "--workers 64").
+# Environment: REPS (repetitions of each burst, default 3), POOL_MIN (default 64), SFD_ARGS
+# (extra sfd options, e.g. "--workers 64").
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/bench/lib/same-bundle.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/boot.json}
 REPS=${REPS:-3}
+POOL_MIN=${POOL_MIN:-64}
 [ "$(id -u)" = 0 ] || { echo "bench/boot needs root" >&2; exit 1; }
 mkdir -p "$(dirname "$OUT")"
 NS=sfbench-boot-$$
@@ -43,8 +48,12 @@ for _ in $(seq 100); do [ -s "$ST/url" ] && break; sleep 0.1; done
 U=$(cat "$ST/url")
 SF="$NSX $B/src/cli/sfctl --endpoint $U"
 for _ in $(seq 100); do $SF node list -o json 2>/dev/null | jq -e '.[0].status.state=="Ready"' >/dev/null && break; sleep 0.1; done
-# the cold path: no port pools (their warm namespaces would be built in the background)
+# the cold path: no port pools; the warm path: a pool of POOL_MIN (refills of 32, up to 256)
 $SF network create bench --cidr 10.77.0.0/16 --pool off -q >/dev/null || { echo "network create failed" >&2; exit 1; }
+$SF network create warm --cidr 10.78.0.0/16 --pool-min "$POOL_MIN" --pool-max 256 --pool-batch 32 -q >/dev/null ||
+        { echo "network create (warm) failed" >&2; exit 1; }
+node=$($SF node list -o json | jq -r '.[0].name')
+metric() { $NSX curl -s "$U/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # A bare bundle: the same busybox image, `sleep 3600`, no network namespace to join.
 rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
@@ -64,11 +73,37 @@ bare_run() { # N -> wall ms for N concurrent `runc run -d`
         echo $(( (t1 - t0) / 1000 ))
 }
 
-sf_run() { # N prefix -> JSON lines
-        $NSX "$B/bench/boot/sf-boot-bench" --endpoint "$U" --network bench --count "$1" --prefix "$2" --base-ip "10.77.$3.10"
+sf_clean() { # removes every container and waits until the node is clean again
         $SF ps -q | xargs -r $SF rm --force >/dev/null 2>&1
-        # wait until the node is clean again
         for _ in $(seq 300); do [ "$(ls "$RUN/containers" | wc -l)" = 0 ] && break; sleep 0.1; done
+}
+
+sf_run() { # N prefix -> JSON lines (cold path)
+        $NSX "$B/bench/boot/sf-boot-bench" --endpoint "$U" --network bench --count "$1" --prefix "$2" --base-ip "10.77.$3.10"
+        sf_clean
+}
+
+# The warm pool back at exactly POOL_MIN idle ports, every one with its namespace built and
+# armed on the node (as bench/spike does before each burst).
+warm_settle() {
+        $SF pool resize "warm.$node" --max "$POOL_MIN" >/dev/null
+        $SF pool resize "warm.$node" --max 256 >/dev/null
+        for _ in $(seq 1200); do
+                local size ready watched
+                size=$($SF pool show "warm.$node" -o json | jq .size)
+                ready=$(metric 'sf_warm_namespaces{state="ready"}')
+                watched=$(metric sf_warm_namespaces_watched)
+                [ "$size" = "$POOL_MIN" ] && [ "$ready" = "$POOL_MIN" ] && [ "$watched" = "$POOL_MIN" ] && return 0
+                sleep 0.1
+        done
+        echo "warm pool did not settle (size $size, ready $ready, watched $watched)" >&2
+}
+
+sf_run_warm() { # N prefix -> JSON lines (warm path: addresses from the pool)
+        warm_settle
+        sleep 1
+        $NSX "$B/bench/boot/sf-boot-bench" --endpoint "$U" --network warm --count "$1" --prefix "$2"
+        sf_clean
 }
 
 echo "{\"machine\":\"$(nproc) cores, $(awk '/MemTotal/{printf "%d GiB", $2/1048576}' /proc/meminfo), $(uname -r)\",\"runc\":\"$(runc --version | head -1)\",\"runs\":[" > "$OUT"
@@ -79,19 +114,22 @@ for rep in $(seq 1 "$REPS"); do
                 b=$(bare_run "$n")
                 sb=$(same_bundle_run "$n")
                 res=$(sf_run "$n" "r$rep-n$n" $net); net=$((net + 1))
+                resw=$(sf_run_warm "$n" "w$rep-n$n")
                 [ $first = 1 ] || echo "," >> "$OUT"; first=0
-                echo "{\"rep\":$rep,\"n\":$n,\"bare_all_us\":$b,\"same_bundle_all_us\":$sb,\"sf\":[$(echo "$res" | paste -sd,)]}" >> "$OUT"
-                echo "rep $rep n=$n: bare $((b / 1000)) ms, same bundle $((sb / 1000)) ms, superfluid $(echo "$res" | jq -r 'select(.summary) | .all_ready_ms') ms (all ready)" >&2
+                echo "{\"rep\":$rep,\"n\":$n,\"bare_all_us\":$b,\"same_bundle_all_us\":$sb,\"sf\":[$(echo "$res" | paste -sd,)],\"sf_warm\":[$(echo "$resw" | paste -sd,)]}" >> "$OUT"
+                echo "rep $rep n=$n: bare $((b / 1000)) ms, same bundle $((sb / 1000)) ms, superfluid cold $(echo "$res" | jq -r 'select(.summary) | .all_ready_ms') ms, warm $(echo "$resw" | jq -r 'select(.summary) | .all_ready_ms') ms (all ready)" >&2
         done
 done
 # Sequential: 20 single starts.
-seqbare=(); seqsame=(); seqsf=()
+seqbare=(); seqsame=(); seqsf=(); seqwarm=()
 for i in $(seq 1 20); do
         seqbare+=("$(bare_run 1)")
         seqsame+=("$(same_bundle_run 1)")
         res=$(sf_run 1 "seq$i" $net); net=$((net + 1))
         seqsf+=("$(echo "$res" | jq -c 'select(.summary|not)')")
+        res=$(sf_run_warm 1 "wseq$i")
+        seqwarm+=("$(echo "$res" | jq -c 'select(.summary|not)')")
 done
-echo ",{\"sequential\":true,\"bare_us\":[$(IFS=,; echo "${seqbare[*]}")],\"same_bundle_us\":[$(IFS=,; echo "${seqsame[*]}")],\"sf\":[$(IFS=,; echo "${seqsf[*]}")]}" >> "$OUT"
+echo ",{\"sequential\":true,\"bare_us\":[$(IFS=,; echo "${seqbare[*]}")],\"same_bundle_us\":[$(IFS=,; echo "${seqsame[*]}")],\"sf\":[$(IFS=,; echo "${seqsf[*]}")],\"sf_warm\":[$(IFS=,; echo "${seqwarm[*]}")]}" >> "$OUT"
 echo "]}" >> "$OUT"
 jq . "$OUT" >/dev/null && echo "results in $OUT" >&2

@@ -1,8 +1,9 @@
 /* sf-boot-bench: times container starts through sfd, from the API request to "process running
- * and answering ping": it posts N containers at once (each on its own keep-alive connection),
- * probes each one's address with ICMP echo every 2 ms (n/10 ms above 20) from the node's
- * namespace (a peer on the same network), and follows the event stream for the Running status.
- * Prints one JSON object per container and a summary. */
+ * and answering ping": it posts N containers at once (each on its own keep-alive connection;
+ * with --base-ip at consecutive addresses from it, without at addresses the controller chooses,
+ * which lets a request take a pooled port), probes each one's address with ICMP echo every
+ * 2 ms (n/10 ms above 20) from the node's namespace (a peer on the same network), and follows
+ * the event stream for the Running status. Prints one JSON object per container and a summary. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/ip_icmp.h>
@@ -21,6 +22,7 @@ struct item {
         uint64_t t_req, t_ack, t_ping, t_running;
         json_t *timings;
         bool failed;
+        bool have_ip; /* set once ip is known: at start with --base-ip, else from the port */
 };
 
 struct ctx {
@@ -39,18 +41,38 @@ static void *create_one(void *u)
         struct item *it = u;
         _cleanup_httpc_ sf_httpc *c = NULL;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
-        json_auto_t *body = NULL, *out = NULL;
+        json_auto_t *body = NULL, *out = NULL, *port = NULL;
         if (sf_httpc_new(G->endpoint, &c, NULL) < 0)
                 return NULL;
-        body = json_pack("{s:s, s:s, s:[s,s], s:[{s:s,s:s}], s:i}", "name", it->name, "image", G->image,
-                         "command", "sleep", "3600", "networks", "network", G->network, "ip", it->ip,
-                         "stop_grace_seconds", 0);
+        if (G->base_ip)
+                body = json_pack("{s:s, s:s, s:[s,s], s:[{s:s,s:s}], s:i}", "name", it->name, "image", G->image,
+                                 "command", "sleep", "3600", "networks", "network", G->network, "ip", it->ip,
+                                 "stop_grace_seconds", 0);
+        else
+                body = json_pack("{s:s, s:s, s:[s,s], s:[s], s:i}", "name", it->name, "image", G->image,
+                                 "command", "sleep", "3600", "networks", G->network, "stop_grace_seconds", 0);
         it->t_req = sf_now_usec();
         if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
                 fprintf(stderr, "create %s: %s\n", it->name, sf_err_msg(&e));
                 it->failed = true;
         }
         it->t_ack = sf_now_usec();
+        if (it->failed || G->base_ip)
+                return NULL;
+        /* The address the controller chose (a read, not a control-plane write). */
+        {
+                _cleanup_free_ char *path = xasprintf("/v1/ports/%s",
+                                                      json_string_value(json_array_get(json_object_get(out, "port_ids"), 0)));
+                if (sf_httpc_call(c, "GET", path, NULL, &port, &e) < 0) {
+                        fprintf(stderr, "port of %s: %s\n", it->name, sf_err_msg(&e));
+                        it->failed = true;
+                        return NULL;
+                }
+                snprintf(it->ip, sizeof(it->ip), "%s",
+                         json_string_value(json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0),
+                                                           "ip_address")) ?: "");
+                __atomic_store_n(&it->have_ip, true, __ATOMIC_RELEASE);
+        }
         return NULL;
 }
 
@@ -88,7 +110,7 @@ static void *pinger(void *u)
                         struct item *it = &x->items[i];
                         struct icmphdr h = { .type = ICMP_ECHO };
                         struct sockaddr_in to = { .sin_family = AF_INET };
-                        if (it->t_ping || !it->t_req)
+                        if (it->t_ping || !it->t_req || !__atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE))
                                 continue;
                         h.un.echo.id = htons(0x5f00);
                         h.un.echo.sequence = htons((uint16_t) i);
@@ -112,7 +134,8 @@ static void *pinger(void *u)
                                 continue;
                         inet_ntop(AF_INET, &from.sin_addr, a, sizeof(a));
                         for (int i = 0; i < x->n; i++)
-                                if (!x->items[i].t_ping && STREQ(x->items[i].ip, a)) {
+                                if (!x->items[i].t_ping && __atomic_load_n(&x->items[i].have_ip, __ATOMIC_ACQUIRE) &&
+                                    STREQ(x->items[i].ip, a)) {
                                         x->items[i].t_ping = sf_now_usec();
                                         left--;
                                 }
@@ -172,7 +195,7 @@ int main(int argc, char **argv)
         };
         struct ctx x = { .endpoint = "http://127.0.0.1:7480", .image = "busybox", .prefix = "bb", .n = 1 };
         pthread_t *th, pt, wt;
-        sf_addr base;
+        sf_addr base = {};
         int o, failed = 0;
 
         while ((o = getopt_long(argc, argv, "e:n:c:p:b:i:h", opts, NULL)) >= 0) {
@@ -184,26 +207,30 @@ int main(int argc, char **argv)
                 case 'b': x.base_ip = optarg; break;
                 case 'i': x.image = optarg; break;
                 case 'h':
-                        printf("Usage: sf-boot-bench --network NET --base-ip IP [--count N] [--prefix P] "
-                               "[--endpoint URL]\nStarts N containers at once (addresses from IP up) and "
-                               "prints request->running and request->ping times. Run it in the node's "
-                               "network namespace (it pings from there).\n");
+                        printf("Usage: sf-boot-bench --network NET [--base-ip IP] [--count N] [--prefix P] "
+                               "[--endpoint URL]\nStarts N containers at once (addresses from IP up, or "
+                               "chosen by the controller, which may take pooled ports) and prints "
+                               "request->running and request->ping times. Run it in the node's network "
+                               "namespace (it pings from there).\n");
                         return 0;
                 default: return 2;
                 }
         }
-        if (!x.network || !x.base_ip || sf_addr_parse(x.base_ip, &base) < 0 || x.n < 1 || x.n > 1000) {
-                fprintf(stderr, "sf-boot-bench: --network and --base-ip (IPv4) are required; --count 1-1000\n");
+        if (!x.network || (x.base_ip && sf_addr_parse(x.base_ip, &base) < 0) || x.n < 1 || x.n > 1000) {
+                fprintf(stderr, "sf-boot-bench: --network is required, --base-ip must be IPv4, --count 1-1000\n");
                 return 2;
         }
         sf_httpc_global_init();
         G = &x;
         x.items = new0(struct item, x.n);
         for (int i = 0; i < x.n; i++) {
-                sf_addr a = sf_addr_from_u128(AF_INET, sf_addr_to_u128(&base) + i);
                 x.items[i].idx = i;
                 snprintf(x.items[i].name, sizeof(x.items[i].name), "%s-%d", x.prefix, i);
-                sf_addr_fmt(&a, x.items[i].ip);
+                if (x.base_ip) {
+                        sf_addr a = sf_addr_from_u128(AF_INET, sf_addr_to_u128(&base) + i);
+                        sf_addr_fmt(&a, x.items[i].ip);
+                        x.items[i].have_ip = true;
+                }
         }
         {
                 _cleanup_httpc_ sf_httpc *c = NULL;
