@@ -80,7 +80,7 @@ static void usage(FILE *f)
                 "  --control-nice N    nice value (-20 to 0) of the threads that handle API requests\n"
                 "                      and of the agent's threads: above the runtimes a burst of\n"
                 "                      starts saturates the CPU with; processes sfd starts keep\n"
-                "                      the default priority (default: -10; 0: leave them all)\n"
+                "                      the default priority (default: -20; 0: leave them all)\n"
                 "  --ns-cidr-pool CIDR controller: virtual links of NS instances without a CIDR get\n"
                 "                      a /24 of this pool (default: 10.100.0.0/16)\n"
                 "\n"
@@ -399,7 +399,7 @@ static int lock_state_dir(const char *dir, sf_err *e)
 int main(int argc, char **argv)
 {
         struct config c = { .role = ROLE_ALL, .state_dir = DEFAULT_STATE_DIR, .pools = { .enabled = true },
-                            .control_nice = -10 };
+                            .control_nice = -20 };
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_store_ sf_store *store = NULL;
         _cleanup_free_ char *db = NULL;
