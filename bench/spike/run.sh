@@ -10,8 +10,10 @@
 #           (bench/lib/same-bundle.sh: the agent's config.json, its overlay root filesystem,
 #           /etc bind mounts and cgroup; a new empty network namespace; no start-gate hook).
 # Measured: request -> all running (and reachable by ping from the node for warm/cold);
-# network-ready latency (status.network_ready_at - status.requested_at); the calls to the
-# network control plane during the burst. Results: JSON lines in OUT, a table on stdout, and
+# network-ready latency (the client's request -> status.network_ready_at); the calls to the
+# network control plane during the burst. Each request goes on its own connection, opened
+# before the burst starts (sf-spike-bench --connected), as a controller or an API client that
+# keeps its connection does. Results: JSON lines in OUT, a table on stdout, and
 # a plot (gnuplot) at docs/spike.png.
 # Needs root. Everything lives in a private network namespace and temp dirs, removed at exit.
 # Usage: bench/spike/run.sh [BUILD_DIR] [OUT_JSON]    (env: REPS=2, BURSTS="1 5 ...")
@@ -113,7 +115,7 @@ quiet() {
 }
 
 sf_run() { # N network prefix -> JSON lines
-        $NSX "$B/bench/spike/sf-spike-bench" --endpoint "$U" --network "$2" --count "$1" --prefix "$3"
+        $NSX "$B/bench/spike/sf-spike-bench" --endpoint "$U" --network "$2" --count "$1" --prefix "$3" --connected
 }
 
 : > "${OUT%.json}.detail.json"

@@ -1,7 +1,7 @@
 /* sf-spike-bench: one burst of N containers posted at once (each on its own connection), with
  * addresses chosen by the controller (so port pools apply), timed from its API request to
  * "process running and answering ping from the node". Also reports, per container, when its
- * network namespace was ready (status.network_ready_at - status.requested_at) and whether it
+ * network namespace was ready (status.network_ready_at - the request's time) and whether it
  * came from the node's warm pool; and for the burst, the calls made to the network control
  * plane (from the controller's /metrics and its event log). Prints one JSON object per
  * container and a summary. Run it in the node's network namespace (it pings from there). */
@@ -36,6 +36,8 @@ struct ctx {
         int64_t rev0;
         volatile int running_seen;
         volatile bool acks_done;
+        bool connected;          /* --connected: each connection opened before the burst */
+        pthread_barrier_t ready; /* with --connected: every connection open */
 };
 
 static struct ctx *G;
@@ -65,11 +67,24 @@ static void *create_one(void *u)
         _cleanup_httpc_ sf_httpc *c = NULL;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         json_auto_t *body = NULL, *out = NULL, *port = NULL;
-        if (sf_httpc_new(G->endpoint, &c, NULL) < 0)
+        if (sf_httpc_new(G->endpoint, &c, NULL) < 0) {
+                it->failed = true;
+                if (G->connected)
+                        pthread_barrier_wait(&G->ready);
                 return NULL;
+        }
         sf_httpc_set_timeout(c, 120000);
         body = json_pack("{s:s, s:s, s:[s,s], s:[s], s:i}", "name", it->name, "image", G->image, "command",
                          "sleep", "3600", "networks", G->network, "stop_grace_seconds", 0);
+        if (G->connected) {
+                /* A client that holds its connection open (a controller, an operator's
+                 * client): the TCP handshake and the server's connection thread are not part
+                 * of the request. Every thread connects, then the burst goes at once. */
+                json_auto_t *h = NULL;
+                if (sf_httpc_call(c, "GET", "/healthz", NULL, &h, &e) < 0)
+                        fprintf(stderr, "connect %s: %s\n", it->name, sf_err_msg(&e));
+                pthread_barrier_wait(&G->ready);
+        }
         it->t_req = sf_now_usec();
         it->t_req_rt = (int64_t) sf_realtime_usec();
         if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
@@ -290,8 +305,8 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
                 { "endpoint", required_argument, NULL, 'e' }, { "network", required_argument, NULL, 'n' },
                 { "count", required_argument, NULL, 'c' },    { "prefix", required_argument, NULL, 'p' },
-                { "image", required_argument, NULL, 'i' },    { "help", no_argument, NULL, 'h' },
-                {},
+                { "image", required_argument, NULL, 'i' },    { "connected", no_argument, NULL, 'C' },
+                { "help", no_argument, NULL, 'h' },           {},
         };
         struct ctx x = { .endpoint = "http://127.0.0.1:7480", .image = "busybox", .prefix = "sp", .n = 1 };
         struct counters c0 = { 0 }, c1 = { 0 };
@@ -299,17 +314,19 @@ int main(int argc, char **argv)
         int o, failed = 0, warm = 0, dup = 0;
         uint64_t t_end;
 
-        while ((o = getopt_long(argc, argv, "e:n:c:p:i:h", opts, NULL)) >= 0) {
+        while ((o = getopt_long(argc, argv, "e:n:c:p:i:Ch", opts, NULL)) >= 0) {
                 switch (o) {
                 case 'e': x.endpoint = optarg; break;
                 case 'n': x.network = optarg; break;
                 case 'c': x.n = (int) strtol(optarg, NULL, 10); break;
                 case 'p': x.prefix = optarg; break;
                 case 'i': x.image = optarg; break;
+                case 'C': x.connected = true; break;
                 case 'h':
-                        printf("Usage: sf-spike-bench --network NET [--count N] [--prefix P] [--endpoint URL]\n"
+                        printf("Usage: sf-spike-bench --network NET [--count N] [--prefix P] [--endpoint URL] [--connected]\n"
                                "Starts N containers at once on NET (addresses chosen by the controller) and prints\n"
-                               "per-container and summary timings. Run it in the node's network namespace.\n");
+                               "per-container and summary timings. Run it in the node's network namespace.\n"
+                               "--connected: each request goes on a connection opened before the burst.\n");
                         return 0;
                 default: return 2;
                 }
@@ -336,6 +353,8 @@ int main(int argc, char **argv)
         pthread_create(&wt, NULL, watcher, &x);
         pthread_create(&pt, NULL, pinger, &x);
         th = new0(pthread_t, x.n);
+        if (x.connected)
+                pthread_barrier_init(&x.ready, NULL, (unsigned) x.n);
         for (int i = 0; i < x.n; i++)
                 pthread_create(&th[i], NULL, create_one, &x.items[i]);
         for (int i = 0; i < x.n; i++)
