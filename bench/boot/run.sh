@@ -20,6 +20,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/bench/lib/same-bundle.sh"
+. "$top/bench/lib/warm-pool.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/boot.json}
 REPS=${REPS:-3}
@@ -53,7 +54,6 @@ $SF network create bench --cidr 10.77.0.0/16 --pool off -q >/dev/null || { echo 
 $SF network create warm --cidr 10.78.0.0/16 --pool-min "$POOL_MIN" --pool-max 256 --pool-batch 32 -q >/dev/null ||
         { echo "network create (warm) failed" >&2; exit 1; }
 node=$($SF node list -o json | jq -r '.[0].name')
-metric() { $NSX curl -s "$U/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # A bare bundle: the same busybox image, `sleep 3600`, no network namespace to join.
 rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
@@ -83,24 +83,9 @@ sf_run() { # N prefix -> JSON lines (cold path)
         sf_clean
 }
 
-# The warm pool back at exactly POOL_MIN idle ports, every one with its namespace built and
-# armed on the node (as bench/spike does before each burst).
-warm_settle() {
-        $SF pool resize "warm.$node" --max "$POOL_MIN" >/dev/null
-        $SF pool resize "warm.$node" --max 256 >/dev/null
-        for _ in $(seq 1200); do
-                local size ready watched
-                size=$($SF pool show "warm.$node" -o json | jq .size)
-                ready=$(metric 'sf_warm_namespaces{state="ready"}')
-                watched=$(metric sf_warm_namespaces_watched)
-                [ "$size" = "$POOL_MIN" ] && [ "$ready" = "$POOL_MIN" ] && [ "$watched" = "$POOL_MIN" ] && return 0
-                sleep 0.1
-        done
-        echo "warm pool did not settle (size $size, ready $ready, watched $watched)" >&2
-}
-
 sf_run_warm() { # N prefix -> JSON lines (warm path: addresses from the pool)
-        warm_settle
+        # the pool back at exactly POOL_MIN idle ports, each namespace built and armed
+        warm_pool_settle "$SF" "$NSX curl -s $U/metrics" "warm.$node" "$POOL_MIN" 256
         sleep 1
         $NSX "$B/bench/boot/sf-boot-bench" --endpoint "$U" --network warm --count "$1" --prefix "$2"
         sf_clean

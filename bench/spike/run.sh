@@ -20,6 +20,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/bench/lib/same-bundle.sh"
+. "$top/bench/lib/warm-pool.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/spike.json}
 REPS=${REPS:-2}
@@ -60,7 +61,6 @@ for _ in $(seq 100); do $SF node list -o json 2>/dev/null | jq -e '.[0].status.s
 node=$($SF node list -o json | jq -r '.[0].name')
 $SF network create warm --cidr 10.78.0.0/16 --pool-min "$POOL_MIN" --pool-max 256 --pool-batch 32 -q >/dev/null
 $SF network create cold --cidr 10.79.0.0/16 --pool off -q >/dev/null
-metric() { $NSX curl -s "$U/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # A bare bundle: the same busybox image, `sleep 3600`.
 rootfs=$(ls -d "$ST"/images/images/busybox*/rootfs)
@@ -85,16 +85,7 @@ bare_run() { # N -> wall ms until every `runc run -d` returned (the process is r
 settle() {
         $SF ps -q | xargs -r $SF rm --force >/dev/null 2>&1
         for _ in $(seq 600); do [ "$(ls "$RUN/containers" | wc -l)" = 0 ] && break; sleep 0.1; done
-        $SF pool resize "warm.$node" --max "$POOL_MIN" >/dev/null
-        $SF pool resize "warm.$node" --max 256 >/dev/null
-        for _ in $(seq 1200); do
-                local size ready watched
-                size=$($SF pool show "warm.$node" -o json | jq .size)
-                ready=$(metric 'sf_warm_namespaces{state="ready"}')
-                watched=$(metric sf_warm_namespaces_watched)
-                [ "$size" = "$POOL_MIN" ] && [ "$ready" = "$POOL_MIN" ] && [ "$watched" = "$POOL_MIN" ] && break
-                sleep 0.1
-        done
+        warm_pool_settle "$SF" "$NSX curl -s $U/metrics" "warm.$node" "$POOL_MIN" 256
         sleep 1
 }
 
