@@ -37,6 +37,46 @@ static const char *const migrations[] = {
         "  port_id TEXT PRIMARY KEY, trunk_id TEXT NOT NULL,"
         "  segmentation_id INTEGER CHECK (segmentation_id BETWEEN 1 AND 4094),"
         "  UNIQUE (trunk_id, segmentation_id)) WITHOUT ROWID",
+        /* 4: what the containers (workloads of every kind) on each node ask for, kept by
+         * triggers in the transactions that change them, so that placing a workload reads one
+         * row per node instead of parsing every workload on it (src/vim/scheduler.c). Rows
+         * whose count drops to zero stay (a node's row is one lookup either way). */
+        "CREATE TABLE node_usage ("
+        "  node TEXT PRIMARY KEY, workloads INTEGER NOT NULL,"
+        "  cpu INTEGER NOT NULL, memory INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO node_usage"
+        "  SELECT node, count(*), coalesce(sum(json_extract(body, '$.cpu')), 0),"
+        "         coalesce(sum(json_extract(body, '$.memory')), 0)"
+        "  FROM resources WHERE kind = 'container' AND node IS NOT NULL GROUP BY node;"
+        "CREATE TRIGGER node_usage_insert AFTER INSERT ON resources"
+        "  WHEN NEW.kind = 'container' AND NEW.node IS NOT NULL BEGIN"
+        "  INSERT INTO node_usage VALUES (NEW.node, 1,"
+        "    coalesce(json_extract(NEW.body, '$.cpu'), 0), coalesce(json_extract(NEW.body, '$.memory'), 0))"
+        "  ON CONFLICT (node) DO UPDATE SET workloads = workloads + 1,"
+        "    cpu = cpu + excluded.cpu, memory = memory + excluded.memory;"
+        "END;"
+        "CREATE TRIGGER node_usage_delete AFTER DELETE ON resources"
+        "  WHEN OLD.kind = 'container' AND OLD.node IS NOT NULL BEGIN"
+        "  UPDATE node_usage SET workloads = workloads - 1,"
+        "    cpu = cpu - coalesce(json_extract(OLD.body, '$.cpu'), 0),"
+        "    memory = memory - coalesce(json_extract(OLD.body, '$.memory'), 0)"
+        "  WHERE node = OLD.node;"
+        "END;"
+        /* Status reports rewrite the body often: only a new node or new limits count. */
+        "CREATE TRIGGER node_usage_update AFTER UPDATE OF node, body ON resources"
+        "  WHEN NEW.kind = 'container' AND (OLD.node IS NOT NEW.node"
+        "    OR json_extract(OLD.body, '$.cpu') IS NOT json_extract(NEW.body, '$.cpu')"
+        "    OR json_extract(OLD.body, '$.memory') IS NOT json_extract(NEW.body, '$.memory')) BEGIN"
+        "  UPDATE node_usage SET workloads = workloads - 1,"
+        "    cpu = cpu - coalesce(json_extract(OLD.body, '$.cpu'), 0),"
+        "    memory = memory - coalesce(json_extract(OLD.body, '$.memory'), 0)"
+        "  WHERE node = OLD.node;"
+        "  INSERT INTO node_usage SELECT NEW.node, 1,"
+        "    coalesce(json_extract(NEW.body, '$.cpu'), 0), coalesce(json_extract(NEW.body, '$.memory'), 0)"
+        "  WHERE NEW.node IS NOT NULL"
+        "  ON CONFLICT (node) DO UPDATE SET workloads = workloads + 1,"
+        "    cpu = cpu + excluded.cpu, memory = memory + excluded.memory;"
+        "END",
 };
 
 const char *const *sf_store_migrations(size_t *ret_n)

@@ -75,40 +75,61 @@ struct load {
         bool affinity_clash;
 };
 
-/* What the node's other containers take, summed by SQLite (JSON1) from the stored rows on
- * the (kind, node) index: no container is parsed into jansson here, so a placement costs a
- * scan of the node's rows rather than a JSON document per container (a burst of N placements
- * on one node was N^2 documents). */
+/* What the node's other containers take: one row of node_usage, which triggers keep in the
+ * transactions that change containers (store migration 4), less the workload itself if it is
+ * already there (a move's check). Only an anti-affinity label needs the node's rows, and only
+ * those of the (kind, node) index. A burst of N placements on one node costs N lookups, not
+ * N^2 documents parsed. */
 static int node_load(sf_tx *tx, json_t *node, json_t *w, struct load *ret, sf_err *e)
 {
         const char *aa = json_string_value(json_object_get(w, "anti_affinity"));
         const char *self = json_string_value(json_object_get(w, "id"));
-        _cleanup_stmt_ sqlite3_stmt *st = sf_stmt(
-                sf_tx_conn(tx),
-                "SELECT count(*), coalesce(sum(json_extract(body, '$.cpu')), 0),"
-                " coalesce(sum(json_extract(body, '$.memory')), 0),"
-                " coalesce(max(?3 IS NOT NULL AND json_type(body, '$.anti_affinity') = 'text'"
-                "              AND json_extract(body, '$.anti_affinity') = ?3), 0)"
-                " FROM resources WHERE kind = 'container' AND node = ?1"
-                " AND (?2 IS NULL OR id != ?2)",
-                e);
+        const char *nid = json_string_value(json_object_get(node, "id"));
+        sf_conn *db = sf_tx_conn(tx);
         int rc;
-        if (!st)
-                return -EIO;
-        sqlite3_bind_text(st, 1, json_string_value(json_object_get(node, "id")), -1, SQLITE_STATIC);
-        if (self)
+
+        *ret = (struct load) { 0 };
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = sf_stmt(
+                        db,
+                        "SELECT u.workloads - (s.id IS NOT NULL),"
+                        " u.cpu - coalesce(json_extract(s.body, '$.cpu'), 0),"
+                        " u.memory - coalesce(json_extract(s.body, '$.memory'), 0)"
+                        " FROM node_usage u LEFT JOIN resources s"
+                        " ON s.kind = 'container' AND s.id = ?2 AND s.node = u.node"
+                        " WHERE u.node = ?1",
+                        e);
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_text(st, 1, nid, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, self, -1, SQLITE_STATIC); /* NULL: joins nothing */
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW)
+                        *ret = (struct load) {
+                                .count = sqlite3_column_int64(st, 0),
+                                .cpu = sqlite3_column_int64(st, 1),
+                                .mem = sqlite3_column_int64(st, 2),
+                        };
+                else if (rc != SQLITE_DONE) /* DONE: no container was ever on the node */
+                        return sf_sql_err(db, rc, "node load", e);
+        }
+        if (aa) {
+                _cleanup_stmt_ sqlite3_stmt *st = sf_stmt(
+                        db,
+                        "SELECT EXISTS (SELECT 1 FROM resources WHERE kind = 'container' AND node = ?1"
+                        " AND (?2 IS NULL OR id != ?2) AND json_type(body, '$.anti_affinity') = 'text'"
+                        " AND json_extract(body, '$.anti_affinity') = ?3)",
+                        e);
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_text(st, 1, nid, -1, SQLITE_STATIC);
                 sqlite3_bind_text(st, 2, self, -1, SQLITE_STATIC);
-        if (aa)
                 sqlite3_bind_text(st, 3, aa, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return sf_sql_err(sf_tx_conn(tx), rc, "node load", e);
-        *ret = (struct load) {
-                .count = sqlite3_column_int64(st, 0),
-                .cpu = sqlite3_column_int64(st, 1),
-                .mem = sqlite3_column_int64(st, 2),
-                .affinity_clash = sqlite3_column_int(st, 3) != 0,
-        };
+                rc = sqlite3_step(st);
+                if (rc != SQLITE_ROW)
+                        return sf_sql_err(db, rc, "node anti-affinity", e);
+                ret->affinity_clash = sqlite3_column_int(st, 0) != 0;
+        }
         return 0;
 }
 

@@ -2,7 +2,8 @@
  * get, unique names and generated ones that collide, update, delete, list and count with
  * filters), revisions, the event log and its compaction, sf_store_wait, rollback,
  * durability across close and reopen, and WAL checkpoints (only past a threshold, and the
- * WAL started over by the checkpointer, not by the next request). */
+ * WAL started over by the checkpointer, not by the next request), and the per-node usage
+ * that triggers keep (migration 4). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -810,6 +811,100 @@ static void test_checkpoint_restart(void **state)
         assert_int_equal(list(f->s, "thing", NULL, NULL), 406);
 }
 
+/* node_usage (migration 4) against the sum it stands for, read from the file as committed. */
+static void assert_usage_matches(const char *path, int want_rows)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *a = NULL, *b = NULL;
+        int rows = 0, ra, rb;
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT node, workloads, cpu, memory FROM node_usage"
+                                            " WHERE workloads != 0 OR cpu != 0 OR memory != 0 ORDER BY node",
+                                            -1, &a, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT node, count(*), coalesce(sum(json_extract(body, '$.cpu')), 0),"
+                                            " coalesce(sum(json_extract(body, '$.memory')), 0) FROM resources"
+                                            " WHERE kind = 'container' AND node IS NOT NULL GROUP BY node ORDER BY node",
+                                            -1, &b, NULL),
+                         SQLITE_OK);
+        while ((ra = sqlite3_step(a)) == SQLITE_ROW) {
+                assert_int_equal(rb = sqlite3_step(b), SQLITE_ROW);
+                assert_string_equal(sqlite3_column_text(a, 0), sqlite3_column_text(b, 0));
+                for (int i = 1; i < 4; i++)
+                        assert_int_equal(sqlite3_column_int64(a, i), sqlite3_column_int64(b, i));
+                rows++;
+        }
+        assert_int_equal(ra, SQLITE_DONE);
+        assert_int_equal(sqlite3_step(b), SQLITE_DONE);
+        assert_int_equal(rows, want_rows);
+        sqlite3_finalize(a);
+        sqlite3_finalize(b);
+        sqlite3_close(db);
+}
+
+static void test_node_usage(void **state)
+{
+        struct fx *f = *state;
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        json_auto_t *a = put(f->s, "container", "{\"name\": \"a\", \"cpu\": 500, \"memory\": 1000}", NULL, "n1");
+        json_auto_t *b = put(f->s, "container", "{\"name\": \"b\", \"cpu\": 250}", NULL, "n1");
+        json_auto_t *c = put(f->s, "container", "{\"name\": \"c\", \"memory\": 64}", NULL, "n2");
+        json_decref(put(f->s, "container", "{\"name\": \"pending\", \"cpu\": 100}", NULL, NULL));
+        json_decref(put(f->s, "port", "{\"name\": \"p\", \"cpu\": 7}", NULL, "n1")); /* not a workload */
+        assert_usage_matches(f->path, 2);
+
+        /* a status report (the body changes, not the limits), a new limit, a move */
+        sf_tx *tx = begin(f->s);
+        json_object_set_new(a, "status", json_pack("{s:s}", "phase", "Running"));
+        assert_int_equal(sf_res_update(tx, "container", a, &(struct sf_res_cols) { .node = "n1" }, &e), 0);
+        json_object_set_new(b, "cpu", json_integer(300));
+        assert_int_equal(sf_res_update(tx, "container", b, &(struct sf_res_cols) { .node = "n1" }, &e), 0);
+        assert_int_equal(sf_res_update(tx, "container", c, &(struct sf_res_cols) { .node = "n1" }, &e), 0);
+        commit(tx);
+        assert_usage_matches(f->path, 1);
+
+        /* unbound, deleted; an aborted transaction changes nothing */
+        tx = begin(f->s);
+        assert_int_equal(sf_res_update(tx, "container", c, NULL, &e), 0);
+        assert_int_equal(sf_res_delete(tx, "container", str(b, "id"), &e), 0);
+        commit(tx);
+        assert_usage_matches(f->path, 1);
+        tx = begin(f->s);
+        assert_int_equal(sf_res_delete(tx, "container", str(a, "id"), &e), 0);
+        assert_int_equal(sf_res_update(tx, "container", c, &(struct sf_res_cols) { .node = "n3" }, &e), 0);
+        sf_tx_abort(tx);
+        assert_usage_matches(f->path, 1);
+
+        /* the migration fills it from the containers already there */
+        {
+                _cleanup_free_ char *p = xasprintf("%s/old.db", f->dir);
+                size_t n = 0;
+                const char *const *m = sf_store_migrations(&n);
+                sqlite3 *db = NULL;
+                sf_store *s = NULL;
+                assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+                for (size_t i = 0; i < 3; i++)
+                        assert_int_equal(sqlite3_exec(db, m[i], NULL, NULL, NULL), SQLITE_OK);
+                assert_int_equal(sqlite3_exec(db,
+                                              "PRAGMA user_version=3;"
+                                              "INSERT INTO resources VALUES ('container', 'x1', 'x1', 1, '', '', NULL, 'n1',"
+                                              "  '{\"cpu\": 100, \"memory\": 5}');"
+                                              "INSERT INTO resources VALUES ('container', 'x2', 'x2', 2, '', '', NULL, 'n1',"
+                                              "  '{\"cpu\": 20}');"
+                                              "INSERT INTO resources VALUES ('container', 'x3', 'x3', 3, '', '', NULL, 'n2', '{}');"
+                                              "INSERT INTO resources VALUES ('container', 'x4', 'x4', 4, '', '', NULL, NULL, '{}')",
+                                              NULL, NULL, NULL),
+                                 SQLITE_OK);
+                sqlite3_close(db);
+                assert_int_equal(sf_store_open(p, NULL, &s, &e), 0);
+                assert_int_equal(sf_store_schema_version(s), (int) n);
+                assert_usage_matches(p, 2);
+                sf_store_free(s);
+        }
+}
+
 int main(void)
 {
         sf_log_max_level = SF_LOG_WARN;
@@ -820,7 +915,7 @@ int main(void)
                 T(test_list_filters),    T(test_events),               T(test_events_compaction),
                 T(test_wait),            T(test_abort),                T(test_reader_isolation),
                 T(test_reopen_durable),  T(test_sql_helpers),          T(test_default_name_collision),
-                T(test_checkpoint_restart),
+                T(test_checkpoint_restart), T(test_node_usage),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
