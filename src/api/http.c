@@ -2,6 +2,7 @@
  * splitting, response building, the errno -> HTTP status table, and per-request timing. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "api/http.h"
@@ -165,14 +166,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         enum MHD_Result ret;
 
         if (!st) {
-                static __thread bool niced;
-                if (s->opts.thread_nice && !niced) {
-                        niced = true;
-                        int r = sf_thread_set_nice(s->opts.thread_nice);
-                        if (r < 0)
-                                log_debug("request thread: nice %d: %s, ignoring", s->opts.thread_nice,
-                                          strerror(-r));
-                }
                 st = new0(struct req_state, 1);
                 st->start = sf_now_usec();
                 st->req.method = method;
@@ -327,12 +320,25 @@ int sf_http_server_start(const struct sf_http_options *opts, sf_http_server **re
                 s->url = xasprintf("http://[%s]:%u", host, ntohs(in6->sin6_port));
         }
         s->fd = fd;
+        /* Linux threads inherit their creator's nice value: the listening thread gets it from
+         * this one, and each connection's thread from it, from its accept on. */
+        errno = 0;
+        int was_nice = getpriority(PRIO_PROCESS, (id_t) gettid());
+        bool niced = false;
+        if (opts->thread_nice && errno == 0) {
+                int nr = sf_thread_set_nice(opts->thread_nice);
+                if (nr < 0)
+                        log_debug("request threads: nice %d: %s, ignoring", opts->thread_nice, strerror(-nr));
+                niced = nr >= 0;
+        }
         s->mhd = MHD_start_daemon(
                 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                         MHD_USE_ERROR_LOG | MHD_USE_ITC,
                 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                 s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 600, MHD_OPTION_END);
+        if (niced)
+                (void) sf_thread_set_nice(was_nice);
         if (!s->mhd) {
                 free(s->url);
                 free(s);

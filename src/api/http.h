@@ -43,8 +43,8 @@ struct sf_http_options {
         /* Called after each request with its route label, method, status and duration. */
         void (*observe)(void *userdata, const char *route, const char *method, unsigned status,
                         uint64_t usec);
-        /* The nice value of the request threads (one per connection), set by each thread
-         * before its first request; 0 leaves them at the process's. */
+        /* The nice value of the listening thread and of the request threads (one per
+         * connection, from its accept on); 0 leaves them at the caller's. */
         int thread_nice;
 };
 

@@ -64,8 +64,9 @@ sf exec talker -- sh -c 'exit 3'; [ $? = 3 ] || die "exec should return the comm
 [ "$(sf exec talker -- hostname)" = talker ] || die "hostname"
 # sfd's request threads run at --control-nice (-20 by default), and `sfctl exec` is served by
 # one of them: neither the exec'd process nor the container's own may inherit that priority.
-mhd_nice=$(for t in /proc/$SFD_PID/task/*; do [ "$(cat "$t/comm")" = MHD-connection ] && awk '{ print $19 }' "$t/stat"; done | sort -n | head -1)
-[ "$mhd_nice" = -20 ] || die "sfd's request threads should run at nice -20, not '$mhd_nice'"
+# The listening thread too: it accepts, and each connection's thread starts with its priority.
+mhd_nice=$(for t in /proc/$SFD_PID/task/*; do case "$(cat "$t/comm")" in MHD-*) awk '{ print $19 }' "$t/stat" ;; esac; done | sort -n | uniq)
+[ "$mhd_nice" = -20 ] || die "sfd's listening and request threads should all run at nice -20, not '$mhd_nice'"
 [ "$(sf exec talker -- sh -c 'cut -d" " -f19 /proc/self/stat')" = 0 ] || die "exec'd process inherited a raised priority"
 [ "$(sf exec talker -- sh -c 'cut -d" " -f19 /proc/1/stat')" = 0 ] || die "the container's process inherited a raised priority"
 
