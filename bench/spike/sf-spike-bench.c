@@ -1,18 +1,17 @@
 /* sf-spike-bench: one burst of N containers posted at once (each on its own connection), with
  * addresses chosen by the controller (so port pools apply), timed from its API request to
- * "process running and answering ping from the node". Also reports, per container, when its
+ * "process running and answering ping from the node" (probed once it is reported Running). Also reports, per container, when its
  * network namespace was ready (status.network_ready_at - the request's time) and whether it
  * came from the node's warm pool; and for the burst, the calls made to the network control
  * plane (from the controller's /metrics and its event log). Prints one JSON object per
  * container and a summary. Run it in the node's network namespace (it pings from there). */
 #include <getopt.h>
 #include <inttypes.h>
-#include <netinet/ip_icmp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "bench/lib/probe.h"
 #include "lib/addr.h"
 #include "lib/httpc.h"
 #include "lib/util.h"
@@ -21,7 +20,7 @@ struct item {
         char name[64];
         char ip[SF_ADDR_STRLEN];
         volatile bool have_ip;
-        uint64_t t_req, t_ack, t_ping, t_running;
+        uint64_t t_req, t_ack, t_ping, t_running, t_probe;
         int64_t t_req_rt;     /* realtime usec of the request, to place the node's timestamps */
         double net_ready_ms;  /* request -> status.network_ready_at */
         double started_ms;    /* request -> status.started_at (the process runs) */
@@ -36,6 +35,7 @@ struct ctx {
         int64_t rev0;
         volatile int running_seen;
         volatile bool acks_done;
+        int icmp;                /* raw ICMP socket */
         bool connected;          /* --connected: each connection opened before the burst */
         pthread_barrier_t ready; /* with --connected: every connection open */
 };
@@ -107,70 +107,44 @@ static void *create_one(void *u)
         return NULL;
 }
 
-static uint16_t csum(const void *p, size_t n)
+static void probe(struct ctx *x, struct item *it)
 {
-        const uint16_t *w = p;
-        uint32_t s = 0;
-        for (; n > 1; n -= 2)
-                s += *w++;
-        if (n)
-                s += *(const uint8_t *) w;
-        s = (s >> 16) + (s & 0xffff);
-        s += s >> 16;
-        return (uint16_t) ~s;
+        sf_probe_send(x->icmp, it->ip, 0x5f01, (uint16_t) (it - x->items));
+        __atomic_store_n(&it->t_probe, sf_now_usec(), __ATOMIC_RELAXED);
 }
 
+/* Probes each container once it is reported Running: the watcher sends the first probe when it
+ * sees the report, this thread repeats it every 2 ms until the answer, and takes the answers.
+ * (Probing from the request on, as this benchmark did until 2026-11-26, made the node send ARP
+ * requests over the bridge for every address not plumbed yet, thousands a second in a cold
+ * burst: load on the path measured that the bare runtime baseline does not carry.) */
 static void *pinger(void *u)
 {
         struct ctx *x = u;
-        int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
         int left = x->n;
         uint64_t deadline = sf_now_usec() + 300000000ULL;
-        if (fd < 0) {
-                perror("raw socket");
-                return NULL;
-        }
         while (left > 0 && sf_now_usec() < deadline) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                uint64_t now = sf_now_usec();
+                char a[SF_ADDR_STRLEN];
                 int failed = 0;
                 for (int i = 0; i < x->n; i++) {
                         struct item *it = &x->items[i];
-                        struct icmphdr h = { .type = ICMP_ECHO };
-                        struct sockaddr_in to = { .sin_family = AF_INET };
-                        failed += it->failed;
-                        if (it->t_ping || !__atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE))
-                                continue;
-                        h.un.echo.id = htons(0x5f01);
-                        h.un.echo.sequence = htons((uint16_t) i);
-                        h.checksum = csum(&h, sizeof(h));
-                        inet_pton(AF_INET, it->ip, &to.sin_addr);
-                        sendto(fd, &h, sizeof(h), MSG_DONTWAIT, (struct sockaddr *) &to, sizeof(to));
+                        failed += it->failed && !it->t_ping;
+                        if (!it->t_ping && __atomic_load_n(&it->t_running, __ATOMIC_ACQUIRE) &&
+                            __atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE) &&
+                            now >= __atomic_load_n(&it->t_probe, __ATOMIC_RELAXED) + 2000)
+                                probe(x, it);
                 }
                 if (x->acks_done && failed >= left)
                         break;
-                while (poll(&pfd, 1, 2) > 0) {
-                        uint8_t buf[256];
-                        struct sockaddr_in from;
-                        socklen_t fl = sizeof(from);
-                        ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
-                        struct icmphdr *h;
-                        size_t ihl;
-                        char a[SF_ADDR_STRLEN];
-                        if (r < 20)
-                                break;
-                        ihl = (buf[0] & 0xf) * 4;
-                        h = (struct icmphdr *) (buf + ihl);
-                        if ((size_t) r < ihl + sizeof(*h) || h->type != ICMP_ECHOREPLY)
-                                continue;
-                        inet_ntop(AF_INET, &from.sin_addr, a, sizeof(a));
+                while (sf_probe_recv(x->icmp, 2, a) > 0)
                         for (int i = 0; i < x->n; i++)
-                                if (!x->items[i].t_ping && x->items[i].have_ip && STREQ(x->items[i].ip, a)) {
+                                if (!x->items[i].t_ping && __atomic_load_n(&x->items[i].have_ip, __ATOMIC_ACQUIRE) &&
+                                    STREQ(x->items[i].ip, a)) {
                                         x->items[i].t_ping = sf_now_usec();
                                         left--;
                                 }
-                }
         }
-        close(fd);
         return NULL;
 }
 
@@ -209,11 +183,13 @@ static void *watcher(void *u)
                                 if (STREQ(phase, "Running")) {
                                         int64_t nr = parse_ts(json_string_value(json_object_get(st, "network_ready_at")));
                                         int64_t sa = parse_ts(json_string_value(json_object_get(st, "started_at")));
-                                        it->t_running = sf_now_usec();
                                         it->timings = json_incref(json_object_get(st, "timings"));
                                         /* Same machine, same clock: from the client's request. */
                                         it->net_ready_ms = nr > 0 && it->t_req_rt ? (nr - it->t_req_rt) / 1000.0 : -1;
                                         it->started_ms = sa > 0 && it->t_req_rt ? (sa - it->t_req_rt) / 1000.0 : -1;
+                                        __atomic_store_n(&it->t_running, sf_now_usec(), __ATOMIC_RELEASE);
+                                        if (__atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE))
+                                                probe(x, it);
                                         x->running_seen++;
                                 } else if (STREQ(phase, "Failed")) {
                                         it->failed = true;
@@ -348,6 +324,11 @@ int main(int argc, char **argv)
                         return 1;
                 }
                 x.rev0 = json_integer_value(json_object_get(h, "revision"));
+        }
+        x.icmp = sf_probe_open();
+        if (x.icmp < 0) {
+                fprintf(stderr, "sf-spike-bench: raw ICMP socket: %s\n", strerror(-x.icmp));
+                return 1;
         }
         counters_read(x.endpoint, &c0);
         pthread_create(&wt, NULL, watcher, &x);
