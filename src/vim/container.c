@@ -233,22 +233,18 @@ static int check_networks(json_t *in, json_t **ret, sf_err *e)
 /* An image that no node has is a mistake in the request, not a placement problem: images are
  * imported into node stores, never pulled, so waiting would not help. Only decided when every
  * node reports its images. */
-static int check_image_known(sf_tx *tx, json_t *w, sf_err *e)
+static int check_image_known(json_t *nodes, json_t *w, sf_err *e)
 {
-        json_auto_t *nodes = NULL, *have = json_array();
+        json_auto_t *have = json_array();
         const char *kind = json_string_value(json_object_get(w, "kind"));
         const char *img = json_string_value(json_object_get(w, "image"));
         const char *key = STREQ(kind, "vm") ? "vm_images" : "images";
         _cleanup_free_ char *want = NULL, *list = xstrdup("");
         json_t *n, *x;
         size_t i, j;
-        sf_rd rd;
-        int r;
 
-        sf_rd_from_tx(tx, &rd);
-        r = sf_res_list(&rd, "node", NULL, &nodes, e);
-        if (r < 0 || json_array_size(nodes) == 0)
-                return r;
+        if (json_array_size(nodes) == 0)
+                return 0;
         want = strchr(img, ':') && (!strrchr(img, '/') || strrchr(img, ':') > strrchr(img, '/'))
                        ? xstrdup(img)
                        : xasprintf("%s:latest", img);
@@ -360,7 +356,7 @@ static int check_kind_fields(json_t *in, const char *kind, const char **ret_user
 static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_err *e)
 {
         sf_vim *v = ctx;
-        json_auto_t *obj = json_object(), *nets = NULL, *port_ids = json_array(), *status = NULL;
+        json_auto_t *obj = json_object(), *nets = NULL, *port_ids = json_array(), *status = NULL, *nodes = NULL;
         json_t *cmd = NULL, *env = NULL, *files = NULL, *ports = NULL, *sel = NULL, *x;
         const char *image = NULL, *workdir = NULL, *hostname = NULL, *restart = "never",
                    *node = NULL, *site = NULL, *runtime = NULL, *kind = "container", *aa = NULL,
@@ -374,6 +370,7 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         _cleanup_free_ char *node_id = NULL, *reason = NULL, *parent_vm = NULL;
         const char *cid;
         size_t i;
+        sf_rd rd;
         int r;
 
         r = sf_json_only(in, container_create_keys, e);
@@ -490,7 +487,12 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         json_object_set_new(obj, "nested_mode", STREQ(kind, "vm") && nmode ? json_string(nmode) : json_null());
         json_object_set_new(obj, "nested", json_null());
 
-        r = check_image_known(tx, obj, e);
+        /* The nodes, read once for the image check and the placement. */
+        sf_rd_from_tx(tx, &rd);
+        r = sf_res_list(&rd, "node", NULL, &nodes, e);
+        if (r < 0)
+                return r;
+        r = check_image_known(nodes, obj, e);
         if (r < 0)
                 return r;
         /* A container in a VM (nested.c): named by host_vm, or by a node that is a VM's. */
@@ -536,7 +538,7 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                         return sf_err_set(e, -ENOSPC, "node", "%s", reason);
                 node_id = xstrdup(json_string_value(json_object_get(n, "id")));
         } else {
-                r = sf_sched_pick(v, tx, obj, &node_id, &reason, e);
+                r = sf_sched_pick(v, tx, obj, nodes, &node_id, &reason, e);
                 if (r < 0)
                         return r;
         }

@@ -111,7 +111,7 @@ static int evict(sf_vim *v, json_t *node, uint64_t silent_ms, sf_err *e)
                 } else {
                         /* Place it as if new, but never back on the failed node. */
                         json_object_set_new(c, "node_id", json_null());
-                        r = sf_sched_pick(v, tx, c, &target, &reason, e);
+                        r = sf_sched_pick(v, tx, c, NULL, &target, &reason, e);
                         if (r < 0)
                                 return r;
                         if (!target || STREQ(target, nid)) {

@@ -728,7 +728,7 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *w, json_t *in, json_t **re
                 json_object_set(probe, "site", json_object_get(site, "name"));
                 json_object_set_new(probe, "node_id", json_null());
                 json_object_del(probe, "node_selector");
-                r = sf_sched_pick(v, tx, probe, &target, &reason, e);
+                r = sf_sched_pick(v, tx, probe, NULL, &target, &reason, e);
                 if (r < 0)
                         return r;
                 if (!target)

@@ -245,9 +245,11 @@ int sf_sched_check_node(sf_vim *v, sf_tx *tx, json_t *w, json_t *node, char **re
         return 0;
 }
 
-int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *w, char **ret_node, char **ret_reason, sf_err *e)
+int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *w, json_t *given, char **ret_node, char **ret_reason,
+                  sf_err *e)
 {
-        json_auto_t *nodes = NULL;
+        json_auto_t *listed = NULL;
+        json_t *nodes = given;
         unsigned counts[N_MISFIT] = { 0 };
         const char *site = json_string_value(json_object_get(w, "site"));
         json_t *best = NULL, *n;
@@ -256,10 +258,13 @@ int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *w, char **ret_node, char **ret_r
         sf_rd rd;
         int r;
 
-        sf_rd_from_tx(tx, &rd);
-        r = sf_res_list(&rd, "node", NULL, &nodes, e);
-        if (r < 0)
-                return r;
+        if (!nodes) {
+                sf_rd_from_tx(tx, &rd);
+                r = sf_res_list(&rd, "node", NULL, &listed, e);
+                if (r < 0)
+                        return r;
+                nodes = listed;
+        }
         json_array_foreach(nodes, i, n) {
                 struct load l = { 0 };
                 enum misfit m = node_fits(tx, w, n, &l, e);
@@ -343,7 +348,7 @@ static int retry_pending(sf_vim *v, sf_err *e)
                 json_t *st = json_object_get(c, "status");
                 if (!json_is_null(json_object_get(c, "node_id")) || json_is_true(json_object_get(c, "deleting")))
                         continue;
-                r = sf_sched_pick(v, tx, c, &node, &reason, e);
+                r = sf_sched_pick(v, tx, c, NULL, &node, &reason, e);
                 if (r < 0)
                         return r;
                 if (node) {

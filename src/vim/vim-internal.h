@@ -60,8 +60,9 @@ int sf_vim_move_start(sf_vim *v, sf_store *s, json_t *workload, json_t *in, json
 void sf_vim_moves_wait(sf_vim *v);
 
 /* scheduler.c */
-int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *workload, char **ret_node_id, char **ret_reason,
-                  sf_err *e);
+/* nodes: the node list if the caller has it (read in tx), or NULL to read it here. */
+int sf_sched_pick(sf_vim *v, sf_tx *tx, json_t *workload, json_t *nodes, char **ret_node_id,
+                  char **ret_reason, sf_err *e);
 int sf_sched_check_node(sf_vim *v, sf_tx *tx, json_t *workload, json_t *node, char **ret_reason,
                         sf_err *e);
 int sf_sched_start(sf_vim *v, sf_err *e);
