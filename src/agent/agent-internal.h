@@ -104,6 +104,8 @@ struct sf_agent {
         pthread_mutex_t dp_lock;   /* dataplane changes (bridges, policy) */
         char *nft_applied;         /* the policy ruleset last applied */
         json_t *dp_key;            /* the inputs of the last data plane sync */
+        json_t *dp_last;           /* agent_dp_desired() as of the cache at dp_gen_built */
+        uint64_t dp_gen, dp_gen_built; /* dp_gen: changes of the kinds the data plane reads */
         json_t *bridge_used;       /* bridge name -> monotonic usec it was last in use */
         uint64_t dp_synced;        /* monotonic usec of that sync */
         json_t *features;

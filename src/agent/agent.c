@@ -223,6 +223,8 @@ void sf_agent_stop(sf_agent *a)
                 json_decref(a->features);
         if (a->dp_key)
                 json_decref(a->dp_key);
+        if (a->dp_last)
+                json_decref(a->dp_last);
         if (a->bridge_used)
                 json_decref(a->bridge_used);
         free(a->workers);

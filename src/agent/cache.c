@@ -58,6 +58,7 @@ static int relist(sf_agent *a, sf_httpc *http, sf_err *e)
         a->cache = json_incref(fresh);
         a->revision = rev;
         a->synced = true;
+        a->dp_gen++;
         agent_wake(a);
         pthread_mutex_unlock(&a->lock);
         log_debug("listed desired state at revision %" PRId64, rev);
@@ -75,6 +76,10 @@ static void apply(sf_agent *a, json_t *events)
                 json_t *map = json_object_get(a->cache, kind);
                 if (!map || !type || !id)
                         continue;
+                /* The data plane (agent_dp_desired) reads every kind; containers only for the
+                 * backends of services. */
+                if (!STREQ(kind, "container") || json_object_size(json_object_get(a->cache, "service")) > 0)
+                        a->dp_gen++;
                 if (STREQ(type, "deleted"))
                         json_object_del(map, id);
                 else

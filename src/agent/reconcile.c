@@ -290,8 +290,15 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
          * sit on the guest's NIC (workload.c). */
         if (!a->o.nested_mode)
                 agent_warm_sync(a);
-        /* What the data plane of this node must look like (networks, overlay, policy). */
-        dp = agent_dp_desired(a);
+        /* What the data plane of this node must look like (networks, overlay, policy): built
+         * again only when a kind it reads changed (most events of a burst are containers'). */
+        if (!a->dp_last || a->dp_gen != a->dp_gen_built) {
+                if (a->dp_last)
+                        json_decref(a->dp_last);
+                a->dp_last = agent_dp_desired(a);
+                a->dp_gen_built = a->dp_gen;
+        }
+        dp = json_incref(a->dp_last);
         /* Status reports: only what changed since the last one. */
         for (size_t i = 0; i < a->n_lws; i++) {
                 struct lw *w = a->lws[i];
@@ -331,7 +338,8 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
                 if (a->o.nested_mode)
                         ;
-                else if (!a->dp_key || !json_equal(dp, a->dp_key) || now - a->dp_synced > 30000000ULL) {
+                else if (!a->dp_key || (dp != a->dp_key && !json_equal(dp, a->dp_key)) ||
+                         now - a->dp_synced > 30000000ULL) {
                         if (agent_dp_sync(a, dp, &e) < 0)
                                 log_warn("data plane: %s", sf_err_msg(&e));
                         else {

@@ -19,6 +19,7 @@
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <sys/resource.h>
+#include <search.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -90,6 +91,7 @@ struct agent_warm {
         pthread_cond_t cond; /* with a->lock: state changes */
         struct warm_ns **v;
         size_t n;
+        void *index; /* v's entries by port id (tsearch): the event path looks ports up */
         /* statistics */
         unsigned max_armed; /* watches allowed by the open-file limit */
         uint64_t built, hits, misses, dirty, removed, failed, lane, scans, watched;
@@ -98,12 +100,17 @@ struct agent_warm {
 
 /* ---- bookkeeping (a->lock held) ---- */
 
+static int by_port(const void *x, const void *y)
+{
+        return strcmp(((const struct warm_ns *) x)->port_id, ((const struct warm_ns *) y)->port_id);
+}
+
 static struct warm_ns *find(struct agent_warm *w, const char *port_id)
 {
-        for (size_t i = 0; i < w->n; i++)
-                if (STREQ(w->v[i]->port_id, port_id))
-                        return w->v[i];
-        return NULL;
+        struct warm_ns key, **hit;
+        snprintf(key.port_id, sizeof(key.port_id), "%s", port_id);
+        hit = tfind(&key, &w->index, by_port);
+        return hit ? *hit : NULL;
 }
 
 static struct warm_ns *add(struct agent_warm *w, const char *port_id, enum warm_state st)
@@ -113,6 +120,8 @@ static struct warm_ns *add(struct agent_warm *w, const char *port_id, enum warm_
         x->state = st;
         w->v = xrealloc(w->v, sizeof(*w->v) * (w->n + 1));
         w->v[w->n++] = x;
+        if (!tsearch(x, &w->index, by_port))
+                sf_oom();
         return x;
 }
 
@@ -124,6 +133,7 @@ static void drop(struct agent_warm *w, struct warm_ns *x)
                         w->n--;
                         break;
                 }
+        (void) tdelete(x, &w->index, by_port);
         if (x->fingerprint)
                 json_decref(x->fingerprint);
         sf_netns_watch_free(x->watch);
