@@ -851,7 +851,7 @@ static void test_node_usage(void **state)
         json_auto_t *a = put(f->s, "container", "{\"name\": \"a\", \"cpu\": 500, \"memory\": 1000}", NULL, "n1");
         json_auto_t *b = put(f->s, "container", "{\"name\": \"b\", \"cpu\": 250}", NULL, "n1");
         json_auto_t *c = put(f->s, "container", "{\"name\": \"c\", \"memory\": 64}", NULL, "n2");
-        json_decref(put(f->s, "container", "{\"name\": \"pending\", \"cpu\": 100}", NULL, NULL));
+        json_auto_t *pend = put(f->s, "container", "{\"name\": \"pending\", \"cpu\": 100}", NULL, NULL);
         json_decref(put(f->s, "port", "{\"name\": \"p\", \"cpu\": 7}", NULL, "n1")); /* not a workload */
         assert_usage_matches(f->path, 2);
 
@@ -865,17 +865,18 @@ static void test_node_usage(void **state)
         commit(tx);
         assert_usage_matches(f->path, 1);
 
-        /* unbound, deleted; an aborted transaction changes nothing */
+        /* unbound, deleted, a pending one placed; an aborted transaction changes nothing */
         tx = begin(f->s);
         assert_int_equal(sf_res_update(tx, "container", c, NULL, &e), 0);
         assert_int_equal(sf_res_delete(tx, "container", str(b, "id"), &e), 0);
+        assert_int_equal(sf_res_update(tx, "container", pend, &(struct sf_res_cols) { .node = "n2" }, &e), 0);
         commit(tx);
-        assert_usage_matches(f->path, 1);
+        assert_usage_matches(f->path, 2);
         tx = begin(f->s);
         assert_int_equal(sf_res_delete(tx, "container", str(a, "id"), &e), 0);
         assert_int_equal(sf_res_update(tx, "container", c, &(struct sf_res_cols) { .node = "n3" }, &e), 0);
         sf_tx_abort(tx);
-        assert_usage_matches(f->path, 1);
+        assert_usage_matches(f->path, 2);
 
         /* the migration fills it from the containers already there */
         {
