@@ -17,11 +17,9 @@
 struct item {
         int idx;
         char name[64];
-        char ip[SF_ADDR_STRLEN];
-        uint64_t t_req, t_ack, t_ping, t_running, t_probe;
+        struct sf_probe_target p; /* ip, Running, answered */
+        uint64_t t_req, t_ack;
         json_t *timings;
-        bool failed;
-        bool have_ip; /* set once ip is known: at start with --base-ip, else from the port */
 };
 
 struct ctx {
@@ -47,7 +45,7 @@ static void *create_one(void *u)
                 return NULL;
         if (G->base_ip)
                 body = json_pack("{s:s, s:s, s:[s,s], s:[{s:s,s:s}], s:i}", "name", it->name, "image", G->image,
-                                 "command", "sleep", "3600", "networks", "network", G->network, "ip", it->ip,
+                                 "command", "sleep", "3600", "networks", "network", G->network, "ip", it->p.ip,
                                  "stop_grace_seconds", 0);
         else
                 body = json_pack("{s:s, s:s, s:[s,s], s:[s], s:i}", "name", it->name, "image", G->image,
@@ -55,11 +53,11 @@ static void *create_one(void *u)
         it->t_req = sf_now_usec();
         if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
                 fprintf(stderr, "create %s: %s\n", it->name, sf_err_msg(&e));
-                it->failed = true;
+                __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                 __atomic_add_fetch(&G->settled, 1, __ATOMIC_RELAXED); /* no Running to wait for */
         }
         it->t_ack = sf_now_usec();
-        if (it->failed || G->base_ip)
+        if (it->p.failed || G->base_ip)
                 return NULL;
         /* The address the controller chose (a read, not a control-plane write). */
         {
@@ -67,55 +65,25 @@ static void *create_one(void *u)
                                                       json_string_value(json_array_get(json_object_get(out, "port_ids"), 0)));
                 if (sf_httpc_call(c, "GET", path, NULL, &port, &e) < 0) {
                         fprintf(stderr, "port of %s: %s\n", it->name, sf_err_msg(&e));
-                        it->failed = true;
+                        __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                         return NULL;
                 }
-                snprintf(it->ip, sizeof(it->ip), "%s",
+                snprintf(it->p.ip, sizeof(it->p.ip), "%s",
                          json_string_value(json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0),
                                                            "ip_address")) ?: "");
-                __atomic_store_n(&it->have_ip, true, __ATOMIC_RELEASE);
+                __atomic_store_n(&it->p.have_ip, true, __ATOMIC_RELEASE);
         }
         return NULL;
 }
 
-static void probe(struct ctx *x, struct item *it)
-{
-        sf_probe_send(x->icmp, it->ip, 0x5f00, (uint16_t) it->idx);
-        __atomic_store_n(&it->t_probe, sf_now_usec(), __ATOMIC_RELAXED);
-}
-
-/* Probes each container once it is reported Running: the watcher sends the first probe when it
- * sees the report, this thread repeats it every 2 ms until the answer, and takes the answers.
- * (Probing from the request on, as this benchmark did until 2026-11-26, made the node send ARP
- * requests over the bridge for every address not plumbed yet, thousands a second in a cold
- * burst: load on the path measured that the bare runtime baseline does not carry.) */
 static void *pinger(void *u)
 {
         struct ctx *x = u;
-        int left = x->n;
-        uint64_t deadline = sf_now_usec() + 120000000ULL;
-        while (left > 0 && sf_now_usec() < deadline) {
-                uint64_t now = sf_now_usec();
-                char a[SF_ADDR_STRLEN];
-                int failed = 0;
-                for (int i = 0; i < x->n; i++) {
-                        struct item *it = &x->items[i];
-                        failed += it->failed && !it->t_ping;
-                        if (!it->t_ping && __atomic_load_n(&it->t_running, __ATOMIC_ACQUIRE) &&
-                            __atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE) &&
-                            now >= __atomic_load_n(&it->t_probe, __ATOMIC_RELAXED) + 2000)
-                                probe(x, it);
-                }
-                if (x->acks_done && failed >= left)
-                        break;
-                while (sf_probe_recv(x->icmp, 2, a) > 0)
-                        for (int i = 0; i < x->n; i++)
-                                if (!x->items[i].t_ping && __atomic_load_n(&x->items[i].have_ip, __ATOMIC_ACQUIRE) &&
-                                    STREQ(x->items[i].ip, a)) {
-                                        x->items[i].t_ping = sf_now_usec();
-                                        left--;
-                                }
-        }
+        struct sf_probe_target **t = new0(struct sf_probe_target *, x->n);
+        for (int i = 0; i < x->n; i++)
+                t[i] = &x->items[i].p;
+        sf_probe_loop(x->icmp, 0x5f00, t, x->n, &x->acks_done, sf_now_usec() + 120000000ULL);
+        free(t);
         return NULL;
 }
 
@@ -143,16 +111,15 @@ static void *watcher(void *u)
                                 continue;
                         for (int i = 0; i < x->n; i++) {
                                 struct item *it = &x->items[i];
-                                if (it->t_running || !STREQ(it->name, name))
+                                if (it->p.t_running || !STREQ(it->name, name))
                                         continue;
                                 if (STREQ(phase, "Running")) {
                                         it->timings = json_incref(json_object_get(json_object_get(o, "status"), "timings"));
-                                        __atomic_store_n(&it->t_running, sf_now_usec(), __ATOMIC_RELEASE);
-                                        if (__atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE))
-                                                probe(x, it);
+                                        __atomic_store_n(&it->p.t_running, sf_now_usec(), __ATOMIC_RELEASE);
+                                        sf_probe_running(x->icmp, 0x5f00, &it->p, (uint16_t) (it - x->items));
                                         __atomic_add_fetch(&x->settled, 1, __ATOMIC_RELAXED);
                                 } else if (STREQ(phase, "Failed")) {
-                                        it->failed = true;
+                                        __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                                         __atomic_add_fetch(&x->settled, 1, __ATOMIC_RELAXED);
                                 }
                         }
@@ -204,8 +171,8 @@ int main(int argc, char **argv)
                 snprintf(x.items[i].name, sizeof(x.items[i].name), "%s-%d", x.prefix, i);
                 if (x.base_ip) {
                         sf_addr a = sf_addr_from_u128(AF_INET, sf_addr_to_u128(&base) + i);
-                        sf_addr_fmt(&a, x.items[i].ip);
-                        x.items[i].have_ip = true;
+                        sf_addr_fmt(&a, x.items[i].p.ip);
+                        x.items[i].p.have_ip = true;
                 }
         }
         {
@@ -236,17 +203,17 @@ int main(int argc, char **argv)
                 uint64_t t0 = UINT64_MAX, t_all = 0;
                 for (int i = 0; i < x.n; i++) {
                         struct item *it = &x.items[i];
-                        uint64_t ready = MAX(it->t_ping, it->t_running);
+                        uint64_t ready = MAX(it->p.t_ping, it->p.t_running);
                         t0 = MIN(t0, it->t_req);
-                        if (it->failed || !it->t_ping || !it->t_running) {
+                        if (it->p.failed || !it->p.t_ping || !it->p.t_running) {
                                 failed++;
                                 continue;
                         }
                         t_all = MAX(t_all, ready);
                         printf("{\"name\":\"%s\",\"ack_ms\":%.3f,\"ping_ms\":%.3f,\"running_ms\":%.3f,"
                                "\"ready_ms\":%.3f,\"agent\":%s}\n",
-                               it->name, (it->t_ack - it->t_req) / 1e3, (it->t_ping - it->t_req) / 1e3,
-                               (it->t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3,
+                               it->name, (it->t_ack - it->t_req) / 1e3, (it->p.t_ping - it->t_req) / 1e3,
+                               (it->p.t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3,
                                it->timings ? sf_json_dumps(it->timings) : "{}");
                 }
                 printf("{\"summary\":true,\"count\":%d,\"failed\":%d,\"all_ready_ms\":%.3f}\n", x.n, failed,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "lib/util.h"
 #include "probe.h"
 
 int sf_probe_open(void)
@@ -65,5 +66,44 @@ int sf_probe_recv(int fd, int timeout_ms, char from[SF_ADDR_STRLEN])
                         continue;
                 inet_ntop(AF_INET, &src.sin_addr, from, SF_ADDR_STRLEN);
                 return 1;
+        }
+}
+
+void sf_probe_running(int fd, uint16_t id, struct sf_probe_target *t, uint16_t seq)
+{
+        if (!__atomic_load_n(&t->have_ip, __ATOMIC_ACQUIRE))
+                return; /* the loop sends it once the address is known */
+        sf_probe_send(fd, t->ip, id, seq);
+        __atomic_store_n(&t->t_probe, sf_now_usec(), __ATOMIC_RELAXED);
+}
+
+void sf_probe_loop(int fd, uint16_t id, struct sf_probe_target *const *targets, int n,
+                   const volatile bool *settled, uint64_t deadline)
+{
+        int left = n;
+        while (left > 0 && sf_now_usec() < deadline) {
+                uint64_t now = sf_now_usec();
+                char a[SF_ADDR_STRLEN];
+                int failed = 0;
+                for (int i = 0; i < n; i++) {
+                        struct sf_probe_target *t = targets[i];
+                        failed += __atomic_load_n(&t->failed, __ATOMIC_ACQUIRE) && !t->t_ping;
+                        if (!t->t_ping && __atomic_load_n(&t->t_running, __ATOMIC_ACQUIRE) &&
+                            __atomic_load_n(&t->have_ip, __ATOMIC_ACQUIRE) &&
+                            now >= __atomic_load_n(&t->t_probe, __ATOMIC_RELAXED) + 2000) {
+                                sf_probe_send(fd, t->ip, id, (uint16_t) i);
+                                __atomic_store_n(&t->t_probe, now, __ATOMIC_RELAXED);
+                        }
+                }
+                if (*settled && failed >= left)
+                        break;
+                while (sf_probe_recv(fd, 2, a) > 0)
+                        for (int i = 0; i < n; i++) {
+                                struct sf_probe_target *t = targets[i];
+                                if (!t->t_ping && __atomic_load_n(&t->have_ip, __ATOMIC_ACQUIRE) && STREQ(t->ip, a)) {
+                                        t->t_ping = sf_now_usec();
+                                        left--;
+                                }
+                        }
         }
 }

@@ -18,14 +18,12 @@
 
 struct item {
         char name[64];
-        char ip[SF_ADDR_STRLEN];
-        volatile bool have_ip;
-        uint64_t t_req, t_ack, t_ping, t_running, t_probe;
+        struct sf_probe_target p; /* ip, Running, answered */
+        uint64_t t_req, t_ack;
         int64_t t_req_rt;     /* realtime usec of the request, to place the node's timestamps */
         double net_ready_ms;  /* request -> status.network_ready_at */
         double started_ms;    /* request -> status.started_at (the process runs) */
         json_t *timings;
-        bool failed;
 };
 
 struct ctx {
@@ -68,7 +66,7 @@ static void *create_one(void *u)
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         json_auto_t *body = NULL, *out = NULL, *port = NULL;
         if (sf_httpc_new(G->endpoint, &c, NULL) < 0) {
-                it->failed = true;
+                __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                 if (G->connected)
                         pthread_barrier_wait(&G->ready);
                 return NULL;
@@ -89,7 +87,7 @@ static void *create_one(void *u)
         it->t_req_rt = (int64_t) sf_realtime_usec();
         if (sf_httpc_call(c, "POST", "/v1/containers", body, &out, &e) < 0) {
                 fprintf(stderr, "create %s: %s\n", it->name, sf_err_msg(&e));
-                it->failed = true;
+                __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                 return NULL;
         }
         it->t_ack = sf_now_usec();
@@ -98,53 +96,23 @@ static void *create_one(void *u)
                 _cleanup_free_ char *path = xasprintf("/v1/ports/%s",
                                                       json_string_value(json_array_get(json_object_get(out, "port_ids"), 0)));
                 if (sf_httpc_call(c, "GET", path, NULL, &port, &e) >= 0) {
-                        snprintf(it->ip, sizeof(it->ip), "%s",
+                        snprintf(it->p.ip, sizeof(it->p.ip), "%s",
                                  json_string_value(json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0),
                                                                    "ip_address")) ?: "");
-                        __atomic_store_n(&it->have_ip, true, __ATOMIC_RELEASE);
+                        __atomic_store_n(&it->p.have_ip, true, __ATOMIC_RELEASE);
                 }
         }
         return NULL;
 }
 
-static void probe(struct ctx *x, struct item *it)
-{
-        sf_probe_send(x->icmp, it->ip, 0x5f01, (uint16_t) (it - x->items));
-        __atomic_store_n(&it->t_probe, sf_now_usec(), __ATOMIC_RELAXED);
-}
-
-/* Probes each container once it is reported Running: the watcher sends the first probe when it
- * sees the report, this thread repeats it every 2 ms until the answer, and takes the answers.
- * (Probing from the request on, as this benchmark did until 2026-11-26, made the node send ARP
- * requests over the bridge for every address not plumbed yet, thousands a second in a cold
- * burst: load on the path measured that the bare runtime baseline does not carry.) */
 static void *pinger(void *u)
 {
         struct ctx *x = u;
-        int left = x->n;
-        uint64_t deadline = sf_now_usec() + 300000000ULL;
-        while (left > 0 && sf_now_usec() < deadline) {
-                uint64_t now = sf_now_usec();
-                char a[SF_ADDR_STRLEN];
-                int failed = 0;
-                for (int i = 0; i < x->n; i++) {
-                        struct item *it = &x->items[i];
-                        failed += it->failed && !it->t_ping;
-                        if (!it->t_ping && __atomic_load_n(&it->t_running, __ATOMIC_ACQUIRE) &&
-                            __atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE) &&
-                            now >= __atomic_load_n(&it->t_probe, __ATOMIC_RELAXED) + 2000)
-                                probe(x, it);
-                }
-                if (x->acks_done && failed >= left)
-                        break;
-                while (sf_probe_recv(x->icmp, 2, a) > 0)
-                        for (int i = 0; i < x->n; i++)
-                                if (!x->items[i].t_ping && __atomic_load_n(&x->items[i].have_ip, __ATOMIC_ACQUIRE) &&
-                                    STREQ(x->items[i].ip, a)) {
-                                        x->items[i].t_ping = sf_now_usec();
-                                        left--;
-                                }
-        }
+        struct sf_probe_target **t = new0(struct sf_probe_target *, x->n);
+        for (int i = 0; i < x->n; i++)
+                t[i] = &x->items[i].p;
+        sf_probe_loop(x->icmp, 0x5f01, t, x->n, &x->acks_done, sf_now_usec() + 300000000ULL);
+        free(t);
         return NULL;
 }
 
@@ -164,7 +132,7 @@ static void *watcher(void *u)
                 size_t k;
                 int failed = 0;
                 for (int i = 0; i < x->n; i++)
-                        failed += x->items[i].failed && !x->items[i].t_running;
+                        failed += x->items[i].p.failed && !x->items[i].p.t_running;
                 if (x->acks_done && x->running_seen + failed >= x->n)
                         break;
                 if (sf_httpc_call(c, "GET", path, NULL, &out, NULL) < 0)
@@ -178,7 +146,7 @@ static void *watcher(void *u)
                                 continue;
                         for (int i = 0; i < x->n; i++) {
                                 struct item *it = &x->items[i];
-                                if (it->t_running || !STREQ(it->name, name))
+                                if (it->p.t_running || !STREQ(it->name, name))
                                         continue;
                                 if (STREQ(phase, "Running")) {
                                         int64_t nr = parse_ts(json_string_value(json_object_get(st, "network_ready_at")));
@@ -187,12 +155,11 @@ static void *watcher(void *u)
                                         /* Same machine, same clock: from the client's request. */
                                         it->net_ready_ms = nr > 0 && it->t_req_rt ? (nr - it->t_req_rt) / 1000.0 : -1;
                                         it->started_ms = sa > 0 && it->t_req_rt ? (sa - it->t_req_rt) / 1000.0 : -1;
-                                        __atomic_store_n(&it->t_running, sf_now_usec(), __ATOMIC_RELEASE);
-                                        if (__atomic_load_n(&it->have_ip, __ATOMIC_ACQUIRE))
-                                                probe(x, it);
+                                        __atomic_store_n(&it->p.t_running, sf_now_usec(), __ATOMIC_RELEASE);
+                                        sf_probe_running(x->icmp, 0x5f01, &it->p, (uint16_t) (it - x->items));
                                         x->running_seen++;
                                 } else if (STREQ(phase, "Failed")) {
-                                        it->failed = true;
+                                        __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                                         fprintf(stderr, "%s failed: %s\n", name,
                                                 json_string_value(json_object_get(st, "message")) ?: "");
                                 }
@@ -356,17 +323,17 @@ int main(int argc, char **argv)
                 port_writes(x.endpoint, x.rev0, &pc, &pu, &pd);
                 for (int i = 0; i < x.n; i++) {
                         struct item *it = &x.items[i];
-                        uint64_t ready = MAX(it->t_ping, it->t_running);
+                        uint64_t ready = MAX(it->p.t_ping, it->p.t_running);
                         t0 = MIN(t0, it->t_req);
-                        if (it->failed || !it->t_ping || !it->t_running) {
+                        if (it->p.failed || !it->p.t_ping || !it->p.t_running) {
                                 failed++;
                                 continue;
                         }
-                        if (json_object_get(ips, it->ip))
+                        if (json_object_get(ips, it->p.ip))
                                 dup++;
-                        json_object_set_new(ips, it->ip, json_true());
+                        json_object_set_new(ips, it->p.ip, json_true());
                         t_all = MAX(t_all, ready);
-                        t_run = MAX(t_run, it->t_running);
+                        t_run = MAX(t_run, it->p.t_running);
                         /* relative to the burst's first request */
                         started_max = MAX(started_max, it->started_ms + (it->t_req - t0) / 1000.0);
                         warm += json_is_true(json_object_get(it->timings, "warm"));
@@ -376,8 +343,8 @@ int main(int argc, char **argv)
                                 _cleanup_free_ char *t = it->timings ? sf_json_dumps(it->timings) : xstrdup("{}");
                                 printf("{\"name\":\"%s\",\"ip\":\"%s\",\"ack_ms\":%.3f,\"ping_ms\":%.3f,\"running_ms\":%.3f,"
                                        "\"ready_ms\":%.3f,\"net_ready_ms\":%.3f,\"started_ms\":%.3f,\"agent\":%s}\n",
-                                       it->name, it->ip, (it->t_ack - it->t_req) / 1e3, (it->t_ping - it->t_req) / 1e3,
-                                       (it->t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3, it->net_ready_ms,
+                                       it->name, it->p.ip, (it->t_ack - it->t_req) / 1e3, (it->p.t_ping - it->t_req) / 1e3,
+                                       (it->p.t_running - it->t_req) / 1e3, (ready - it->t_req) / 1e3, it->net_ready_ms,
                                        it->started_ms, t);
                         }
                 }
