@@ -15,7 +15,6 @@
 #include "lib/util.h"
 
 struct item {
-        int idx;
         char name[64];
         struct sf_probe_target p; /* ip, Running, answered */
         uint64_t t_req, t_ack;
@@ -167,7 +166,6 @@ int main(int argc, char **argv)
         G = &x;
         x.items = new0(struct item, x.n);
         for (int i = 0; i < x.n; i++) {
-                x.items[i].idx = i;
                 snprintf(x.items[i].name, sizeof(x.items[i].name), "%s-%d", x.prefix, i);
                 if (x.base_ip) {
                         sf_addr a = sf_addr_from_u128(AF_INET, sf_addr_to_u128(&base) + i);
