@@ -87,6 +87,8 @@ struct sf_agent {
         struct lw **lws;
         size_t n_lws;
         struct job *jobs, *jobs_tail;
+        unsigned creating;         /* container creations in progress (job_create) */
+        unsigned ncpus;            /* online CPUs, at start */
 
         sf_compute *containers;
         sf_image_store *images;

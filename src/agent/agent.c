@@ -61,6 +61,7 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         if (!a->o.heartbeat_ms)
                 a->o.heartbeat_ms = 5000;
         a->n_workers = a->o.workers;
+        a->ncpus = (unsigned) MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
         if (o->node)
                 a->node_name = xstrdup(o->node);
         else {

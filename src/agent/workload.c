@@ -485,6 +485,13 @@ static void teardown(sf_agent *a, const char *id, json_t *host_ifs)
         wspec_done(&s);
 }
 
+static void creating_done(sf_agent *a)
+{
+        pthread_mutex_lock(&a->lock);
+        a->creating--;
+        pthread_mutex_unlock(&a->lock);
+}
+
 /* The start gate's work (driver.h, while_creating): the ports plumbed while the runtime
  * creates the container. */
 struct gate_plumb {
@@ -518,7 +525,7 @@ static void job_create(sf_agent *a, struct job *j)
         sf_workload_status st = { 0 };
         uint64_t t0 = sf_now_usec(), t1, t2, t3, t_prep;
         struct gate_plumb gate = { 0 };
-        bool warm = false, overlap = false;
+        bool warm = false, overlap = false, cpu_idle;
         struct lw *w;
         int r;
 
@@ -529,9 +536,15 @@ static void job_create(sf_agent *a, struct job *j)
                 w->state = LW_NEW;
                 agent_lw_set_message(w, "creating");
         }
+        /* Overlapping the plumbing with the runtime's work (the start gate) pays when a CPU
+         * would otherwise wait; when every CPU has a creation of its own, the gate's hook (a
+         * process the runtime starts, and its state on stdin) is only more work. */
+        cpu_idle = ++a->creating <= a->ncpus;
         pthread_mutex_unlock(&a->lock);
-        if (r == -ENOENT)
+        if (r == -ENOENT) {
+                creating_done(a);
                 return;
+        }
         for (size_t i = 0; i < p.n_ports; i++) {
                 json_array_append_new(host_ifs, json_string(p.ports[i].host_if));
                 json_array_extend(ips, p.ports[i].ips);
@@ -560,7 +573,7 @@ static void job_create(sf_agent *a, struct job *j)
         }
         /* Ports still to plumb are plumbed while the runtime creates the container (the
          * start gate, see driver.h): its process runs only once they are ready. */
-        overlap = p.n_ports > (warm ? 1u : 0u);
+        overlap = p.n_ports > (warm ? 1u : 0u) && cpu_idle;
         if (overlap) {
                 _cleanup_free_ char *netns = agent_netns_path(a, j->id);
                 r = sf_netns_create(netns, &e);
@@ -609,6 +622,7 @@ static void job_create(sf_agent *a, struct job *j)
                 t_net = sf_timestamp(gate.done_realtime);
 
         pthread_mutex_lock(&a->lock);
+        a->creating--;
         w = agent_lw_find(a, j->id);
         if (w) {
                 w->state = LW_RUNNING;
@@ -648,6 +662,7 @@ static void job_create(sf_agent *a, struct job *j)
         plan_done(&p);
         return;
 fail:
+        creating_done(a);
         log_warn("container '%s': %s", p.spec ? json_string_value(json_object_get(p.spec, "name")) : j->id,
                  sf_err_msg(&e));
         teardown(a, j->id, host_ifs);
