@@ -14,6 +14,8 @@
 # holds POOL_MIN idle ports with their namespaces built and armed on the node before each burst
 # (the warm path, pools on as by default but sized for the burst; bench/spike varies the burst
 # around the pool's size).
+# Every measurement waits for a quiet machine first (bench/lib/quiet.sh), and the order of the
+# four (bare, same bundle, cold, warm) rotates from one burst to the next.
 # Usage: bench/boot/run.sh [BUILD_DIR] [OUT_JSON]
 # Environment: REPS (repetitions of each burst, default 3), POOL_MIN (default 64), SFD_ARGS
 # (extra sfd options, e.g. "--workers 64").
@@ -21,6 +23,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/bench/lib/same-bundle.sh"
 . "$top/bench/lib/warm-pool.sh"
+. "$top/bench/lib/quiet.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/boot.json}
 REPS=${REPS:-3}
@@ -94,12 +97,37 @@ sf_run_warm() { # N prefix -> JSON lines (warm path: addresses from the pool)
 echo "{\"machine\":\"$(nproc) cores, $(awk '/MemTotal/{printf "%d GiB", $2/1048576}' /proc/meminfo), $(uname -r)\",\"runc\":\"$(runc --version | head -1)\",\"runs\":[" > "$OUT"
 first=1
 net=1
+# Each measurement starts on a quiet machine (bench/lib/quiet.sh), and the order of the four
+# rotates, so that none always follows another's aftermath.
+measure() { # MODE N REP -> the mode's result (bare, same: wall us; cold, warm: JSON lines)
+        quiet >/dev/null
+        case $1 in
+        bare) bare_run "$2" ;;
+        same) same_bundle_run "$2" ;;
+        cold) sf_run "$2" "r$3-n$2" "$net" ;;
+        warm) sf_run_warm "$2" "w$3-n$2" ;;
+        esac
+}
+order_of() { # I -> the order of the four for the I-th measurement
+        case $(( $1 % 4 )) in
+        0) echo "bare same cold warm" ;; 1) echo "same cold warm bare" ;;
+        2) echo "cold warm bare same" ;; *) echo "warm bare same cold" ;;
+        esac
+}
+first=1
+net=1
+k=0
 for rep in $(seq 1 "$REPS"); do
         for n in 1 10 50; do
-                b=$(bare_run "$n")
-                sb=$(same_bundle_run "$n")
-                res=$(sf_run "$n" "r$rep-n$n" $net); net=$((net + 1))
-                resw=$(sf_run_warm "$n" "w$rep-n$n")
+                for mode in $(order_of $k); do
+                        case $mode in
+                        bare) b=$(measure bare "$n" "$rep") ;;
+                        same) sb=$(measure same "$n" "$rep") ;;
+                        cold) res=$(measure cold "$n" "$rep"); net=$((net + 1)) ;;
+                        warm) resw=$(measure warm "$n" "$rep") ;;
+                        esac
+                done
+                k=$((k + 1))
                 [ $first = 1 ] || echo "," >> "$OUT"; first=0
                 echo "{\"rep\":$rep,\"n\":$n,\"bare_all_us\":$b,\"same_bundle_all_us\":$sb,\"sf\":[$(echo "$res" | paste -sd,)],\"sf_warm\":[$(echo "$resw" | paste -sd,)]}" >> "$OUT"
                 echo "rep $rep n=$n: bare $((b / 1000)) ms, same bundle $((sb / 1000)) ms, superfluid cold $(echo "$res" | jq -r 'select(.summary) | .all_ready_ms') ms, warm $(echo "$resw" | jq -r 'select(.summary) | .all_ready_ms') ms (all ready)" >&2
@@ -108,12 +136,17 @@ done
 # Sequential: 20 single starts.
 seqbare=(); seqsame=(); seqsf=(); seqwarm=()
 for i in $(seq 1 20); do
-        seqbare+=("$(bare_run 1)")
-        seqsame+=("$(same_bundle_run 1)")
-        res=$(sf_run 1 "seq$i" $net); net=$((net + 1))
-        seqsf+=("$(echo "$res" | jq -c 'select(.summary|not)')")
-        res=$(sf_run_warm 1 "wseq$i")
-        seqwarm+=("$(echo "$res" | jq -c 'select(.summary|not)')")
+        for mode in $(order_of $k); do
+                case $mode in
+                bare) seqbare+=("$(measure bare 1 "seq$i")") ;;
+                same) seqsame+=("$(measure same 1 "seq$i")") ;;
+                cold) res=$(measure cold 1 "seq$i"); net=$((net + 1))
+                      seqsf+=("$(echo "$res" | jq -c 'select(.summary|not)')") ;;
+                warm) res=$(measure warm 1 "seq$i")
+                      seqwarm+=("$(echo "$res" | jq -c 'select(.summary|not)')") ;;
+                esac
+        done
+        k=$((k + 1))
 done
 echo ",{\"sequential\":true,\"bare_us\":[$(IFS=,; echo "${seqbare[*]}")],\"same_bundle_us\":[$(IFS=,; echo "${seqsame[*]}")],\"sf\":[$(IFS=,; echo "${seqsf[*]}")],\"sf_warm\":[$(IFS=,; echo "${seqwarm[*]}")]}" >> "$OUT"
 echo "]}" >> "$OUT"

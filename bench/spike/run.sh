@@ -21,6 +21,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/bench/lib/same-bundle.sh"
 . "$top/bench/lib/warm-pool.sh"
+. "$top/bench/lib/quiet.sh"
 B="$top/${1:-build}"
 OUT=${2:-$top/bench/results/spike.json}
 REPS=${REPS:-2}
@@ -87,22 +88,6 @@ settle() {
         for _ in $(seq 600); do [ "$(ls "$RUN/containers" | wc -l)" = 0 ] && break; sleep 0.1; done
         warm_pool_settle "$SF" "$NSX curl -s $U/metrics" "warm.$node" "$POOL_MIN" 256
         sleep 1
-}
-
-# Waits (at most 2 min) until the machine is quiet: other engineers' jobs share it. Prints the
-# CPU busy share (%) of the last second.
-busy() {
-        local a b
-        a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
-        local t=0 i=0
-        for k in 1 2 3 4 5 6 7 8; do t=$((t + b[k] - a[k])); done
-        i=$(( (b[4] - a[4]) + (b[5] - a[5]) ))
-        echo $(( t > 0 ? 100 * (t - i) / t : 0 ))
-}
-quiet() {
-        local b
-        for _ in $(seq 120); do b=$(busy); [ "$b" -lt 25 ] && break; done
-        echo "$b"
 }
 
 sf_run() { # N network prefix -> JSON lines
