@@ -585,9 +585,11 @@ static void job_create(sf_agent *a, struct job *j)
                 r = plumb_all(a, w, &p, warm, &e);
                 if (r < 0)
                         goto fail;
-                /* A warm namespace handed over before this job ran was ready then. */
-                t_net = warm && warm_ready_at && *warm_ready_at ? TAKE_PTR(warm_ready_at)
-                                                                : sf_timestamp(sf_realtime_usec());
+                /* A warm namespace handed over before this job ran was ready then, unless
+                 * other ports were plumbed into it just now (a busy node: no start gate). */
+                t_net = warm && p.n_ports == 1 && warm_ready_at && *warm_ready_at
+                                ? TAKE_PTR(warm_ready_at)
+                                : sf_timestamp(sf_realtime_usec());
         }
         t1 = sf_now_usec();
 
