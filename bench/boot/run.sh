@@ -95,8 +95,6 @@ sf_run_warm() { # N prefix -> JSON lines (warm path: addresses from the pool)
 }
 
 echo "{\"machine\":\"$(nproc) cores, $(awk '/MemTotal/{printf "%d GiB", $2/1048576}' /proc/meminfo), $(uname -r)\",\"runc\":\"$(runc --version | head -1)\",\"runs\":[" > "$OUT"
-first=1
-net=1
 # Each measurement starts on a quiet machine (bench/lib/quiet.sh), and the order of the four
 # rotates, so that none always follows another's aftermath.
 measure() { # MODE N REP -> the mode's result (bare, same: wall us; cold, warm: JSON lines)

@@ -572,7 +572,8 @@ static void job_create(sf_agent *a, struct job *j)
                 }
         }
         /* Ports still to plumb are plumbed while the runtime creates the container (the
-         * start gate, see driver.h): its process runs only once they are ready. */
+         * start gate, see driver.h): its process runs only once they are ready. On a busy
+         * node (cpu_idle false) they are plumbed first, and the runtime starts ungated. */
         overlap = p.n_ports > (warm ? 1u : 0u) && cpu_idle;
         if (overlap) {
                 _cleanup_free_ char *netns = agent_netns_path(a, j->id);
