@@ -46,6 +46,27 @@ timings=$(sf container show early -o json | jq -c .status.timings)
 [ "$(echo "$timings" | jq .network_overlapped)" = true ] || die "plumbing did not overlap the runtime: $timings"
 sf rm --force early >/dev/null || die "rm early"
 
+note "a burst: creations beyond the CPU count plumb first and start without the gate, and still run with their network"
+ncpu=$(nproc)
+nb=$(( ncpu * 4 < 12 ? ncpu * 4 : 12 ))
+pids=()
+for i in $(seq 1 "$nb"); do
+        $NSX "$SFCTL" --endpoint "$U" run --name "early$i" --network neta -q busybox -- sh -c 'if ip -4 -o addr show dev eth0 | grep -q "inet 10.11.0." && ip route | grep -q "^default via 10.11.0.1"; then echo net-ready-at-start; else echo net-NOT-ready-at-start; fi; exec sleep 3600' >/dev/null &
+        pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "run of the burst"; done
+ungated=0
+for i in $(seq 1 "$nb"); do
+        wait_for 20 "early$i's first words" sh -c "$NSX $SFCTL --endpoint $U logs early$i 2>/dev/null | grep -q net-"
+        sf logs "early$i" | grep -q net-ready-at-start || die "early$i ran before its network was ready: $(sf logs "early$i")"
+        [ "$(sf container show "early$i" -o json | jq '.status.timings | .network_overlapped == false and .warm != true')" = true ] &&
+                ungated=$((ungated + 1))
+done
+# on two to four CPUs a burst of 4x their number always has creations beyond them in flight
+[ "$ncpu" -gt 4 ] || [ "$ungated" -gt 0 ] || die "no creation of a burst of $nb on $ncpu CPUs went without the start gate"
+note "  $ungated of $nb started without the gate"
+for i in $(seq 1 "$nb"); do sf rm --force "early$i" >/dev/null || die "rm early$i"; done
+
 note "isolation between networks, and routing when a router joins them"
 sf run --name other --network netb busybox -- sleep 3600 >/dev/null || die "run other"
 otherip=$(sf container show other -o json | jq -r '.status.ips[0]')
