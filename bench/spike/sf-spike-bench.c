@@ -125,8 +125,10 @@ static void *watcher(void *u)
         if (sf_httpc_new(x->endpoint, &c, NULL) < 0)
                 return NULL;
         while (x->running_seen < x->n && sf_now_usec() < deadline) {
+                /* Short polls: when requests fail no event comes, and the loop must see that
+                 * (below) within a second, not at the end of a long one. */
                 _cleanup_free_ char *path =
-                        xasprintf("/v1/events?since=%" PRId64 "&timeout=5&kinds=container&limit=5000", since);
+                        xasprintf("/v1/events?since=%" PRId64 "&timeout=1&kinds=container&limit=5000", since);
                 json_auto_t *out = NULL;
                 json_t *ev;
                 size_t k;
