@@ -39,7 +39,9 @@ for h in $hosts; do
 done
 
 note "the network is plumbed while runc creates the container, and ready before its process runs"
-sf run --name early --network neta busybox -- sh -c 'if ip -4 -o addr show dev eth0 | grep -q "inet 10.11.0." && ip route | grep -q "^default via 10.11.0.1"; then echo net-ready-at-start; else echo net-NOT-ready-at-start; fi; exec sleep 3600' >/dev/null || die "run early"
+# a first command that says whether its address and default route were there when it started
+netcheck='if ip -4 -o addr show dev eth0 | grep -q "inet 10.11.0." && ip route | grep -q "^default via 10.11.0.1"; then echo net-ready-at-start; else echo net-NOT-ready-at-start; fi; exec sleep 3600'
+sf run --name early --network neta busybox -- sh -c "$netcheck" >/dev/null || die "run early"
 wait_for 5 "early's first words" sh -c "$NSX $SFCTL --endpoint $U logs early | grep -q net-"
 sf logs early | grep -q net-ready-at-start || die "the process ran before its network was ready: $(sf logs early)"
 timings=$(sf container show early -o json | jq -c .status.timings)
@@ -51,7 +53,7 @@ ncpu=$(nproc)
 nb=$(( ncpu * 4 < 12 ? ncpu * 4 : 12 ))
 pids=()
 for i in $(seq 1 "$nb"); do
-        $NSX "$SFCTL" --endpoint "$U" run --name "early$i" --network neta -q busybox -- sh -c 'if ip -4 -o addr show dev eth0 | grep -q "inet 10.11.0." && ip route | grep -q "^default via 10.11.0.1"; then echo net-ready-at-start; else echo net-NOT-ready-at-start; fi; exec sleep 3600' >/dev/null &
+        $NSX "$SFCTL" --endpoint "$U" run --name "early$i" --network neta -q busybox -- sh -c "$netcheck" >/dev/null &
         pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || die "run of the burst"; done
