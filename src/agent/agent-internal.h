@@ -88,7 +88,7 @@ struct sf_agent {
         size_t n_lws;
         struct job *jobs, *jobs_tail;
         unsigned creating;         /* container creations in progress (job_create) */
-        unsigned ncpus;            /* online CPUs, at start */
+        unsigned ncpus;            /* CPUs it may run on, at start */
 
         sf_compute *containers;
         sf_image_store *images;

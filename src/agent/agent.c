@@ -2,6 +2,7 @@
  * Debian's busybox-static when missing), compute driver and data plane; adoption of what runs
  * already; then the threads: watch, reconcile, workers, exits, heartbeats. */
 #include <linux/magic.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -61,7 +62,13 @@ int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret
         if (!a->o.heartbeat_ms)
                 a->o.heartbeat_ms = 5000;
         a->n_workers = a->o.workers;
-        a->ncpus = (unsigned) MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
+        {
+                /* the CPUs this process may run on (a cpuset may hold fewer than are online) */
+                cpu_set_t cs;
+                a->ncpus = sched_getaffinity(0, sizeof(cs), &cs) == 0 && CPU_COUNT(&cs) > 0
+                                   ? (unsigned) CPU_COUNT(&cs)
+                                   : (unsigned) MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
+        }
         if (o->node)
                 a->node_name = xstrdup(o->node);
         else {
