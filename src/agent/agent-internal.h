@@ -10,6 +10,7 @@
 #include "agent/image/image.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
+#include "net/link.h"
 #include "net/nl.h"
 #include "net/plumb.h"
 
@@ -109,6 +110,8 @@ struct sf_agent {
         json_t *dp_last;           /* agent_dp_desired() as of the cache at dp_gen_built */
         uint64_t dp_gen, dp_gen_built; /* dp_gen: changes of the kinds the data plane reads */
         json_t *bridge_used;       /* bridge name -> monotonic usec it was last in use */
+        json_t *dp_bridges_key;    /* bridges in use and known when no idle bridge was left */
+        uint64_t dp_full_at;       /* monotonic usec of the last sync that listed every link */
         uint64_t dp_synced;        /* monotonic usec of that sync */
         json_t *features;
         uint64_t last_heartbeat_ok;
@@ -252,9 +255,12 @@ int agent_trunk_init(sf_agent *a, sf_err *e);          /* after a->features; log
 void agent_trunk_free(sf_agent *a);                    /* the kernel keeps the datapath */
 /* The trunks of this node as the data plane wants them (lock held): {id: {...}}. */
 json_t *agent_trunk_desired(sf_agent *a);
-/* Makes the kernel match dp["trunks"] and reports each trunk's status; from agent_dp_sync,
- * after the networks' bridges and before idle bridges are collected. Lock NOT held. */
-void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp);
+/* Makes the kernel match dp["trunks"] (links: the node's "sf" links, listed by the caller)
+ * and reports each trunk's status; from agent_dp_sync, after the networks' bridges and before
+ * idle bridges are collected. Lock NOT held. */
+void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp, sf_link_info *links, size_t n);
+/* Whether trunks need a sync besides the periodic one: some wanted, or some known here. */
+bool agent_trunk_active(sf_agent *a, json_t *dp);
 void agent_trunk_node_info(sf_agent *a, json_t *info); /* lock held: trunk_datapath, trunks */
 void agent_trunk_route_list(void *a, sf_http_req *req, sf_http_resp *resp); /* GET /agent/v1/trunks */
 void agent_trunk_metrics(void *a, FILE *out);

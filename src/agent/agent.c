@@ -235,6 +235,8 @@ void sf_agent_stop(sf_agent *a)
                 json_decref(a->dp_last);
         if (a->bridge_used)
                 json_decref(a->bridge_used);
+        if (a->dp_bridges_key)
+                json_decref(a->dp_bridges_key);
         free(a->workers);
         free(a->nft_applied);
         free(a->node_name);

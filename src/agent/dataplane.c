@@ -27,6 +27,7 @@ SF_LOG_MODULE("dataplane");
 #define VXLAN_PREFIX "sfx"
 #define VXLAN_PORT 4789
 #define BRIDGE_IDLE_USEC (60 * 1000000ULL)
+#define DP_FULL_USEC (30 * 1000000ULL) /* a sync that lists the node's links, against drift */
 
 static char *vxlan_name(json_t *network)
 {
@@ -522,14 +523,30 @@ static bool wanted(json_t *nets, const char *ifname, const char *prefix)
         return false;
 }
 
+/* What decides whether idle bridges may have to go: the bridges in use and those of networks
+ * that still exist. */
+static json_t *bridges_key(json_t *dp)
+{
+        json_t *inuse = json_array(), *nd;
+        const char *id;
+        json_object_foreach(json_object_get(dp, "networks"), id, nd) {
+                _cleanup_free_ char *br = agent_bridge_name(json_object_get(nd, "network"));
+                json_array_append_new(inuse, json_string(br));
+        }
+        return json_pack("{s:o, s:O?}", "in_use", inuse, "known", json_object_get(dp, "known_bridges"));
+}
+
 int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
 {
         _cleanup_nl_ sf_nl *nl = NULL;
         _cleanup_free_ char *ruleset = NULL;
         json_t *nets = json_object_get(dp, "networks"), *nd;
+        json_auto_t *bkey = bridges_key(dp);
         sf_link_info *links = NULL;
         size_t n = 0;
         const char *id;
+        uint64_t now = sf_now_usec();
+        bool full, trunks, collect, pending = false;
         int r;
 
         r = sf_nl_open(&nl, e);
@@ -565,7 +582,22 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
                                            json_string_value(json_object_get(json_object_get(nd, "network"), "name")));
         }
 
-        agent_trunk_sync(a, nl, dp); /* trunk.c: VLAN subports, before idle bridges go */
+        /* The node's links are listed (one dump for the trunks and the idle bridges) only when
+         * something may have to go: on a full sync (the first, then every DP_FULL_USEC, which
+         * also removes what a crash left behind), while trunks exist, and when the bridges in
+         * use or the networks changed. Not for each port of a burst: a dump costs every link
+         * of the node, and a node with many workloads has many. */
+        full = !a->dp_full_at || now - a->dp_full_at >= DP_FULL_USEC;
+        trunks = full || agent_trunk_active(a, dp);
+        collect = full || !a->dp_bridges_key || !json_equal(bkey, a->dp_bridges_key);
+        if (trunks || collect) {
+                for (int tries = 0; (r = sf_link_list(nl, "sf", &links, &n, e)) == -EAGAIN && tries < 5; tries++)
+                        sf_err_clear(e);
+                if (r < 0)
+                        return r;
+        }
+        if (trunks)
+                agent_trunk_sync(a, nl, dp, links, n); /* trunk.c: VLAN subports, before idle bridges go */
         {
                 _cleanup_err_ sf_err se = SF_ERR_INIT;
                 if (agent_services_sync(a, nl, dp, &se) < 0) /* service.c: VIP namespaces */
@@ -573,23 +605,22 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
         }
 
         pthread_mutex_lock(&a->dp_lock);
+        json_object_foreach(nets, id, nd) {
+                _cleanup_free_ char *br = agent_bridge_name(json_object_get(nd, "network"));
+                json_object_set_new(a->bridge_used, br, json_integer((json_int_t) now));
+        }
         /* Bridges and VXLAN devices of networks no longer in use go, once no workload
          * interface is attached to the bridge (one being torn down keeps it a little longer). */
-        for (int tries = 0; (r = sf_link_list(nl, "sf", &links, &n, e)) == -EAGAIN && tries < 5; tries++)
-                sf_err_clear(e);
-        if (r < 0)
-                goto out;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; collect && i < n; i++) {
                 bool busy = false, known = false;
                 json_t *x;
                 size_t kb;
                 if (!links[i].kind || !STREQ(links[i].kind, "bridge") ||
                     strncmp(links[i].name, BRIDGE_PREFIX, strlen(BRIDGE_PREFIX)) != 0)
                         continue;
-                if (wanted(nets, links[i].name, BRIDGE_PREFIX)) {
-                        json_object_set_new(a->bridge_used, links[i].name, json_integer((json_int_t) sf_now_usec()));
+                if (wanted(nets, links[i].name, BRIDGE_PREFIX))
                         continue;
-                }
+                pending = true; /* kept (below) or removed: looked at again next time */
                 /* The network still exists: keep its idle bridge for a minute, so that a burst
                  * of short-lived workloads does not recreate it each time. A deleted network's
                  * bridge goes at once. */
@@ -627,6 +658,15 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
                 free(a->nft_applied);
                 a->nft_applied = xstrdup(ruleset);
         }
+        /* Nothing left to collect: the next syncs skip the dump until the bridges in use or
+         * the networks change (or the next full sync). */
+        if (collect) {
+                if (a->dp_bridges_key)
+                        json_decref(a->dp_bridges_key);
+                a->dp_bridges_key = pending ? NULL : json_incref(bkey);
+        }
+        if (full)
+                a->dp_full_at = now;
         r = 0;
 out:
         sf_link_info_free_array(links, n);

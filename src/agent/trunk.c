@@ -487,27 +487,27 @@ static void report(sf_agent *a, json_t *reports)
         }
 }
 
-void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp)
+bool agent_trunk_active(sf_agent *a, json_t *dp)
+{
+        struct agent_trunks *tk = a->trunks;
+        bool active;
+        if (!tk)
+                return false;
+        pthread_mutex_lock(&tk->lock);
+        active = tk->n > 0 || json_object_size(json_object_get(dp, "trunks")) > 0;
+        pthread_mutex_unlock(&tk->lock);
+        return active;
+}
+
+void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp, sf_link_info *links, size_t n)
 {
         struct agent_trunks *tk = a->trunks;
         json_t *want = json_object_get(dp, "trunks"), *d;
         json_auto_t *reports = json_object();
-        sf_link_info *links = NULL;
-        size_t n = 0;
         const char *id;
-        int r;
 
         if (!tk)
                 return;
-        {
-                _cleanup_err_ sf_err e = SF_ERR_INIT;
-                for (int tries = 0; (r = sf_link_list(nl, "sf", &links, &n, &e)) == -EAGAIN && tries < 5; tries++)
-                        sf_err_clear(&e);
-                if (r < 0) {
-                        log_warn("trunks: list links: %s", sf_err_msg(&e));
-                        return;
-                }
-        }
         pthread_mutex_lock(&tk->lock);
         json_object_foreach(want, id, d) {
                 struct agent_trunk *t = find(tk, id);
@@ -562,7 +562,6 @@ void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp)
                                               (json_int_t) t->generation));
         }
         pthread_mutex_unlock(&tk->lock);
-        sf_link_info_free_array(links, n);
 
         /* Only what the controller does not have yet. */
         pthread_mutex_lock(&a->lock);
