@@ -27,7 +27,9 @@ SF_LOG_MODULE("dataplane");
 #define VXLAN_PREFIX "sfx"
 #define VXLAN_PORT 4789
 #define BRIDGE_IDLE_USEC (60 * 1000000ULL)
-#define DP_FULL_USEC (30 * 1000000ULL) /* a sync that lists the node's links, against drift */
+/* A sync that lists the node's links, against drift: a little under the reconciler's 30 s, so
+ * that its periodic sync is always one. */
+#define DP_FULL_USEC (25 * 1000000ULL)
 
 static char *vxlan_name(json_t *network)
 {
@@ -540,6 +542,7 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
 {
         _cleanup_nl_ sf_nl *nl = NULL;
         _cleanup_free_ char *ruleset = NULL;
+        _cleanup_err_ sf_err le = SF_ERR_INIT;
         json_t *nets = json_object_get(dp, "networks"), *nd;
         json_auto_t *bkey = bridges_key(dp);
         sf_link_info *links = NULL;
@@ -547,7 +550,7 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
         const char *id;
         uint64_t now = sf_now_usec();
         bool full, trunks, collect, pending = false;
-        int r;
+        int r, lr = 0;
 
         r = sf_nl_open(&nl, e);
         if (r < 0)
@@ -591,10 +594,10 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
         trunks = full || agent_trunk_active(a, dp);
         collect = full || !a->dp_bridges_key || !json_equal(bkey, a->dp_bridges_key);
         if (trunks || collect) {
-                for (int tries = 0; (r = sf_link_list(nl, "sf", &links, &n, e)) == -EAGAIN && tries < 5; tries++)
-                        sf_err_clear(e);
-                if (r < 0)
-                        return r;
+                for (int tries = 0; (lr = sf_link_list(nl, "sf", &links, &n, &le)) == -EAGAIN && tries < 5; tries++)
+                        sf_err_clear(&le);
+                if (lr < 0) /* the rest is synced; the error makes the next pass try again */
+                        trunks = collect = full = false;
         }
         if (trunks)
                 agent_trunk_sync(a, nl, dp, links, n); /* trunk.c: VLAN subports, before idle bridges go */
@@ -668,6 +671,8 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
         if (full)
                 a->dp_full_at = now;
         r = 0;
+        if (lr < 0)
+                sf_err_move(e, &le), r = lr;
 out:
         sf_link_info_free_array(links, n);
         pthread_mutex_unlock(&a->dp_lock);
