@@ -608,9 +608,11 @@ int agent_dp_sync(sf_agent *a, json_t *dp, sf_err *e)
         }
 
         pthread_mutex_lock(&a->dp_lock);
-        json_object_foreach(nets, id, nd) {
-                _cleanup_free_ char *br = agent_bridge_name(json_object_get(nd, "network"));
-                json_object_set_new(a->bridge_used, br, json_integer((json_int_t) now));
+        {
+                json_t *br;
+                size_t i;
+                json_array_foreach(json_object_get(bkey, "in_use"), i, br)
+                        json_object_set_new(a->bridge_used, json_string_value(br), json_integer((json_int_t) now));
         }
         /* Bridges and VXLAN devices of networks no longer in use go, once no workload
          * interface is attached to the bridge (one being torn down keeps it a little longer). */
