@@ -180,6 +180,12 @@ fail:
         return r;
 }
 
+void sf_agent_port_taken(void *agent, const char *node_id, const char *port_id, const char *workload_id,
+                         int64_t revision)
+{
+        agent_warm_hint(agent, node_id, port_id, workload_id, revision);
+}
+
 void sf_agent_stop(sf_agent *a)
 {
         if (!a)

@@ -38,6 +38,7 @@ SF_LOG_MODULE("warm");
 #define TAKE_WAIT_MS 2000         /* a take waits this long for a namespace being built */
 #define LANE_THREADS 2            /* hand-out threads (the fast lane) */
 #define ARM_AFTER_USEC 3000000ULL /* a new namespace is armed this long after it was built */
+#define HINTS_MAX 1024 /* hints waiting for the agent's lock; beyond, the watch brings them */
 
 enum warm_state {
         W_WANTED,   /* to be built */
@@ -64,6 +65,9 @@ struct warm_ns {
         sf_netns_watch *watch;
         bool unwatchable;  /* opening its watch failed: checked from inside at the hand-out */
         bool arm_queued;   /* taken by owner while being armed: queued when armed */
+        /* Queued on the controller's hint (agent_warm_hint): the revision from which the
+         * cache has its owner; until the cache gets there, kept for it. 0: none. */
+        int64_t hint_rev;
         uint64_t built_at; /* monotonic usec; 0 when recovered from a previous agent */
         json_t *info;   /* hand-out timings and outcome, for the workload's status */
         char *ready_at; /* when it became the workload's (RFC 3339) */
@@ -80,6 +84,11 @@ struct snapshot {
         unsigned refs;
 };
 
+struct hint {
+        char node_id[40], port_id[40], wid[40];
+        int64_t rev;
+};
+
 struct agent_warm {
         char *dir;
         pthread_t lane_thread[LANE_THREADS], build_thread;
@@ -94,9 +103,16 @@ struct agent_warm {
         void *index; /* v's entries by port id (tsearch): the event path looks ports up */
         /* statistics */
         unsigned max_armed; /* watches allowed by the open-file limit */
-        uint64_t built, hits, misses, dirty, removed, failed, lane, scans, watched;
+        uint64_t built, hits, misses, dirty, removed, failed, lane, scans, watched, hinted;
         double build_ms_sum, check_ms_sum;
+        /* Hints (agent_warm_hint) that found a->lock taken, applied by whoever holds it next
+         * in the fast lane or agent_warm_sync. n_hints is also read without hint_lock. */
+        pthread_mutex_t hint_lock;
+        struct hint *hints;
+        size_t n_hints;
 };
+
+static void hints_drain(sf_agent *a);
 
 /* ---- bookkeeping (a->lock held) ---- */
 
@@ -715,6 +731,7 @@ static void *lane_loop(void *u)
         while (!a->stopping) {
                 struct handout h[LANE_BATCH];
                 size_t nh = 0, queued = 0, take;
+                hints_drain(a);
                 /* An even share of what is queued: a burst's hand-outs go to every lane thread
                  * at once instead of filling one batch while the others idle. */
                 for (size_t i = 0; i < w->n; i++)
@@ -952,6 +969,7 @@ void agent_warm_sync(sf_agent *a)
 
         if (!w || !a->node_id)
                 return;
+        hints_drain(a);
         /* Ports of local workloads (a recycled port waits for their teardown)... */
         for (size_t i = 0; i < a->n_lws; i++) {
                 json_t *pid;
@@ -986,7 +1004,12 @@ void agent_warm_sync(sf_agent *a)
                                 x = add(w, id, W_WANTED);
                                 changed = true;
                         } else if (x->state == W_HANDED || x->state == W_REFUSED) {
-                                continue; /* recycled before its workload picked it up: later */
+                                /* Handed on the controller's hint to a workload the cache
+                                 * does not have yet: kept for it. Otherwise recycled before
+                                 * its workload picked it up: removed (build_loop). */
+                                if (x->hint_rev > a->revision)
+                                        x->wanted = true;
+                                continue;
                         }
                         x->wanted = true;
                         if (x->claimed && !json_object_get(referenced, id)) {
@@ -1093,6 +1116,75 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
         return ok;
 }
 
+/* Lock held: a hint applied. The same as agent_warm_sync does once the watch brings the
+ * workload; a namespace in any other state is left to it (and to agent_warm_take). */
+static void hint_apply(sf_agent *a, const struct hint *h)
+{
+        struct agent_warm *w = a->warm;
+        struct warm_ns *x = a->node_id && STREQ(a->node_id, h->node_id) ? find(w, h->port_id) : NULL;
+        if (!x || !(x->state == W_READY || (x->state == W_ARMING && !x->arm_queued)))
+                return;
+        snprintf(x->owner, sizeof(x->owner), "%s", h->wid);
+        x->hint_rev = h->rev;
+        w->hinted++;
+        if (x->state == W_READY) {
+                x->state = W_QUEUED;
+                pthread_cond_broadcast(&w->cond);
+        } else
+                x->arm_queued = true; /* the builder queues it when armed */
+        log_debug("fast lane: port %.8s queued for workload %.8s on the controller's hint", h->port_id, h->wid);
+}
+
+/* Lock held: the hints that found the lock taken. */
+static void hints_drain(sf_agent *a)
+{
+        struct agent_warm *w = a->warm;
+        struct hint *v;
+        size_t n;
+        if (!__atomic_load_n(&w->n_hints, __ATOMIC_ACQUIRE))
+                return;
+        pthread_mutex_lock(&w->hint_lock);
+        v = TAKE_PTR(w->hints);
+        n = w->n_hints;
+        __atomic_store_n(&w->n_hints, 0, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&w->hint_lock);
+        for (size_t i = 0; i < n; i++)
+                hint_apply(a, &v[i]);
+        free(v);
+}
+
+void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, const char *wid, int64_t revision)
+{
+        struct agent_warm *w = a->warm;
+        struct hint h = { 0 };
+
+        if (!w || strlen(node_id) >= sizeof(h.node_id) || strlen(port_id) >= sizeof(h.port_id) ||
+            strlen(wid) >= sizeof(h.wid))
+                return;
+        snprintf(h.node_id, sizeof(h.node_id), "%s", node_id);
+        snprintf(h.port_id, sizeof(h.port_id), "%s", port_id);
+        snprintf(h.wid, sizeof(h.wid), "%s", wid);
+        h.rev = revision;
+        /* The caller is a request waiting for its answer: the agent's lock, which a reconcile
+         * pass can hold for milliseconds in a burst, is not worth waiting for. Taken, the hint
+         * waits for the next hand-out thread or sync that holds it; lost, the watch brings the
+         * workload a little later, as without hints. */
+        if (pthread_mutex_trylock(&a->lock) == 0) {
+                if (!a->stopping)
+                        hint_apply(a, &h);
+                pthread_mutex_unlock(&a->lock);
+                return;
+        }
+        pthread_mutex_lock(&w->hint_lock);
+        if (w->n_hints < HINTS_MAX) {
+                w->hints = xrealloc(w->hints, sizeof(*w->hints) * (w->n_hints + 1));
+                w->hints[w->n_hints] = h;
+                __atomic_store_n(&w->n_hints, w->n_hints + 1, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&w->hint_lock);
+        pthread_cond_broadcast(&w->cond); /* without the lock: a hand-out thread about to wait misses it */
+}
+
 static void warm_metrics(void *u, FILE *f)
 {
         sf_agent *a = u;
@@ -1122,6 +1214,9 @@ static void warm_metrics(void *u, FILE *f)
                 "# TYPE sf_warm_watched_total counter\nsf_warm_watched_total %" PRIu64 "\n"
                 "# HELP sf_warm_lane_total Hand-outs done by the fast lane, before a worker took the job.\n"
                 "# TYPE sf_warm_lane_total counter\nsf_warm_lane_total %" PRIu64 "\n"
+                "# HELP sf_warm_hinted_total Namespaces queued for the fast lane on the controller's word at the commit "
+                "(all-in-one), before the event watch brought their workload.\n"
+                "# TYPE sf_warm_hinted_total counter\nsf_warm_hinted_total %" PRIu64 "\n"
                 "# HELP sf_warm_process_scans_total Process snapshots taken for hand-outs (one per batch).\n"
                 "# TYPE sf_warm_process_scans_total counter\nsf_warm_process_scans_total %" PRIu64 "\n"
                 "# HELP sf_warm_built_total Warm namespaces built.\n# TYPE sf_warm_built_total counter\n"
@@ -1132,7 +1227,8 @@ static void warm_metrics(void *u, FILE *f)
                 "# TYPE sf_warm_check_ms_avg gauge\nsf_warm_check_ms_avg %.3f\n"
                 "# HELP sf_process_snapshot_info Where process snapshots come from.\n"
                 "# TYPE sf_process_snapshot_info gauge\nsf_process_snapshot_info{source=\"%s\"} 1\n",
-                ready, building, failed, armed, w->hits, w->misses, w->dirty, w->watched, w->lane, w->scans, w->built,
+                ready, building, failed, armed, w->hits, w->misses, w->dirty, w->watched, w->lane, w->hinted, w->scans,
+                w->built,
                 w->built ? w->build_ms_sum / (double) w->built : 0.0,
                 w->hits ? w->check_ms_sum / (double) w->hits : 0.0,
                 STREQ(sf_netns_task_lister_name(), "/proc") ? "proc" : "bpf_task_iter");
@@ -1277,6 +1373,7 @@ int agent_warm_start(sf_agent *a, sf_err *e)
         pthread_condattr_destroy(&ca);
         pthread_mutex_init(&w->snap_lock, NULL);
         pthread_cond_init(&w->snap_cond, NULL);
+        pthread_mutex_init(&w->hint_lock, NULL);
         w->max_armed = max_watches();
         a->warm = w;
         r = sf_mkdir_p(w->dir, 0700, e);
@@ -1325,6 +1422,8 @@ void agent_warm_stop(sf_agent *a)
         pthread_mutex_destroy(&w->snap_lock);
         pthread_cond_destroy(&w->snap_cond);
         pthread_cond_destroy(&w->cond);
+        free(w->hints);
+        pthread_mutex_destroy(&w->hint_lock);
         free(w->dir);
         free(w);
         a->warm = NULL;

@@ -523,6 +523,10 @@ int main(int argc, char **argv)
                 r = sf_agent_start(&ao, api, &agent, &e);
                 if (r < 0)
                         goto fail;
+                /* The controller and the agent in one process: the agent hears of a pooled
+                 * port's taking at its commit (its watch still brings everything). */
+                if (vim)
+                        sf_vim_set_port_taken(vim, sf_agent_port_taken, agent);
         }
         log_info("sfd %s (%s) listening on %s, state in '%s'%s", SF_VERSION,
                  c.role == ROLE_ALL ? "all-in-one" : c.role == ROLE_AGENT ? "agent" : "controller",
@@ -546,6 +550,8 @@ int main(int argc, char **argv)
         log_info("%s received, shutting down (workloads keep running)",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
         sf_nfvo_stop(nfvo);
+        if (vim)
+                sf_vim_set_port_taken(vim, NULL, NULL); /* waits for the calls in flight */
         sf_agent_stop(agent);
         sf_vim_stop(vim);
         if (store)
@@ -561,6 +567,8 @@ int main(int argc, char **argv)
 fail:
         log_error("%s", sf_err_msg(&e));
         sf_nfvo_stop(nfvo);
+        if (vim)
+                sf_vim_set_port_taken(vim, NULL, NULL); /* waits for the calls in flight */
         sf_agent_stop(agent);
         sf_vim_stop(vim);
         if (store)

@@ -369,6 +369,7 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         _cleanup_free_ char *node_id = NULL, *reason = NULL, *parent_vm = NULL;
         const char *cid;
+        bool pooled_first = false;
         size_t i;
         sf_rd rd;
         int r;
@@ -558,6 +559,10 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                         sf_err_field_prefix(e, f);
                         return r;
                 }
+                /* A container's first port from the pool: its node may have the namespace
+                 * built already, to be handed over as soon as this commits (below). */
+                if (r > 0 && i == 0 && !host_vm && STREQ(kind, "container"))
+                        pooled_first = true;
                 json_array_append(port_ids, json_object_get(port, "id"));
         }
         json_array_foreach(ports, i, x) {
@@ -597,6 +602,9 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                           &(struct sf_res_cols) { .node = node_id }, e);
         if (r < 0)
                 return r;
+        if (pooled_first)
+                sf_vim_port_taken_on_commit(v, tx, node_id, json_string_value(json_array_get(port_ids, 0)), cid,
+                                            json_integer_value(json_object_get(obj, "revision")));
         *ret = TAKE_PTR(obj);
         return 0;
 }

@@ -946,7 +946,7 @@ int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const ch
                                         return r;
                                 if (r > 0) {
                                         on_commit(v, tx, pool_id, EV_HIT, 1);
-                                        return 0;
+                                        return 1;
                                 }
                         }
                         /* Empty: this request takes the cold path at once, and the pool refills

@@ -25,6 +25,10 @@ struct sf_vim {
         unsigned lease_ms;
         unsigned evict_ms;
         struct sf_pools *pools; /* pool.c */
+        /* sf_vim_set_port_taken: read-locked around each call */
+        pthread_rwlock_t taken_lock;
+        sf_vim_port_taken_fn taken_fn;
+        void *taken_data;
         /* moves in flight (move.c): waited for at shutdown */
         pthread_mutex_t move_lock;
         pthread_cond_t move_cond;
@@ -86,9 +90,13 @@ void sf_pool_free(sf_vim *v);
  * request names no address or MAC (automatic) and the pool has one, otherwise a new port
  * (the cold path) that first reclaims an idle pooled port holding what it needs when the
  * subnet is exhausted or the requested address or MAC is pooled. req is what
- * sf_vim_port_create takes. */
+ * sf_vim_port_create takes. Returns 1 when the port came from the pool, 0 when created. */
 int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const char *node_id,
                      json_t **ret, sf_err *e);
+/* After tx commits, tells the port-taken listener (sf_vim_set_port_taken), if any, that the
+ * workload, written at revision, took the port. */
+void sf_vim_port_taken_on_commit(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
+                                 const char *workload_id, int64_t revision);
 /* A port its container no longer needs: back into its pool (1) when the pool wants it,
  * otherwise 0 and the caller deletes it. */
 int sf_pool_recycle(sf_vim *v, sf_tx *tx, json_t *port, bool automatic, sf_err *e);

@@ -16,6 +16,7 @@ int sf_vim_new(sf_store *store, const struct sf_vim_options *opts, sf_vim **ret,
         v->lease_ms = opts && opts->lease_ms ? opts->lease_ms : 15000;
         v->evict_ms = opts && opts->evict_ms ? opts->evict_ms : 60000;
         pthread_mutex_init(&v->move_lock, NULL);
+        pthread_rwlock_init(&v->taken_lock, NULL);
         pthread_cond_init(&v->move_cond, NULL);
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 kinds[i]->ctx = v;
@@ -57,7 +58,47 @@ void sf_vim_free(sf_vim *v)
         sf_vim_stop(v);
         sf_pool_free(v);
         free(v->hints);
+        pthread_rwlock_destroy(&v->taken_lock);
         free(v);
+}
+
+void sf_vim_set_port_taken(sf_vim *v, sf_vim_port_taken_fn fn, void *userdata)
+{
+        pthread_rwlock_wrlock(&v->taken_lock);
+        v->taken_data = userdata;
+        __atomic_store_n(&v->taken_fn, fn, __ATOMIC_RELEASE);
+        pthread_rwlock_unlock(&v->taken_lock);
+}
+
+struct taken_hook {
+        sf_vim *v;
+        char node_id[SF_UUID_STRLEN], port_id[SF_UUID_STRLEN], workload_id[SF_UUID_STRLEN];
+        int64_t revision;
+};
+
+static void taken_commit(void *u)
+{
+        struct taken_hook *h = u;
+        pthread_rwlock_rdlock(&h->v->taken_lock);
+        if (h->v->taken_fn)
+                h->v->taken_fn(h->v->taken_data, h->node_id, h->port_id, h->workload_id, h->revision);
+        pthread_rwlock_unlock(&h->v->taken_lock);
+}
+
+void sf_vim_port_taken_on_commit(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
+                                 const char *workload_id, int64_t revision)
+{
+        struct taken_hook *h;
+        /* Unlocked: a listener set meanwhile misses this one hint, no more. */
+        if (!__atomic_load_n(&v->taken_fn, __ATOMIC_ACQUIRE))
+                return;
+        h = new0(struct taken_hook, 1);
+        h->v = v;
+        snprintf(h->node_id, sizeof(h->node_id), "%s", node_id);
+        snprintf(h->port_id, sizeof(h->port_id), "%s", port_id);
+        snprintf(h->workload_id, sizeof(h->workload_id), "%s", workload_id);
+        h->revision = revision;
+        sf_tx_on_commit_owned(tx, taken_commit, h);
 }
 
 struct sf_kind *const *sf_vim_kinds(sf_vim *v) { return v->kinds; }

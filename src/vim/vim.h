@@ -23,6 +23,17 @@ int sf_vim_start(sf_vim *v, sf_err *e);
 void sf_vim_stop(sf_vim *v);
 void sf_vim_free(sf_vim *v);
 
+/* Told after the commit of each container creation whose first port came from the node's
+ * pool: the all-in-one daemon's own agent then hands that port's pre-plumbed namespace over
+ * at once, instead of when its event watch brings the change (a remote agent has only its
+ * watch, which stays the authority: a hint names nothing the watch will not bring, and
+ * revision is the store revision at which the watch brings the workload). Called from the
+ * request's thread, no lock held; it must not block. NULL fn: none. Setting it again waits
+ * for the calls in flight, so the userdata may be freed afterwards. */
+typedef void (*sf_vim_port_taken_fn)(void *userdata, const char *node_id, const char *port_id,
+                                     const char *workload_id, int64_t revision);
+void sf_vim_set_port_taken(sf_vim *v, sf_vim_port_taken_fn fn, void *userdata);
+
 /* The kinds this layer serves: site, node, network, subnet, port, router, container.
  * Terminated by NULL. */
 struct sf_kind *const *sf_vim_kinds(sf_vim *v);

@@ -37,6 +37,16 @@ for i in 1 2 3; do
 done
 [ "${got# }" = "$want" ] || die "not FIFO: wanted $want, got ${got# }"
 for i in 1 2 3; do sf container show f$i -o json | jq -e .status.timings.warm >/dev/null || die "f$i not warm"; done
+
+note "all-in-one: the agent hears of a pooled port's taking at the commit, not from its watch"
+hinted=$(metric sf_warm_hinted_total)
+echo "hand-outs queued on the controller's word: ${hinted:-none} of 3"
+[ "${hinted:-0}" -ge 1 ] || die "no hand-out on the controller's word (sf_warm_hinted_total ${hinted:-missing})"
+note "created and force-deleted at once: a namespace handed out on that word goes too (leaks, below)"
+for i in 1 2 3 4 5; do
+        id=$(sf run --detach -q --name z$i --stop-grace 0 --network neta busybox -- sleep 3600) || die "run z$i"
+        $NSX curl -sf -X DELETE "$U/v1/containers/$id?force=true" >/dev/null || die "force-delete z$i"
+done
 sf rm f1 f2 f3 >/dev/null || die "rm"
 wait_for 30 "pool refilled" sh -c "[ \$($NSX $SFCTL --endpoint $U pool show neta.$node -o json | jq .size) -ge 8 ]"
 size0=$(pool_size neta."$node")
