@@ -65,8 +65,31 @@ static int relist(sf_agent *a, sf_httpc *http, sf_err *e)
         return 0;
 }
 
-static void apply(sf_agent *a, json_t *events)
+/* Our own status report coming back: the event at the revision our PATCH returned, with
+ * nothing but the status changed. The reconciler has nothing to do about it (a status that
+ * changed again while the report was on its way woke it already). */
+static bool own_echo(sf_agent *a, json_t *map, const char *id, json_t *obj)
 {
+        static const char *const meta[] = { "status", "revision", "updated_at" };
+        struct lw *w = agent_lw_find(a, id);
+        json_t *old = json_object_get(map, id);
+        json_auto_t *x = NULL, *y = NULL;
+        if (!w || !w->reported || !old || !json_is_object(obj) ||
+            json_integer_value(json_object_get(obj, "revision")) != w->reported_rev)
+                return false;
+        x = json_copy(old);
+        y = json_copy(obj);
+        for (size_t i = 0; i < ELEMENTSOF(meta); i++) {
+                json_object_del(x, meta[i]);
+                json_object_del(y, meta[i]);
+        }
+        return json_equal(x, y);
+}
+
+/* Applies a batch of events; false when none of them gives the reconciler anything to do. */
+static bool apply(sf_agent *a, json_t *events)
+{
+        bool wake = false;
         json_t *ev;
         size_t i;
         json_array_foreach(events, i, ev) {
@@ -78,13 +101,17 @@ static void apply(sf_agent *a, json_t *events)
                         continue;
                 /* The data plane (agent_dp_desired) reads every kind; containers only for the
                  * backends of services. */
-                if (!STREQ(kind, "container") || json_object_size(json_object_get(a->cache, "service")) > 0)
+                if (!STREQ(kind, "container") || json_object_size(json_object_get(a->cache, "service")) > 0) {
                         a->dp_gen++;
+                        wake = true;
+                } else if (!STREQ(type, "updated") || !own_echo(a, map, id, json_object_get(ev, "object")))
+                        wake = true;
                 if (STREQ(type, "deleted"))
                         json_object_del(map, id);
                 else
                         json_object_set(map, id, json_object_get(ev, "object"));
         }
+        return wake;
 }
 
 static void *watch_loop(void *u)
@@ -134,13 +161,16 @@ static void *watch_loop(void *u)
                 }
                 backoff_ms = 200;
                 pthread_mutex_lock(&a->lock);
-                if (json_array_size(json_object_get(out, "events")) > 0) {
-                        apply(a, json_object_get(out, "events"));
+                /* A batch of nothing but this agent's own status reports coming back (one per
+                 * container of a burst) wakes nobody. */
+                if (json_array_size(json_object_get(out, "events")) > 0 && apply(a, json_object_get(out, "events"))) {
                         /* Port pools: a new workload's warm namespace is handed over now, not
                          * after the reconciler's next pass (warm.c). */
                         agent_warm_sync(a);
                         agent_wake(a);
-                }
+                } else if (json_array_size(json_object_get(out, "events")) > 0)
+                        log_debug("%zu event(s): this agent's own status reports, nothing to do",
+                                  json_array_size(json_object_get(out, "events")));
                 if (json_integer_value(json_object_get(out, "revision")) > a->revision)
                         a->revision = json_integer_value(json_object_get(out, "revision"));
                 pthread_mutex_unlock(&a->lock);
