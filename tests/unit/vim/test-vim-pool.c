@@ -2,7 +2,7 @@
  * under address pressure), and against a real store: bulk refill in one transaction, FIFO
  * hand-out, recycling to the tail or release at max, explicit addresses and exhaustion that
  * reclaim idle pooled ports before answering 409, resize/drain/fill, cascades on network and
- * node deletion, and recovery of inconsistent pool tables. */
+ * node deletion, recovery of inconsistent pool tables, and the port-taken listener. */
 #include "vim-fixture.h"
 #include "vim/vim-internal.h"
 
@@ -240,6 +240,62 @@ static void test_fill_take_fifo_recycle(void **state)
         (void) e;
 }
 
+struct taken {
+        int n;
+        char node[40], port[40], wid[40];
+        int64_t rev;
+};
+
+static void on_taken(void *u, const char *node_id, const char *port_id, const char *wid, int64_t rev)
+{
+        struct taken *t = u;
+        t->n++;
+        snprintf(t->node, sizeof(t->node), "%s", node_id);
+        snprintf(t->port, sizeof(t->port), "%s", port_id);
+        snprintf(t->wid, sizeof(t->wid), "%s", wid);
+        t->rev = rev;
+}
+
+/* The port-taken listener (the all-in-one agent's word at the commit): told once per
+ * container whose first port came from a pool, after the commit, and for nothing else. */
+static void test_port_taken_listener(void **state)
+{
+        struct taken t = { 0 };
+        json_auto_t *n1 = create_ok("node", "{'name': 'n1', 'features': ['qemu'], 'status': {'state': 'Ready'}}");
+        pooled_net("net", "10.0.0.0/24", "{'enabled': true, 'min': 4, 'max': 8, 'batch': 4}");
+        pooled_net("coldnet", "10.1.0.0/24", "{'enabled': false}");
+        scan();
+        assert_int_equal(pool_size("net.n1"), 4);
+        sf_vim_set_port_taken(fx->vim, on_taken, &t);
+
+        json_auto_t *a = container("a", "n1", "['net', 'coldnet']");
+        assert_int_equal(t.n, 1);
+        assert_string_equal(t.node, str(n1, "id"));
+        assert_string_equal(t.port, port0(a));
+        assert_string_equal(t.wid, str(a, "id"));
+        assert_int_equal(t.rev, num(a, "revision"));
+        /* a first port created cold (its network has no pool), even with a pooled second one */
+        json_auto_t *b = container("b", "n1", "['coldnet', 'net']");
+        assert_int_equal(t.n, 1);
+        /* an explicit address: the cold path */
+        json_auto_t *c = container("c", "n1", "[{'network': 'net', 'ip': '10.0.0.200'}]");
+        assert_int_equal(t.n, 1);
+        /* a VM: its pooled port becomes a tap, not a namespace */
+        assert_int_equal(pool_size("net.n1"), 2);
+        json_auto_t *v = create_ok("container", "{'name': 'v', 'kind': 'vm', 'image': 'x', 'node': 'n1', 'networks': ['net']}");
+        assert_int_equal(pool_size("net.n1"), 1);
+        assert_int_equal(t.n, 1);
+        /* a creation that fails rolls back, and nobody is told */
+        create_fails("container", "{'name': 'a', 'image': 'x', 'node': 'n1', 'networks': ['net']}", -EEXIST, "name",
+                     NULL);
+        assert_int_equal(t.n, 1);
+        /* unset: no more calls */
+        sf_vim_set_port_taken(fx->vim, NULL, NULL);
+        json_auto_t *d = container("d", "n1", "['net']");
+        assert_int_equal(t.n, 1);
+        (void) b, (void) c, (void) v, (void) d;
+}
+
 static void test_resize_fill_drain(void **state)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
@@ -421,6 +477,7 @@ int main(void)
                 cmocka_unit_test(test_refill_sizing),
                 cmocka_unit_test(test_shrink_under_pressure),
                 cmocka_unit_test_setup_teardown(test_fill_take_fifo_recycle, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_port_taken_listener, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_resize_fill_drain, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_exhaustion_and_reclaim, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_cascades, fx_setup, fx_teardown),
