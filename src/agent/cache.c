@@ -1,7 +1,8 @@
 /* The agent's view of desired state, Kubernetes-informer style: list every kind it needs
  * once, then apply the controller's event stream (long-poll) to the cache, and list again
- * when the stream cannot continue (410 Gone after compaction, or a lost controller). Each
- * change wakes the reconciler; nothing here acts on the node. */
+ * when the stream cannot continue (410 Gone after compaction, or a lost controller); a batch
+ * of nothing but the agent's own status reports coming back wakes nobody. Every other change
+ * wakes the reconciler; nothing here acts on the node. */
 #include <inttypes.h>
 
 #include "agent/agent-internal.h"

@@ -7,8 +7,10 @@
  * underlay); and the routing policy in nftables (through
  * libnftables, which speaks netlink): traffic between two networks is forwarded only when a
  * router joins their subnets, and nothing from a workload network is forwarded to any other
- * interface of the node, so no lab or workload traffic ever leaves the machine. Forwarding is
- * enabled per bridge only, never globally. */
+ * interface of the node, so no lab or workload traffic ever leaves the machine; idle bridges
+ * and trunk devices are looked for (a dump of the node's links) on a full sync every 30 s and
+ * when the networks in use change, not for every port. Forwarding is enabled per bridge only,
+ * never globally. */
 #include <inttypes.h>
 #include <linux/neighbour.h>
 #include <nftables/libnftables.h>

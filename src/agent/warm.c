@@ -1,7 +1,9 @@
 /* The node's warm pool (beyond Kuryr): for every idle pooled port bound to this node, a
  * pre-plumbed network namespace (veth in place with the port's MAC, addresses, routes and MTU,
  * host end on the network's bridge, neighbour entries both ways), so that a workload that gets
- * the port only has to adopt a ready namespace.
+ * the port only has to adopt a ready namespace; its fast lane hands them over as the reconciler
+ * sees a new workload, or, in the all-in-one daemon, on the controller's word at the commit
+ * (sf_agent_port_taken).
  *
  * No state crosses workloads: a namespace is used by one workload only and destroyed with it;
  * a recycled port gets a new one. Before a warm namespace is handed out it is checked as an
