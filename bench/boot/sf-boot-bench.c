@@ -39,7 +39,7 @@ static void *create_one(void *u)
         struct item *it = u;
         _cleanup_httpc_ sf_httpc *c = NULL;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
-        json_auto_t *body = NULL, *out = NULL, *port = NULL;
+        json_auto_t *body = NULL, *out = NULL;
         if (sf_httpc_new(G->endpoint, &c, NULL) < 0)
                 return NULL;
         if (G->base_ip)
@@ -56,22 +56,8 @@ static void *create_one(void *u)
                 __atomic_add_fetch(&G->settled, 1, __ATOMIC_RELAXED); /* no Running to wait for */
         }
         it->t_ack = sf_now_usec();
-        if (it->p.failed || G->base_ip)
-                return NULL;
-        /* The address the controller chose (a read, not a control-plane write). */
-        {
-                _cleanup_free_ char *path = xasprintf("/v1/ports/%s",
-                                                      json_string_value(json_array_get(json_object_get(out, "port_ids"), 0)));
-                if (sf_httpc_call(c, "GET", path, NULL, &port, &e) < 0) {
-                        fprintf(stderr, "port of %s: %s\n", it->name, sf_err_msg(&e));
-                        __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
-                        return NULL;
-                }
-                snprintf(it->p.ip, sizeof(it->p.ip), "%s",
-                         json_string_value(json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0),
-                                                           "ip_address")) ?: "");
-                __atomic_store_n(&it->p.have_ip, true, __ATOMIC_RELEASE);
-        }
+        /* Without --base-ip, the address the controller chose comes with the Running status
+         * (the watcher), when the probes start: no read on the burst's path. */
         return NULL;
 }
 
@@ -114,6 +100,10 @@ static void *watcher(void *u)
                                         continue;
                                 if (STREQ(phase, "Running")) {
                                         it->timings = json_incref(json_object_get(json_object_get(o, "status"), "timings"));
+                                        if (!sf_probe_address_from_status(&it->p, json_object_get(o, "status"))) {
+                                                fprintf(stderr, "%s: Running without an address\n", name);
+                                                __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
+                                        }
                                         __atomic_store_n(&it->p.t_running, sf_now_usec(), __ATOMIC_RELEASE);
                                         sf_probe_running(x->icmp, 0x5f00, &it->p, (uint16_t) (it - x->items));
                                         __atomic_add_fetch(&x->settled, 1, __ATOMIC_RELAXED);

@@ -69,6 +69,18 @@ int sf_probe_recv(int fd, int timeout_ms, char from[SF_ADDR_STRLEN])
         }
 }
 
+bool sf_probe_address_from_status(struct sf_probe_target *t, json_t *status)
+{
+        const char *ip = json_string_value(json_array_get(json_object_get(status, "ips"), 0));
+        if (__atomic_load_n(&t->have_ip, __ATOMIC_ACQUIRE))
+                return true;
+        if (!ip)
+                return false;
+        snprintf(t->ip, sizeof(t->ip), "%s", ip);
+        __atomic_store_n(&t->have_ip, true, __ATOMIC_RELEASE);
+        return true;
+}
+
 void sf_probe_running(int fd, uint16_t id, struct sf_probe_target *t, uint16_t seq)
 {
         if (!__atomic_load_n(&t->have_ip, __ATOMIC_ACQUIRE))

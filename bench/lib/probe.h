@@ -2,6 +2,7 @@
  * peer", sent from the node's namespace over a raw socket. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -11,7 +12,7 @@
  * fields the caller's threads share with the probe loop are read and written atomically. */
 struct sf_probe_target {
         char ip[SF_ADDR_STRLEN];
-        bool have_ip;       /* ip is known (the controller's choice comes after the answer) */
+        bool have_ip;       /* ip is known (the controller's choice comes with the Running status) */
         uint64_t t_running; /* monotonic usec it was reported Running: probing starts */
         uint64_t t_probe;   /* the last probe sent */
         uint64_t t_ping;    /* the answer came */
@@ -22,6 +23,9 @@ struct sf_probe_target {
 int sf_probe_open(void);
 /* One echo request to ip (IPv4, text) with this identifier and sequence number. */
 void sf_probe_send(int fd, const char *ip, uint16_t id, uint16_t seq);
+/* Takes the target's address from a Running status (its "ips"), unless it has one already
+ * (chosen by the client): false when the status names none. */
+bool sf_probe_address_from_status(struct sf_probe_target *t, json_t *status);
 /* The first probe of a target, when its Running report is seen (t_running set before). */
 void sf_probe_running(int fd, uint16_t id, struct sf_probe_target *t, uint16_t seq);
 /* Probes each target reported Running every 2 ms until it answers (target i with sequence

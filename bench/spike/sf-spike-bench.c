@@ -64,7 +64,7 @@ static void *create_one(void *u)
         struct item *it = u;
         _cleanup_httpc_ sf_httpc *c = NULL;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
-        json_auto_t *body = NULL, *out = NULL, *port = NULL;
+        json_auto_t *body = NULL, *out = NULL;
         if (sf_httpc_new(G->endpoint, &c, NULL) < 0) {
                 __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
                 if (G->connected)
@@ -91,17 +91,7 @@ static void *create_one(void *u)
                 return NULL;
         }
         it->t_ack = sf_now_usec();
-        /* Its address, chosen by the controller (a read, not a control-plane write). */
-        {
-                _cleanup_free_ char *path = xasprintf("/v1/ports/%s",
-                                                      json_string_value(json_array_get(json_object_get(out, "port_ids"), 0)));
-                if (sf_httpc_call(c, "GET", path, NULL, &port, &e) >= 0) {
-                        snprintf(it->p.ip, sizeof(it->p.ip), "%s",
-                                 json_string_value(json_object_get(json_array_get(json_object_get(port, "fixed_ips"), 0),
-                                                                   "ip_address")) ?: "");
-                        __atomic_store_n(&it->p.have_ip, true, __ATOMIC_RELEASE);
-                }
-        }
+        /* Its address comes with its Running status (the watcher): no read on the burst's path. */
         return NULL;
 }
 
@@ -157,6 +147,10 @@ static void *watcher(void *u)
                                         /* Same machine, same clock: from the client's request. */
                                         it->net_ready_ms = nr > 0 && it->t_req_rt ? (nr - it->t_req_rt) / 1000.0 : -1;
                                         it->started_ms = sa > 0 && it->t_req_rt ? (sa - it->t_req_rt) / 1000.0 : -1;
+                                        if (!sf_probe_address_from_status(&it->p, st)) {
+                                                fprintf(stderr, "%s: Running without an address\n", name);
+                                                __atomic_store_n(&it->p.failed, true, __ATOMIC_RELEASE);
+                                        }
                                         __atomic_store_n(&it->p.t_running, sf_now_usec(), __ATOMIC_RELEASE);
                                         sf_probe_running(x->icmp, 0x5f01, &it->p, (uint16_t) (it - x->items));
                                         x->running_seen++;
