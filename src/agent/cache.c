@@ -131,6 +131,7 @@ static void *watch_loop(void *u)
         while (!a->stopping) {
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
                 json_auto_t *out = NULL;
+                json_t *events;
                 int64_t since;
                 int r;
 
@@ -161,17 +162,18 @@ static void *watch_loop(void *u)
                         a->connected = true;
                 }
                 backoff_ms = 200;
+                events = json_object_get(out, "events");
                 pthread_mutex_lock(&a->lock);
                 /* A batch of nothing but this agent's own status reports coming back (one per
                  * container of a burst) wakes nobody. */
-                if (json_array_size(json_object_get(out, "events")) > 0 && apply(a, json_object_get(out, "events"))) {
+                if (json_array_size(events) > 0 && apply(a, events)) {
                         /* Port pools: a new workload's warm namespace is handed over now, not
                          * after the reconciler's next pass (warm.c). */
                         agent_warm_sync(a);
                         agent_wake(a);
-                } else if (json_array_size(json_object_get(out, "events")) > 0)
+                } else if (json_array_size(events) > 0)
                         log_debug("%zu event(s): this agent's own status reports, nothing to do",
-                                  json_array_size(json_object_get(out, "events")));
+                                  json_array_size(events));
                 if (json_integer_value(json_object_get(out, "revision")) > a->revision)
                         a->revision = json_integer_value(json_object_get(out, "revision"));
                 pthread_mutex_unlock(&a->lock);

@@ -116,6 +116,22 @@ struct agent_warm {
 
 static void hints_drain(sf_agent *a);
 
+/* Lock held: the namespace goes to workload wid, handed out by the fast lane now when ready,
+ * or queued by the builder once armed; false when its state allows neither (being built, handed
+ * out already, ...: agent_warm_take decides then). */
+static bool queue_for(struct agent_warm *w, struct warm_ns *x, const char *wid)
+{
+        if (x->state != W_READY && !(x->state == W_ARMING && !x->arm_queued))
+                return false;
+        snprintf(x->owner, sizeof(x->owner), "%s", wid);
+        if (x->state == W_READY) {
+                x->state = W_QUEUED;
+                pthread_cond_broadcast(&w->cond);
+        } else
+                x->arm_queued = true; /* the builder queues it when armed */
+        return true;
+}
+
 /* ---- bookkeeping (a->lock held) ---- */
 
 static int by_port(const void *x, const void *y)
@@ -1020,15 +1036,8 @@ void agent_warm_sync(sf_agent *a)
                         }
                 } else if (x && wid && x->state != W_WANTED && x->state != W_FAILED && x->state != W_REMOVING) {
                         x->wanted = true; /* taken: kept until its workload has it */
-                        if (x->state == W_READY && STREQ(owner, "compute:container")) {
-                                x->state = W_QUEUED;
-                                snprintf(x->owner, sizeof(x->owner), "%s", wid);
+                        if (STREQ(owner, "compute:container") && queue_for(w, x, wid))
                                 log_debug("fast lane: port %.8s queued for workload %.8s", id, wid);
-                                changed = true;
-                        } else if (x->state == W_ARMING && !x->arm_queued && STREQ(owner, "compute:container")) {
-                                x->arm_queued = true; /* the builder queues it when armed */
-                                snprintf(x->owner, sizeof(x->owner), "%s", wid);
-                        }
                 }
         }
         for (size_t i = 0; i < w->n; i++)
@@ -1124,16 +1133,10 @@ static void hint_apply(sf_agent *a, const struct hint *h)
 {
         struct agent_warm *w = a->warm;
         struct warm_ns *x = a->node_id && STREQ(a->node_id, h->node_id) ? find(w, h->port_id) : NULL;
-        if (!x || !(x->state == W_READY || (x->state == W_ARMING && !x->arm_queued)))
+        if (!x || !queue_for(w, x, h->wid))
                 return;
-        snprintf(x->owner, sizeof(x->owner), "%s", h->wid);
         x->hint_rev = h->rev;
         w->hinted++;
-        if (x->state == W_READY) {
-                x->state = W_QUEUED;
-                pthread_cond_broadcast(&w->cond);
-        } else
-                x->arm_queued = true; /* the builder queues it when armed */
         log_debug("fast lane: port %.8s queued for workload %.8s on the controller's hint", h->port_id, h->wid);
 }
 
