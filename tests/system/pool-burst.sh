@@ -42,6 +42,9 @@ note "all-in-one: the agent hears of a pooled port's taking at the commit, not f
 hinted=$(metric sf_warm_hinted_total)
 echo "hand-outs queued on the controller's word: ${hinted:-none} of 3"
 [ "${hinted:-0}" -ge 1 ] || die "no hand-out on the controller's word (sf_warm_hinted_total ${hinted:-missing})"
+at_commit=$(metric sf_warm_handed_at_commit_total)
+echo "of which handed out by the committing request's thread: ${at_commit:-none}"
+[ "${at_commit:-0}" -ge 1 ] || die "no hand-out by a committing request's thread (sf_warm_handed_at_commit_total ${at_commit:-missing})"
 note "created and force-deleted at once: a namespace handed out on that word goes too (leaks, below)"
 for i in 1 2 3 4 5; do
         id=$(sf run --detach -q --name z$i --stop-grace 0 --network neta busybox -- sleep 3600) || die "run z$i"
