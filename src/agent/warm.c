@@ -1233,6 +1233,7 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
                         w->at_commit++;
                         pthread_mutex_unlock(&a->lock);
                         handout_batch(a, &ho, 1);
+                        json_object_set_new(ho.info, "warm_at_commit", json_true());
                         if (pthread_mutex_trylock(&a->lock) == 0) {
                                 w->scans++;
                                 handout_finish(a, &ho, 1);
@@ -1288,7 +1289,8 @@ static void warm_metrics(void *u, FILE *f)
                 "sf_warm_takes_total{result=\"refused\"} %" PRIu64 "\n"
                 "# HELP sf_warm_watched_total Hand-outs whose clean check was their watch's answer.\n"
                 "# TYPE sf_warm_watched_total counter\nsf_warm_watched_total %" PRIu64 "\n"
-                "# HELP sf_warm_lane_total Hand-outs done by the fast lane, before a worker took the job.\n"
+                "# HELP sf_warm_lane_total Hand-outs done before a worker took the job: by the fast lane, or at the "
+                "commit (sf_warm_handed_at_commit_total).\n"
                 "# TYPE sf_warm_lane_total counter\nsf_warm_lane_total %" PRIu64 "\n"
                 "# HELP sf_warm_hinted_total Namespaces queued for the fast lane on the controller's word at the commit "
                 "(all-in-one), before the event watch brought their workload.\n"
