@@ -2,6 +2,8 @@
  * the event log. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <string.h>
 #include <time.h>
 
 #include "lib/log.h"
@@ -41,6 +43,8 @@ struct sf_store {
         pthread_mutex_t pool_lock;
         pthread_cond_t pool_cond;
 
+        bool writer_rt; /* sf_store_options.writer_rt, until refused (atomic) */
+
         pthread_mutex_t rev_lock; /* guards revision, compacted, shutdown */
         pthread_cond_t rev_cond;
         int64_t revision;
@@ -65,8 +69,16 @@ struct commit_hook {
         bool owned; /* userdata is free()d when the transaction ends */
 };
 
+/* A thread's own scheduling while it is raised for the writer lock (writer_lock). */
+struct boost {
+        bool on;
+        int policy;
+        struct sched_param param;
+};
+
 struct sf_tx {
         sf_store *store;
+        struct boost boost;
         int64_t rev; /* last revision used by this transaction */
         int64_t compacted;
         struct commit_hook *hooks;
@@ -255,6 +267,36 @@ static int migrate(sf_store *s, sf_err *e)
         return 0;
 }
 
+/* The writer lock, taken at real-time priority when writer_rt (see sf_store_options): raised
+ * before the wait, so that the holder's successor runs as soon as it is woken, and back to
+ * its own after the unlock (never before: lowered while holding it, it could be preempted
+ * right there). SCHED_RESET_ON_FORK: a child forked meanwhile starts at normal priority. */
+static void writer_lock(sf_store *s, struct boost *b)
+{
+        *b = (struct boost) { 0 };
+        if (__atomic_load_n(&s->writer_rt, __ATOMIC_RELAXED)) {
+                struct sched_param rt = { .sched_priority = 1 };
+                b->policy = sched_getscheduler(0);
+                if (b->policy >= 0 && (b->policy & ~SCHED_RESET_ON_FORK) != SCHED_FIFO &&
+                    (b->policy & ~SCHED_RESET_ON_FORK) != SCHED_RR && sched_getparam(0, &b->param) == 0) {
+                        if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0)
+                                b->on = true;
+                        else if (__atomic_exchange_n(&s->writer_rt, false, __ATOMIC_RELAXED))
+                                log_info("store: the writer cannot run at real-time priority (%s); it keeps "
+                                         "its thread's",
+                                         strerror(errno));
+                }
+        }
+        pthread_mutex_lock(&s->write_lock);
+}
+
+static void writer_unlock(sf_store *s, const struct boost *b)
+{
+        pthread_mutex_unlock(&s->write_lock);
+        if (b->on && sched_setscheduler(0, b->policy, &b->param) < 0)
+                log_warn_rl("store: cannot set the writer's thread back to its priority: %m");
+}
+
 static int wal_hook(void *u, sqlite3 *db, const char *name, int frames)
 {
         sf_store *s = u;
@@ -270,10 +312,11 @@ static int wal_hook(void *u, sqlite3 *db, const char *name, int frames)
  * starts it over. */
 static void restart_wal(sf_store *s)
 {
-        pthread_mutex_lock(&s->write_lock);
+        struct boost b;
+        writer_lock(s, &b);
         if (sf_sql_exec(&s->checkpointer, "BEGIN IMMEDIATE; PRAGMA application_id=" APPLICATION_ID "; COMMIT", NULL) < 0)
                 (void) sf_sql_exec(&s->checkpointer, "ROLLBACK", NULL);
-        pthread_mutex_unlock(&s->write_lock);
+        writer_unlock(s, &b);
 }
 
 static void *checkpoint_loop(void *u)
@@ -315,6 +358,7 @@ int sf_store_open(const char *path, const struct sf_store_options *opts, sf_stor
         pthread_cond_init(&s->rev_cond, &ca);
         pthread_condattr_destroy(&ca);
         s->retention = opts && opts->event_retention ? opts->event_retention : DEFAULT_RETENTION;
+        s->writer_rt = opts && opts->writer_rt;
 
         r = conn_open(&s->writer, path, false, opts && opts->sync_full, e);
         if (r < 0)
@@ -394,17 +438,19 @@ int sf_store_schema_version(sf_store *s) { return s->schema_version; }
 
 int sf_tx_begin(sf_store *s, sf_tx **ret, sf_err *e)
 {
+        struct boost b;
         sf_tx *tx;
         int r;
 
-        pthread_mutex_lock(&s->write_lock);
+        writer_lock(s, &b);
         r = sf_sql_exec(&s->writer, "BEGIN IMMEDIATE", e);
         if (r < 0) {
-                pthread_mutex_unlock(&s->write_lock);
+                writer_unlock(s, &b);
                 return r;
         }
         tx = new0(sf_tx, 1);
         tx->store = s;
+        tx->boost = b;
         pthread_mutex_lock(&s->rev_lock);
         tx->rev = s->revision;
         tx->compacted = s->compacted;
@@ -478,7 +524,7 @@ int sf_tx_commit(sf_tx *tx, sf_err *e)
                 r = sf_sql_exec(&s->writer, "COMMIT", e);
         if (r < 0) {
                 sf_sql_exec(&s->writer, "ROLLBACK", NULL);
-                pthread_mutex_unlock(&s->write_lock);
+                writer_unlock(s, &tx->boost);
                 tx_free(tx);
                 return r;
         }
@@ -489,7 +535,7 @@ int sf_tx_commit(sf_tx *tx, sf_err *e)
         if (changed)
                 pthread_cond_broadcast(&s->rev_cond);
         pthread_mutex_unlock(&s->rev_lock);
-        pthread_mutex_unlock(&s->write_lock);
+        writer_unlock(s, &tx->boost);
 
         for (size_t i = 0; i < tx->n_hooks; i++)
                 tx->hooks[i].fn(tx->hooks[i].userdata);
@@ -502,7 +548,7 @@ void sf_tx_abort(sf_tx *tx)
         if (!tx)
                 return;
         sf_sql_exec(&tx->store->writer, "ROLLBACK", NULL);
-        pthread_mutex_unlock(&tx->store->write_lock);
+        writer_unlock(tx->store, &tx->boost);
         tx_free(tx);
 }
 

@@ -22,6 +22,12 @@ typedef struct sf_conn sf_conn; /* a connection with its prepared-statement cach
 struct sf_store_options {
         bool sync_full; /* PRAGMA synchronous=FULL instead of NORMAL */
         unsigned event_retention; /* events kept; 0 = default (100000) */
+        /* The thread that waits for or holds the writer lock runs at real-time priority
+         * (SCHED_FIFO 1) meanwhile, back to its own once it lets go: every write waits for the
+         * holder, which a saturated CPU (a burst of container starts) would otherwise keep
+         * off it for milliseconds while it holds the lock. Without the privilege, logged once
+         * and off. */
+        bool writer_rt;
 };
 
 int sf_store_open(const char *path, const struct sf_store_options *opts, sf_store **ret,

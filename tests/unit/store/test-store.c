@@ -10,6 +10,9 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -906,6 +909,64 @@ static void test_node_usage(void **state)
         }
 }
 
+static int policy(pid_t tid) { return sched_getscheduler(tid) & ~SCHED_RESET_ON_FORK; }
+
+struct rt_waiter {
+        sf_store *s;
+        pid_t tid;
+};
+
+static void *wait_and_write(void *u)
+{
+        struct rt_waiter *w = u;
+        __atomic_store_n(&w->tid, gettid(), __ATOMIC_RELEASE);
+        commit(begin(w->s));
+        return NULL;
+}
+
+static void test_writer_rt(void **state)
+{
+        struct fx *f = *state;
+        struct sched_param rt = { .sched_priority = 1 }, other = { 0 };
+        struct rt_waiter w = { 0 };
+        pthread_t t;
+        sf_tx *tx;
+
+        /* Off by default: the writer keeps its thread's scheduling. */
+        tx = begin(f->s);
+        assert_int_equal(policy(0), SCHED_OTHER);
+        sf_tx_abort(tx);
+        /* On needs the privilege (without it, sfd logs it once and goes on without). */
+        if (sched_setscheduler(0, SCHED_FIFO, &rt) < 0)
+                skip();
+        assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &other), 0);
+
+        reopen(f, &(struct sf_store_options) { .writer_rt = true });
+        assert_int_equal(setpriority(PRIO_PROCESS, (id_t) gettid(), 5), 0);
+        tx = begin(f->s);
+        assert_int_equal(policy(0), SCHED_FIFO);
+        /* A thread waiting for the lock is raised while it waits. */
+        w.s = f->s;
+        assert_int_equal(pthread_create(&t, NULL, wait_and_write, &w), 0);
+        for (int i = 0; i < 2000 && !(__atomic_load_n(&w.tid, __ATOMIC_ACQUIRE) && policy(w.tid) == SCHED_FIFO); i++)
+                usleep(1000);
+        assert_int_equal(policy(w.tid), SCHED_FIFO);
+        commit(tx);
+        /* Back to its own, nice value included, after a commit and after an abort. */
+        assert_int_equal(policy(0), SCHED_OTHER);
+        errno = 0;
+        assert_int_equal(getpriority(PRIO_PROCESS, (id_t) gettid()), 5);
+        assert_int_equal(errno, 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(sf_store_revision(f->s), 0);
+        tx = begin(f->s);
+        assert_int_equal(policy(0), SCHED_FIFO);
+        sf_tx_abort(tx);
+        assert_int_equal(policy(0), SCHED_OTHER);
+        assert_int_equal(getpriority(PRIO_PROCESS, (id_t) gettid()), 5);
+        assert_int_equal(setpriority(PRIO_PROCESS, (id_t) gettid(), 0), 0);
+}
+
 int main(void)
 {
         sf_log_max_level = SF_LOG_WARN;
@@ -916,7 +977,7 @@ int main(void)
                 T(test_list_filters),    T(test_events),               T(test_events_compaction),
                 T(test_wait),            T(test_abort),                T(test_reader_isolation),
                 T(test_reopen_durable),  T(test_sql_helpers),          T(test_default_name_collision),
-                T(test_checkpoint_restart), T(test_node_usage),
+                T(test_checkpoint_restart), T(test_node_usage),        T(test_writer_rt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
