@@ -26,7 +26,7 @@ struct sf_store_options {
          * (SCHED_FIFO 1) meanwhile, back to its own once it lets go: every write waits for the
          * holder, which a saturated CPU (a burst of container starts) would otherwise keep
          * off it for milliseconds while it holds the lock. Without the privilege, logged once
-         * and off. */
+         * and off. A transaction therefore ends in the thread that began it. */
         bool writer_rt;
 };
 

@@ -913,12 +913,14 @@ static int policy(pid_t tid) { return sched_getscheduler(tid) & ~SCHED_RESET_ON_
 
 struct rt_waiter {
         sf_store *s;
+        int policy_before;
         pid_t tid;
 };
 
 static void *wait_and_write(void *u)
 {
         struct rt_waiter *w = u;
+        w->policy_before = policy(0); /* not the creator's SCHED_FIFO: reset on fork */
         __atomic_store_n(&w->tid, gettid(), __ATOMIC_RELEASE);
         commit(begin(w->s));
         return NULL;
@@ -958,6 +960,7 @@ static void test_writer_rt(void **state)
         assert_int_equal(getpriority(PRIO_PROCESS, (id_t) gettid()), 5);
         assert_int_equal(errno, 0);
         assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(w.policy_before, SCHED_OTHER);
         assert_int_equal(sf_store_revision(f->s), 0);
         tx = begin(f->s);
         assert_int_equal(policy(0), SCHED_FIFO);
