@@ -119,6 +119,12 @@ struct sf_agent {
         struct agent_trunks *trunks; /* trunk.c: VLAN subports of VM taps */
 };
 
+/* agent.c: a->lock, raised to real-time priority from before the wait until after the
+ * unlock when o.lock_rt (sf_rt_boost_begin; a thread already there stays as it is). */
+void agent_lock(sf_agent *a);
+bool agent_trylock(sf_agent *a); /* true: taken */
+void agent_unlock(sf_agent *a);
+
 /* cache.c */
 int agent_cache_start(sf_agent *a, sf_err *e);
 json_t *agent_cache_get(sf_agent *a, const char *kind, const char *id); /* borrowed, lock held */

@@ -1,6 +1,7 @@
 /* Agent lifecycle: set-up of its directories, image store (with the busybox image made from
  * Debian's busybox-static when missing), compute driver and data plane; adoption of what runs
- * already; then the threads: watch, reconcile, workers, exits, heartbeats. */
+ * already; then the threads: watch, reconcile, workers, exits, heartbeats; the agent's lock
+ * (at real-time priority while waited for or held). */
 #include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -18,6 +19,49 @@
 SF_LOG_MODULE("agent");
 
 json_t *agent_detect_features(void);
+
+/* The calling thread's own scheduling while it waits for or holds a->lock. */
+static __thread struct sf_rt_boost lock_boost;
+
+static void boost(sf_agent *a)
+{
+        int r;
+        if (!__atomic_load_n(&a->o.lock_rt, __ATOMIC_RELAXED))
+                return;
+        r = sf_rt_boost_begin(&lock_boost);
+        if (r < 0 && __atomic_exchange_n(&a->o.lock_rt, false, __ATOMIC_RELAXED))
+                log_info("the agent's lock cannot be taken at real-time priority (%s); its threads keep theirs",
+                         strerror(-r));
+}
+
+static void unboost(void)
+{
+        int r = sf_rt_boost_end(&lock_boost);
+        if (r < 0)
+                log_warn_rl("cannot set a thread back to its priority after the agent's lock: %s", strerror(-r));
+        lock_boost.on = false;
+}
+
+void agent_lock(sf_agent *a)
+{
+        boost(a);
+        pthread_mutex_lock(&a->lock);
+}
+
+bool agent_trylock(sf_agent *a)
+{
+        boost(a);
+        if (pthread_mutex_trylock(&a->lock) == 0)
+                return true;
+        unboost();
+        return false;
+}
+
+void agent_unlock(sf_agent *a)
+{
+        pthread_mutex_unlock(&a->lock);
+        unboost();
+}
 
 /* The run directory holds volatile state that is written on every container start (bundles,
  * runtime and shim state, overlay upper dirs): it belongs in memory, as /run normally is. When
@@ -190,11 +234,11 @@ void sf_agent_stop(sf_agent *a)
 {
         if (!a)
                 return;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         a->stopping = true;
         pthread_cond_broadcast(&a->cond);
         pthread_cond_broadcast(&a->job_cond);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (a->exit_wakefd >= 0) {
                 uint64_t one = 1;
                 (void) !write(a->exit_wakefd, &one, sizeof(one));

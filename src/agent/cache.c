@@ -54,14 +54,14 @@ static int relist(sf_agent *a, sf_httpc *http, sf_err *e)
                         json_object_set(map, json_string_value(json_object_get(o, "id")), o);
                 json_object_set_new(fresh, *k, map);
         }
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         json_decref(a->cache);
         a->cache = json_incref(fresh);
         a->revision = rev;
         a->synced = true;
         a->dp_gen++;
         agent_wake(a);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_debug("listed desired state at revision %" PRId64, rev);
         return 0;
 }
@@ -141,9 +141,9 @@ static void *watch_loop(void *u)
                                 goto lost;
                         need_list = false;
                 }
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 since = a->revision;
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 {
                         _cleanup_free_ char *path = xasprintf(
                                 "/v1/events?since=%" PRId64 "&timeout=30&limit=2000&kinds=" KINDS_PARAM,
@@ -163,7 +163,7 @@ static void *watch_loop(void *u)
                 }
                 backoff_ms = 200;
                 events = json_object_get(out, "events");
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 /* A batch of nothing but this agent's own status reports coming back (one per
                  * container of a burst) wakes nobody. */
                 if (json_array_size(events) > 0 && apply(a, events)) {
@@ -176,7 +176,7 @@ static void *watch_loop(void *u)
                                   json_array_size(events));
                 if (json_integer_value(json_object_get(out, "revision")) > a->revision)
                         a->revision = json_integer_value(json_object_get(out, "revision"));
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 continue;
         lost:
                 if (a->stopping)

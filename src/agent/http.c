@@ -31,9 +31,9 @@ static int body_of(sf_http_req *req, json_t **ret, sf_err *e)
 static bool known_workload(sf_agent *a, const char *id)
 {
         bool ok;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         ok = agent_lw_find(a, id) != NULL;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return ok;
 }
 

@@ -19,11 +19,11 @@ void agent_refresh_images(sf_agent *a)
                 for (size_t i = 0; i < n; i++)
                         json_array_append_new(names, json_string(v[i]->name));
         sf_image_info_array_free(v, n);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         if (a->image_names)
                 json_decref(a->image_names);
         a->image_names = names;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 static json_t *status_json(sf_agent *a)
@@ -31,7 +31,7 @@ static json_t *status_json(sf_agent *a)
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         json_t *info;
         unsigned running = 0;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         for (size_t i = 0; i < a->n_lws; i++)
                 running += a->lws[i]->state == LW_RUNNING;
         info = json_pack("{s:o, s:s, s:i, s:b}", "images", a->image_names ? json_incref(a->image_names) : json_array(),
@@ -39,7 +39,7 @@ static json_t *status_json(sf_agent *a)
                          (int) running, "controller_connected", a->connected);
         agent_vm_node_info(a, info); /* VM hook: vm_images, vm_accelerator */
         agent_trunk_node_info(a, info); /* trunk hook: trunk_datapath, trunks (counters) */
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return json_pack("{s:s, s:s, s:s, s:o}", "state", "Ready", "reason", "agent running",
                          "heartbeat_at", ts, "info", info);
 }
@@ -108,11 +108,11 @@ int agent_node_register(sf_agent *a, sf_httpc *http, sf_err *e)
                 r = sf_httpc_call(http, "PATCH", path, body, &out, e);
         if (r < 0)
                 return sf_err_wrap(r, e, "register node '%s'", a->node_name);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         free(a->node_id);
         a->node_id = xstrdup(json_string_value(json_object_get(out, "id")));
         agent_wake(a);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_info("node '%s' registered (%s)", a->node_name, a->node_id);
         return 0;
 }
@@ -123,9 +123,9 @@ int agent_node_report(sf_agent *a, sf_err *e)
         _cleanup_free_ char *path = NULL;
         json_auto_t *body = NULL;
         int r;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         path = a->node_id ? xasprintf("/v1/nodes/%s", a->node_id) : NULL;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (!path)
                 return 0; /* not registered yet: registration reports it */
         r = sf_httpc_new(a->o.controller, &http, e);

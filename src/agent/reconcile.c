@@ -186,11 +186,11 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
         const char *id;
         json_t *c;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         a->dirty = false;
         a->status_due = 0;
         if (!a->synced || !a->node_id) {
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 return;
         }
         json_object_foreach(agent_cache_kind(a, "container"), id, c) {
@@ -330,7 +330,7 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 snprintf(reports[n_reports].id, sizeof(reports->id), "%s", w->id);
                 reports[n_reports++].status = s;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 
         {
                 /* The data plane depends only on dp: sync when it changes, and every 30 s
@@ -355,7 +355,7 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                 _cleanup_free_ char *path = xasprintf("/v1/containers/%s", reports[i].id);
                 json_auto_t *body = json_pack("{s:O}", "status", reports[i].status), *out = NULL;
                 int r = sf_httpc_call(http, "PATCH", path, body, &out, &e);
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 if (r >= 0) {
                         struct lw *w = agent_lw_find(a, reports[i].id);
                         if (w) {
@@ -366,7 +366,7 @@ static void reconcile_pass(sf_agent *a, sf_httpc *http)
                         }
                 } else if (r != -ENOENT)
                         log_debug("status of '%s' not reported: %s", reports[i].id, sf_err_msg(&e));
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 json_decref(reports[i].status);
         }
         free(reports);
@@ -385,7 +385,7 @@ static void *reconcile_loop(void *u)
                 uint64_t until;
                 reconcile_pass(a, http);
                 until = sf_now_usec() + 2000000; /* timers: restarts and retries come due without events */
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 while (!a->dirty && !a->stopping) {
                         /* and a held-back status report (status_due) */
                         uint64_t t = a->status_due && a->status_due < until ? a->status_due : until;
@@ -394,7 +394,7 @@ static void *reconcile_loop(void *u)
                                 break;
                         (void) pthread_cond_timedwait(&a->cond, &a->lock, &ts);
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
         }
         return NULL;
 }
@@ -411,11 +411,11 @@ static void *worker_loop(void *u)
         for (;;) {
                 struct job *j;
                 struct lw *w;
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 while (!a->jobs && !a->stopping)
                         pthread_cond_wait(&a->job_cond, &a->lock);
                 if (a->stopping) {
-                        pthread_mutex_unlock(&a->lock);
+                        agent_unlock(a);
                         break;
                 }
                 j = a->jobs;
@@ -426,11 +426,11 @@ static void *worker_loop(void *u)
                         w->busy_since = sf_now_usec();
                         status_due(a, w);
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
 
                 agent_job_run(a, http, j);
 
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 w = agent_lw_find(a, j->id);
                 if (w) {
                         w->busy = false;
@@ -440,7 +440,7 @@ static void *worker_loop(void *u)
                         }
                 }
                 agent_wake(a);
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 free(j);
         }
         return NULL;

@@ -564,7 +564,7 @@ void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp, sf_link_info *links, s
         pthread_mutex_unlock(&tk->lock);
 
         /* Only what the controller does not have yet. */
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         {
                 json_t *body;
                 void *tmp;
@@ -579,7 +579,7 @@ void agent_trunk_sync(sf_agent *a, sf_nl *nl, json_t *dp, sf_link_info *links, s
                                 json_object_del(reports, id);
                 }
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         report(a, reports);
 }
 

@@ -404,18 +404,18 @@ void agent_vm_refresh_images(sf_agent *a)
         if (agent_vm_image_list(a, &list, NULL) >= 0)
                 json_array_foreach(list, i, x)
                         json_array_append(names, json_object_get(x, "name"));
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         if (a->vm_image_names)
                 json_decref(a->vm_image_names);
         a->vm_image_names = names;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 /* The VMs on this node whose spec names the image (lock NOT held). */
 static char *users_of(sf_agent *a, const char *canonical)
 {
         char *users = NULL;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         for (size_t i = 0; i < a->n_lws; i++) {
                 struct lw *w = a->lws[i];
                 _cleanup_free_ char *c = NULL;
@@ -430,7 +430,7 @@ static char *users_of(sf_agent *a, const char *canonical)
                         users = u;
                 }
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return users;
 }
 

@@ -356,13 +356,13 @@ static void persist_of(sf_agent *a, const char *id)
 {
         json_auto_t *extra = NULL, *timings = NULL;
         struct lw *w;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (w) {
                 extra = json_deep_copy(extra_of(a, w));
                 timings = w->timings ? json_deep_copy(w->timings) : NULL;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (extra)
                 status_persist(a, id, extra, timings);
 }
@@ -443,12 +443,12 @@ static void probe_done(sf_agent *a, const struct probe *p, uint64_t t)
         struct lw *w;
 
         inet_ntop(AF_INET, &p->addr, ip, sizeof(ip));
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, p->id);
         if (!w || w->state != LW_RUNNING || w->deleting ||
             !json_is_string(json_object_get(extra_of(a, w), "guest")) ||
             STRNEQ(json_string_value(json_object_get(extra_of(a, w), "guest")), "booting")) {
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 return;
         }
         x = extra_of(a, w);
@@ -481,7 +481,7 @@ static void probe_done(sf_agent *a, const struct probe *p, uint64_t t)
         console_tail_update(a, w);
         name = xstrdup(w->name ? w->name : w->id);
         agent_wake(a);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (t)
                 log_info("vm '%s' reachable at %s: boot %.0f ms", name, ip, boot);
         else
@@ -839,7 +839,7 @@ static int vspec_full(sf_agent *a, const char *id, struct vm_plan *p, const int 
 static void set_failed(sf_agent *a, const char *id, const sf_err *err, uint64_t retry_in_usec)
 {
         struct lw *w;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (w) {
                 w->state = LW_FAILED;
@@ -848,7 +848,7 @@ static void set_failed(sf_agent *a, const char *id, const sf_err *err, uint64_t 
                 json_object_set_new(extra_of(a, w), "vm_state", json_string("failed"));
                 console_tail_update(a, w);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 static int grace_of(sf_agent *a, const char *id)
@@ -856,12 +856,12 @@ static int grace_of(sf_agent *a, const char *id)
         json_t *g;
         int ms = 10000;
         struct lw *w;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         g = w ? json_object_get(w->spec, "stop_grace_seconds") : NULL;
         if (json_is_integer(g))
                 ms = (int) json_integer_value(g) * 1000;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return ms;
 }
 
@@ -884,7 +884,7 @@ static void vm_boot(sf_agent *a, struct job *j, bool create)
 
         for (size_t i = 0; i < MAX_NICS; i++)
                 fds[i] = -EBADF;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         r = w ? plan_make(a, w, &p, &e) : -ENOENT;
         if (w) {
@@ -893,7 +893,7 @@ static void vm_boot(sf_agent *a, struct job *j, bool create)
                         w->state = LW_NEW;
                 agent_lw_set_message(w, create ? "creating" : "starting");
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r == -ENOENT) {
                 plan_done(&p);
                 return;
@@ -909,11 +909,11 @@ static void vm_boot(sf_agent *a, struct job *j, bool create)
         }
         if (create) {
                 r = sf_mkdir_p(dir, 0700, &e);
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 w = agent_lw_find(a, j->id);
                 if (r >= 0 && w)
                         r = local_write(a, w, &p, &e);
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 if (r < 0)
                         goto fail;
         }
@@ -947,7 +947,7 @@ static void vm_boot(sf_agent *a, struct job *j, bool create)
         /* QEMU holds the taps now: they live exactly as long as it does. */
         taps_close(fds, MAX_NICS);
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 json_t *x = extra_of(a, w);
@@ -989,7 +989,7 @@ static void vm_boot(sf_agent *a, struct job *j, bool create)
                 agent_lw_set_message(w, probing ? "booting" : NULL);
                 agent_exit_watch_add(a, w);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         persist_of(a, j->id);
         log_info("vm '%s' %s (QEMU pid %d, %s) in %.1f ms: network %.1f, disk and seed %.1f, QEMU %.1f",
                  json_string_value(json_object_get(p.spec, "name")),
@@ -1027,7 +1027,7 @@ static void record_exit(sf_agent *a, const char *id, const sf_workload_status *s
 {
         struct lw *w;
         probe_remove(a, id);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (w) {
                 json_t *x = extra_of(a, w);
@@ -1055,7 +1055,7 @@ static void record_exit(sf_agent *a, const char *id, const sf_workload_status *s
                         }
                 }
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         persist_of(a, id);
 }
 
@@ -1101,7 +1101,7 @@ static void vm_job_delete(sf_agent *a, sf_httpc *http, struct job *j)
         struct lw *w;
 
         probe_remove(a, j->id);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w && w->exit_fd >= 0) {
                 close(w->exit_fd); /* epoll forgets a closed fd */
@@ -1109,7 +1109,7 @@ static void vm_job_delete(sf_agent *a, sf_httpc *http, struct job *j)
         }
         finalize = agent_cache_get(a, "container", j->id) &&
                    json_is_true(json_object_get(agent_cache_get(a, "container", j->id), "deleting"));
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 
         vspec_min(a, j->id, &s);
         if (a->vm->c) {
@@ -1132,13 +1132,13 @@ static void vm_job_delete(sf_agent *a, sf_httpc *http, struct job *j)
                 else
                         finalize = false;
         }
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 w->state = LW_GONE;
                 w->finalized = !finalize;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_info("vm %s removed", j->id);
 }
 
@@ -1146,10 +1146,10 @@ bool agent_vm_job_run(sf_agent *a, sf_httpc *http, struct job *j)
 {
         struct lw *w;
         bool vm;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         vm = w && agent_spec_is_vm(w->spec);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (!vm)
                 return false;
         switch (j->type) {
@@ -1193,7 +1193,7 @@ int agent_vm_adopt(sf_agent *a, const char *id, json_t *local)
                 st.state = SF_WORKLOAD_UNKNOWN;
         }
         vspec_done(&s);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_add(a, id);
         w->spec = json_incref(json_object_get(local, "spec"));
         w->name = xstrdup(json_string_value(json_object_get(w->spec, "name")));
@@ -1229,7 +1229,7 @@ int agent_vm_adopt(sf_agent *a, const char *id, json_t *local)
                 w->state = LW_NEW; /* the reconciler creates it again */
                 break;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_info("adopted vm '%s' (%s%s%d)", w->name ? w->name : id, sf_workload_state_str(st.state),
                  st.pid ? ", QEMU pid " : "", (int) st.pid);
         return 0;
@@ -1255,7 +1255,7 @@ static void route_vm_action(void *u, sf_http_req *req, sf_http_resp *resp)
         struct lw *w;
         int r;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (!w || w->state == LW_GONE || w->deleting)
                 r = sf_err_set(&e, -ENOENT, NULL, "no VM %s on this node", id);
@@ -1275,7 +1275,7 @@ static void route_vm_action(void *u, sf_http_req *req, sf_http_resp *resp)
                 name = xstrdup(w->name ? w->name : id);
                 ips = json_incref(w->ips);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r < 0) {
                 sf_http_resp_error(resp, &e);
                 return;
@@ -1288,7 +1288,7 @@ static void route_vm_action(void *u, sf_http_req *req, sf_http_resp *resp)
         else
                 r = sf_vm_resume(a->vm->c, &s.ws, &e);
         vspec_done(&s);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (w) {
                 json_t *x = extra_of(a, w);
@@ -1315,7 +1315,7 @@ static void route_vm_action(void *u, sf_http_req *req, sf_http_resp *resp)
                 }
                 agent_wake(a);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r < 0) {
                 sf_http_resp_error(resp, &e);
                 return;

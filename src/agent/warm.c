@@ -657,18 +657,18 @@ static void handout_claim(struct warm_ns *x, struct handout *h, const char *netn
 static void handout_finish(sf_agent *a, struct handout *h, size_t n)
 {
         handout_done(a, h, n, true);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         handout_unbind(a, h, n);
         handout_free(h, n);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
 }
 
 /* Lock held on entry and on return, dropped meanwhile: claimed namespaces handed out. */
 static void handout_run(sf_agent *a, struct handout *h, size_t n)
 {
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         handout_batch(a, h, n);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         a->warm->scans++;
         handout_finish(a, h, n);
 }
@@ -719,9 +719,9 @@ static void build(sf_agent *a, const char *port_id)
         bool ok = false;
         int r;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         r = agent_port_plan_make(a, port_id, 0, &pp, NULL, NULL, NULL, &e);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r >= 0) {
                 (void) sf_netns_delete(path, NULL); /* a stale one */
                 r = sf_nl_open(&nl, &e);
@@ -739,7 +739,7 @@ static void build(sf_agent *a, const char *port_id)
                 destroy(a, port_id);
         agent_port_plan_done(&pp);
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         x = find(w, port_id);
         if (r >= 0) {
                 ok = true;
@@ -763,7 +763,7 @@ static void build(sf_agent *a, const char *port_id)
                 w->failed += r != -EAGAIN;
         }
         pthread_cond_broadcast(&w->cond);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (ok)
                 log_debug("warm namespace for port %s ready in %.1f ms", port_id, (sf_now_usec() - t0) / 1000.0);
         else if (r != -EAGAIN)
@@ -802,7 +802,7 @@ static void *lane_loop(void *u)
          * for it: ahead of the runtimes starting other workloads (sfd --control-nice). */
         if (a->o.control_nice && sf_thread_set_nice(a->o.control_nice) < 0)
                 log_debug("raise the fast lane's priority: %m, ignoring");
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         while (!a->stopping) {
                 struct handout h[LANE_BATCH];
                 size_t nh = 0, queued = 0, take;
@@ -832,7 +832,7 @@ static void *lane_loop(void *u)
                 log_debug("fast lane: handing out %zu warm namespace(s)", nh);
                 handout_run(a, h, nh);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return NULL;
 }
 
@@ -868,7 +868,7 @@ static void arm_one(sf_agent *a, const char *port_id)
         bool unwatchable = false, shared;
         double ms, fp_ms;
 
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         /* The process snapshot first: the thread that opens the watch may still show as inside
          * for a moment after it was joined (a thread's namespaces go after the wake-up that
          * ends pthread_join), and would be found as a process of ours inside. Processes are
@@ -888,7 +888,7 @@ static void arm_one(sf_agent *a, const char *port_id)
         }
         snapshot_put(w, snap);
         sf_err_clear(&c.err);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         x = find(w, port_id);
         if (!x || x->state != W_ARMING) { /* cannot be: only the builder moves it on */
                 sf_netns_watch_free(c.watch);
@@ -925,7 +925,7 @@ static void *build_loop(void *u)
         struct agent_warm *w = a->warm;
         if (setpriority(PRIO_PROCESS, (id_t) gettid(), 10) < 0)
                 log_debug("lower the warm builder's priority: %m, ignoring");
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         while (!a->stopping) {
                 uint64_t now = sf_now_usec(), next = now + 1000000;
                 char id[40] = "", orphan[40] = "";
@@ -991,9 +991,9 @@ static void *build_loop(void *u)
                 }
                 if (*orphan) {
                         _cleanup_free_ char *ns = agent_netns_path(a, orphan);
-                        pthread_mutex_unlock(&a->lock);
+                        agent_unlock(a);
                         (void) sf_netns_delete(ns, NULL); /* its veth goes with the namespace */
-                        pthread_mutex_lock(&a->lock);
+                        agent_lock(a);
                         continue;
                 }
                 if (!*id) {
@@ -1004,12 +1004,12 @@ static void *build_loop(void *u)
                         arm_one(a, id);
                         continue;
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 if (remove)
                         destroy(a, id);
                 else
                         build(a, id);
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 if (remove) {
                         struct warm_ns *x = find(w, id);
                         w->removed++;
@@ -1022,7 +1022,7 @@ static void *build_loop(void *u)
                                 drop(w, x);
                 }
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return NULL;
 }
 
@@ -1111,7 +1111,7 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
                 return false;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += TAKE_WAIT_MS / 1000;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         /* One being built, or being handed to this workload by the fast lane, is worth the
          * wait: it is nearly there, and plumbing the port cold meanwhile would race with it.
          * The wait is bounded (far below anything waiting on this job); when it runs out the
@@ -1122,7 +1122,7 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
                             (x->state == W_HANDING && STREQ(x->owner, wid))))
                         break;
                 if (pthread_cond_timedwait(&w->cond, &a->lock, &deadline) == ETIMEDOUT) {
-                        pthread_mutex_unlock(&a->lock);
+                        agent_unlock(a);
                         json_object_set_new(info, "warm_miss", json_string("still being built"));
                         return false;
                 }
@@ -1136,7 +1136,7 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
                         json_object_set_new(info, "ready_at", json_string(x->ready_at));
                 drop(w, x);
                 pthread_cond_broadcast(&w->cond);
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 return ok;
         }
         if (!x || (x->state != W_READY && !(x->state == W_QUEUED && STREQ(x->owner, wid)))) {
@@ -1147,21 +1147,21 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
                                     json_string(!x ? "no warm namespace on this node"
                                                    : x->state == W_FAILED ? (x->error ? x->error : "build failed")
                                                                           : "not built yet"));
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 return false;
         }
         /* Ready, and the fast lane has not got to it: hand it out here, in parallel with the
          * other workers. */
         snprintf(x->owner, sizeof(x->owner), "%s", wid);
         handout_claim(x, &h, netns);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         handout_batch(a, &h, 1);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w->scans++;
         handout_done(a, &h, 1, false);
         if ((x = find(w, port_id)))
                 drop(w, x);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         handout_unbind(a, &h, 1);
         ok = !h.why;
         json_object_update(info, h.info);
@@ -1222,7 +1222,7 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
          * pass can hold for milliseconds in a burst, is not worth waiting for. Taken, the hint
          * waits for the next hand-out thread or sync that holds it; lost, the watch brings the
          * workload a little later, as without hints. */
-        if (pthread_mutex_trylock(&a->lock) == 0) {
+        if (agent_trylock(a)) {
                 struct warm_ns *x = !a->stopping ? hint_apply(a, &h) : NULL;
                 /* Ready: handed out here and now, which spares the hand-out a wake-up of
                  * the fast lane (a few hundred microseconds in a burst, on two CPUs). */
@@ -1231,13 +1231,13 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
                         handout_claim(x, &ho, NULL);
                         x->at_commit = true;
                         w->at_commit++;
-                        pthread_mutex_unlock(&a->lock);
+                        agent_unlock(a);
                         handout_batch(a, &ho, 1);
                         json_object_set_new(ho.info, "warm_at_commit", json_true());
-                        if (pthread_mutex_trylock(&a->lock) == 0) {
+                        if (agent_trylock(a)) {
                                 w->scans++;
                                 handout_finish(a, &ho, 1);
-                                pthread_mutex_unlock(&a->lock);
+                                agent_unlock(a);
                                 return;
                         }
                         /* Taken: recorded by the fast lane, and the request answered now. */
@@ -1249,7 +1249,7 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
                         pthread_cond_broadcast(&w->cond);
                         return;
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 return;
         }
         pthread_mutex_lock(&w->hint_lock);
@@ -1269,7 +1269,7 @@ static void warm_metrics(void *u, FILE *f)
         unsigned ready = 0, building = 0, failed = 0, armed = 0;
         if (!w)
                 return;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         for (size_t i = 0; i < w->n; i++) {
                 ready += w->v[i]->state == W_READY || w->v[i]->state == W_ARMING;
                 armed += w->v[i]->watch != NULL;
@@ -1314,7 +1314,7 @@ static void warm_metrics(void *u, FILE *f)
                 w->built ? w->build_ms_sum / (double) w->built : 0.0,
                 w->hits ? w->check_ms_sum / (double) w->hits : 0.0,
                 STREQ(sf_netns_task_lister_name(), "/proc") ? "proc" : "bpf_task_iter");
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 /* The namespaces bound under the agent's netns directory (workloads'), as (dev, ino). */
@@ -1403,13 +1403,13 @@ static void recover(sf_agent *a)
                         removed++;
                         continue;
                 }
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 {
                         struct warm_ns *x = add(w, de->d_name, W_READY);
                         x->fingerprint = json_incref(json_object_get(rec, "fingerprint"));
                         x->wanted = true; /* until the first reconcile pass says otherwise */
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 kept++;
         }
         closedir(d);
@@ -1469,10 +1469,10 @@ int agent_warm_start(sf_agent *a, sf_err *e)
                                    i < LANE_THREADS ? lane_loop : build_loop, a);
                 if (r) {
                         /* stop the ones started */
-                        pthread_mutex_lock(&a->lock);
+                        agent_lock(a);
                         a->stopping = true;
                         pthread_cond_broadcast(&w->cond);
-                        pthread_mutex_unlock(&a->lock);
+                        agent_unlock(a);
                         for (size_t k = 0; k < i; k++)
                                 pthread_join(w->lane_thread[k], NULL);
                         a->stopping = false;
@@ -1489,17 +1489,17 @@ void agent_warm_stop(sf_agent *a)
         if (!w)
                 return;
         if (w->running) {
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 pthread_cond_broadcast(&w->cond);
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 for (size_t i = 0; i < LANE_THREADS; i++)
                         pthread_join(w->lane_thread[i], NULL);
                 pthread_join(w->build_thread, NULL);
         }
         /* Hand-outs left by requests' threads (none come after sfd unsets its listener). */
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         done_drain(a);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         /* The namespaces stay: a restarted agent recovers them. */
         while (w->n)
                 drop(w, w->v[0]);

@@ -31,10 +31,10 @@ static int grace_of(sf_agent *a, const char *id)
 {
         int ms;
         struct lw *w;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         ms = grace_ms(w ? w->spec : NULL);
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         return ms;
 }
 
@@ -461,14 +461,14 @@ static int write_files(const char *rootfs, json_t *files, sf_err *e)
 static void set_failed(sf_agent *a, const char *id, const sf_err *err, uint64_t retry_in_usec)
 {
         struct lw *w;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (w) {
                 w->state = LW_FAILED;
                 agent_lw_set_message(w, "%s", sf_err_msg(err));
                 w->retry_at = sf_now_usec() + retry_in_usec;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 static void teardown(sf_agent *a, const char *id, json_t *host_ifs)
@@ -487,9 +487,9 @@ static void teardown(sf_agent *a, const char *id, json_t *host_ifs)
 
 static void creating_done(sf_agent *a)
 {
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         a->creating--;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 /* The start gate's work (driver.h, while_creating): the ports plumbed while the runtime
@@ -529,7 +529,7 @@ static void job_create(sf_agent *a, struct job *j)
         struct lw *w;
         int r;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         r = w ? plan_make(a, w, &p, &e) : -ENOENT;
         if (w) {
@@ -540,7 +540,7 @@ static void job_create(sf_agent *a, struct job *j)
          * would otherwise wait; when every CPU has a creation of its own, the gate's hook (a
          * process the runtime starts, and its state on stdin) is only more work. */
         cpu_idle = ++a->creating <= a->ncpus;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r == -ENOENT) {
                 creating_done(a);
                 return;
@@ -624,7 +624,7 @@ static void job_create(sf_agent *a, struct job *j)
         if (overlap)
                 t_net = sf_timestamp(gate.done_realtime);
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         a->creating--;
         w = agent_lw_find(a, j->id);
         if (w) {
@@ -655,7 +655,7 @@ static void job_create(sf_agent *a, struct job *j)
                 json_object_update(w->timings, warm_info);
                 agent_exit_watch_add(a, w);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_info("container '%s' running (pid %d) in %.1f ms: network %.1f%s, rootfs %.1f, runtime %.1f",
                  json_string_value(json_object_get(p.spec, "name")), (int) st.pid, ms_since(t0),
                  overlap ? (gate.t_end - gate.t_begin) / 1000.0 : (t1 - t0) / 1000.0,
@@ -690,11 +690,11 @@ static void job_start(sf_agent *a, struct job *j)
         struct lw *w;
         int r;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         r = w ? plan_make(a, w, &p, &e) : -ENOENT;
         restart = w && w->state == LW_EXITED;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r == -ENOENT)
                 return;
         if (r < 0)
@@ -712,7 +712,7 @@ static void job_start(sf_agent *a, struct job *j)
                 r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
         if (r < 0)
                 goto fail;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 w->state = LW_RUNNING;
@@ -726,7 +726,7 @@ static void job_start(sf_agent *a, struct job *j)
                 w->finished_at = NULL;
                 agent_exit_watch_add(a, w);
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_info("container '%s' %s (pid %d)", json_string_value(json_object_get(p.spec, "name")),
                  restart ? "restarted" : "started", (int) st.pid);
         wspec_done(&s);
@@ -742,7 +742,7 @@ fail:
 static void record_exit(sf_agent *a, const char *id, const sf_workload_status *st, enum lw_state state)
 {
         struct lw *w;
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, id);
         if (w) {
                 uint64_t ran = 0;
@@ -767,7 +767,7 @@ static void record_exit(sf_agent *a, const char *id, const sf_workload_status *s
                         }
                 }
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 }
 
 static void job_stop(sf_agent *a, struct job *j)
@@ -809,7 +809,7 @@ static void job_delete(sf_agent *a, sf_httpc *http, struct job *j)
         struct wspec s;
         struct lw *w;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w && w->exit_fd >= 0) {
                 close(w->exit_fd); /* epoll forgets a closed fd */
@@ -817,7 +817,7 @@ static void job_delete(sf_agent *a, sf_httpc *http, struct job *j)
         }
         finalize = agent_cache_get(a, "container", j->id) &&
                    json_is_true(json_object_get(agent_cache_get(a, "container", j->id), "deleting"));
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
 
         wspec_min(a, j->id, &s);
         if (a->containers->driver->stop(a->containers, &s.ws, grace_of(a, j->id), &e) < 0)
@@ -836,13 +836,13 @@ static void job_delete(sf_agent *a, sf_httpc *http, struct job *j)
                 else
                         finalize = false;
         }
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 w->state = LW_GONE;
                 w->finalized = !finalize; /* a failed confirmation is retried by the reconciler */
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         log_info("container %s removed", j->id);
 }
 
@@ -894,11 +894,11 @@ static void job_ho_prepare(sf_agent *a, sf_httpc *http, struct job *j)
         struct lw *w;
         int r;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         r = w ? plan_make(a, w, &p, &e) : -ENOENT;
         move = w && w->ho_move ? xstrdup(w->ho_move) : NULL;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r == -ENOENT)
                 return;
         start = !json_is_object(json_object_get(p.spec, "handover_hook"));
@@ -922,7 +922,7 @@ static void job_ho_prepare(sf_agent *a, sf_httpc *http, struct job *j)
                 r = a->containers->driver->prepare(a->containers, &s.ws, &e);
         if (r >= 0 && start)
                 r = a->containers->driver->start(a->containers, &s.ws, &st, &e);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w && r >= 0) {
                 w->state = LW_PREPARED;
@@ -930,7 +930,7 @@ static void job_ho_prepare(sf_agent *a, sf_httpc *http, struct job *j)
                 w->st = st;
         } else if (w)
                 w->state = LW_FAILED;
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r < 0) {
                 json_auto_t *x = NULL;
                 log_warn("handover of %s: prepare: %s", j->id, sf_err_msg(&e));
@@ -959,7 +959,7 @@ static void job_ho_release(sf_agent *a, sf_httpc *http, struct job *j)
         uint64_t t0 = sf_now_usec();
         struct lw *w;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 hook = json_incref(json_object_get(w->spec, "handover_hook"));
@@ -970,7 +970,7 @@ static void job_ho_release(sf_agent *a, sf_httpc *http, struct job *j)
                         w->exit_fd = -1;
                 }
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (!w)
                 return;
         wspec_min(a, j->id, &s);
@@ -995,13 +995,13 @@ static void job_ho_release(sf_agent *a, sf_httpc *http, struct job *j)
         if (links_set(a, j->id, n_ports, false, &e) < 0)
                 log_warn("handover of %s: interfaces down: %s", j->id, sf_err_msg(&e));
         wspec_done(&s);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 w->ho_released = true;
                 w->state = LW_STOPPED;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         x = json_pack("{s:s, s:s*, s:s, s:f}", "phase", "released", "move", move, "node", a->node_name,
                       "release_ms", (sf_now_usec() - t0) / 1000.0);
         if (out)
@@ -1024,7 +1024,7 @@ static void job_ho_cutover(sf_agent *a, sf_httpc *http, struct job *j)
         struct lw *w;
         int r;
 
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         r = w ? plan_make(a, w, &p, &e) : -ENOENT;
         if (w) {
@@ -1034,7 +1034,7 @@ static void job_ho_cutover(sf_agent *a, sf_httpc *http, struct job *j)
                 hook = json_incref(json_object_get(w->spec, "handover_hook"));
                 state = json_incref(json_object_get(json_object_get(agent_cache_get(a, "container", j->id), "handover"), "state"));
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r == -ENOENT)
                 return;
         if (r >= 0 && !started) {
@@ -1054,7 +1054,7 @@ static void job_ho_cutover(sf_agent *a, sf_httpc *http, struct job *j)
         }
         if (r >= 0)
                 r = links_set(a, j->id, p.n_ports, true, &e);
-        pthread_mutex_lock(&a->lock);
+        agent_lock(a);
         w = agent_lw_find(a, j->id);
         if (w) {
                 if (r >= 0) {
@@ -1074,7 +1074,7 @@ static void job_ho_cutover(sf_agent *a, sf_httpc *http, struct job *j)
                 } else
                         w->state = LW_FAILED;
         }
-        pthread_mutex_unlock(&a->lock);
+        agent_unlock(a);
         if (r < 0) {
                 log_warn("handover of %s: cutover: %s", j->id, sf_err_msg(&e));
                 x = json_pack("{s:s, s:s*, s:s, s:s}", "phase", "failed", "move", move, "node", a->node_name,
@@ -1212,7 +1212,7 @@ static void *exit_loop(void *u)
                 int n = epoll_wait(a->exit_epfd, evs, ELEMENTSOF(evs), -1);
                 if (n < 0 && errno != EINTR)
                         break;
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 for (int i = 0; i < n; i++) {
                         int fd = evs[i].data.fd;
                         if (fd == a->exit_wakefd)
@@ -1233,7 +1233,7 @@ static void *exit_loop(void *u)
                                 break;
                         }
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
         }
         return NULL;
 }
@@ -1301,7 +1301,7 @@ int agent_adopt_all(sf_agent *a, sf_err *e)
                 if (a->containers->driver->adopt(a->containers, &s.ws, &st, &le) < 0)
                         st.state = SF_WORKLOAD_UNKNOWN;
                 wspec_done(&s);
-                pthread_mutex_lock(&a->lock);
+                agent_lock(a);
                 w = agent_lw_add(a, de->d_name);
                 w->spec = json_incref(json_object_get(local, "spec"));
                 w->name = xstrdup(json_string_value(json_object_get(w->spec, "name")));
@@ -1323,7 +1323,7 @@ int agent_adopt_all(sf_agent *a, sf_err *e)
                         w->state = LW_NEW;
                         break;
                 }
-                pthread_mutex_unlock(&a->lock);
+                agent_unlock(a);
                 log_info("adopted container '%s' (%s)", w->name ? w->name : de->d_name,
                          sf_workload_state_str(st.state));
                 n++;

@@ -1,4 +1,4 @@
-/* Ids, clocks and file helpers. */
+/* Ids, clocks, file helpers, and real-time priority for a critical section. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ctype.h>
@@ -55,6 +55,31 @@ static uint64_t clock_usec(clockid_t c)
 int sf_thread_set_nice(int nice)
 {
         return setpriority(PRIO_PROCESS, (id_t) gettid(), nice) < 0 ? -errno : 0;
+}
+
+int sf_rt_boost_begin(struct sf_rt_boost *b)
+{
+        struct sched_param rt = { .sched_priority = 1 };
+        int base;
+        *b = (struct sf_rt_boost) { 0 };
+        b->policy = sched_getscheduler(0);
+        if (b->policy < 0)
+                return -errno;
+        base = b->policy & ~SCHED_RESET_ON_FORK;
+        if (base == SCHED_FIFO || base == SCHED_RR)
+                return 0;
+        if (sched_getparam(0, &b->param) < 0 || sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) < 0)
+                return -errno;
+        b->on = true;
+        return 0;
+}
+
+int sf_rt_boost_end(const struct sf_rt_boost *b)
+{
+        /* Back to its own policy; the nice value, kept by the kernel across the change, too. */
+        if (b->on && sched_setscheduler(0, b->policy, &b->param) < 0)
+                return -errno;
+        return 0;
 }
 
 uint64_t sf_now_usec(void) { return clock_usec(CLOCK_MONOTONIC); }

@@ -1,6 +1,7 @@
 /* Small utilities: ids, clocks, timestamps, files. */
 #pragma once
 
+#include <sched.h>
 #include <time.h>
 
 #include "lib/err.h"
@@ -15,6 +16,18 @@ uint64_t sf_now_usec(void);      /* CLOCK_MONOTONIC */
 /* The calling thread's nice value (not the process's: Linux schedules threads); 0 or a negative
  * errno (EACCES/EPERM without CAP_SYS_NICE for a value below the current one). */
 int sf_thread_set_nice(int nice);
+/* The calling thread at real-time priority (SCHED_FIFO 1, with SCHED_RESET_ON_FORK: a child
+ * forked meanwhile starts at normal priority) for a short critical section that others wait
+ * for, then back to its own policy, priority and nice value. A thread already at real-time
+ * priority is left as it is (b->on false), so that sections nest. Returns 0 or -errno
+ * (EPERM without CAP_SYS_NICE); the end, 0 or -errno. */
+struct sf_rt_boost {
+        bool on;
+        int policy;
+        struct sched_param param;
+};
+int sf_rt_boost_begin(struct sf_rt_boost *b);
+int sf_rt_boost_end(const struct sf_rt_boost *b);
 uint64_t sf_realtime_usec(void); /* CLOCK_REALTIME */
 /* RFC 3339 UTC with microseconds: 2026-11-25T12:54:00.123456Z */
 char *sf_timestamp(uint64_t realtime_usec);

@@ -53,7 +53,7 @@ struct config {
         const char *nested_link;
         unsigned workers;
         int control_nice;
-        bool writer_normal; /* --writer-priority normal */
+        bool locks_normal; /* --lock-priority normal */
 };
 
 static void usage(FILE *f)
@@ -82,10 +82,11 @@ static void usage(FILE *f)
                 "                      and of the agent's threads: above the runtimes a burst of\n"
                 "                      starts saturates the CPU with; processes sfd starts keep\n"
                 "                      the default priority (default: -20; 0: leave them all)\n"
-                "  --writer-priority rt|normal  controller: the thread that waits for or holds the\n"
-                "                      store's writer lock runs at real-time priority (SCHED_FIFO 1)\n"
-                "                      meanwhile, so that a saturated CPU cannot keep it off while\n"
-                "                      every other write waits (default: rt; normal: its own)\n"
+                "  --lock-priority rt|normal  a thread that waits for or holds the store's writer\n"
+                "                      lock or the agent's lock runs at real-time priority\n"
+                "                      (SCHED_FIFO 1) meanwhile, so that a saturated CPU cannot keep\n"
+                "                      it off while every other request waits (default: rt; normal:\n"
+                "                      its own)\n"
                 "  --ns-cidr-pool CIDR controller: virtual links of NS instances without a CIDR get\n"
                 "                      a /24 of this pool (default: 10.100.0.0/16)\n"
                 "\n"
@@ -168,7 +169,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
                OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_CGROUP, OPT_POOLS, OPT_POOL_MIN,
                OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL, OPT_PARENT, OPT_NESTED_MODE,
-               OPT_NESTED_LINK, OPT_CONTROL_NICE, OPT_WRITER_PRIORITY };
+               OPT_NESTED_LINK, OPT_CONTROL_NICE, OPT_LOCK_PRIORITY };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -199,7 +200,8 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "nested-mode", required_argument, NULL, OPT_NESTED_MODE },
                 { "nested-link", required_argument, NULL, OPT_NESTED_LINK },
                 { "control-nice", required_argument, NULL, OPT_CONTROL_NICE },
-                { "writer-priority", required_argument, NULL, OPT_WRITER_PRIORITY },
+                { "lock-priority", required_argument, NULL, OPT_LOCK_PRIORITY },
+                { "writer-priority", required_argument, NULL, OPT_LOCK_PRIORITY }, /* its former name */
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -287,13 +289,13 @@ static int parse_args(int argc, char **argv, struct config *c)
                         c->control_nice = (int) v;
                         break;
                 }
-                case OPT_WRITER_PRIORITY:
+                case OPT_LOCK_PRIORITY:
                         if (STREQ(optarg, "rt"))
-                                c->writer_normal = false;
+                                c->locks_normal = false;
                         else if (STREQ(optarg, "normal"))
-                                c->writer_normal = true;
+                                c->locks_normal = true;
                         else {
-                                fprintf(stderr, "sfd: --writer-priority: '%s' is not rt or normal\n", optarg);
+                                fprintf(stderr, "sfd: --lock-priority: '%s' is not rt or normal\n", optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -477,7 +479,7 @@ int main(int argc, char **argv)
                 db = xasprintf("%s/sfd.db", c.state_dir);
                 r = sf_store_open(db,
                                   &(struct sf_store_options) { .sync_full = c.sync_full,
-                                                               .writer_rt = !c.writer_normal },
+                                                               .writer_rt = !c.locks_normal },
                                   &store, &e);
                 if (r < 0)
                         goto fail;
@@ -532,6 +534,7 @@ int main(int argc, char **argv)
                         .runtime = c.runtime,
                         .workers = c.workers,
                         .control_nice = c.control_nice,
+                        .lock_rt = !c.locks_normal,
                         .labels = c.labels,
                         .cgroup_parent = c.cgroup_parent,
                         .parent = c.parent,

@@ -69,16 +69,9 @@ struct commit_hook {
         bool owned; /* userdata is free()d when the transaction ends */
 };
 
-/* A thread's own scheduling while it is raised for the writer lock (writer_lock). */
-struct boost {
-        bool on;
-        int policy;
-        struct sched_param param;
-};
-
 struct sf_tx {
         sf_store *store;
-        struct boost boost;
+        struct sf_rt_boost boost;
         int64_t rev; /* last revision used by this transaction */
         int64_t compacted;
         struct commit_hook *hooks;
@@ -271,30 +264,25 @@ static int migrate(sf_store *s, sf_err *e)
  * before the wait, so that the holder's successor runs as soon as it is woken, and back to
  * its own after the unlock (never before: lowered while holding it, it could be preempted
  * right there). SCHED_RESET_ON_FORK: a child forked meanwhile starts at normal priority. */
-static void writer_lock(sf_store *s, struct boost *b)
+static void writer_lock(sf_store *s, struct sf_rt_boost *b)
 {
-        *b = (struct boost) { 0 };
+        *b = (struct sf_rt_boost) { 0 };
         if (__atomic_load_n(&s->writer_rt, __ATOMIC_RELAXED)) {
-                struct sched_param rt = { .sched_priority = 1 };
-                b->policy = sched_getscheduler(0);
-                if (b->policy >= 0 && (b->policy & ~SCHED_RESET_ON_FORK) != SCHED_FIFO &&
-                    (b->policy & ~SCHED_RESET_ON_FORK) != SCHED_RR && sched_getparam(0, &b->param) == 0) {
-                        if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0)
-                                b->on = true;
-                        else if (__atomic_exchange_n(&s->writer_rt, false, __ATOMIC_RELAXED))
-                                log_info("store: the writer cannot run at real-time priority (%s); it keeps "
-                                         "its thread's",
-                                         strerror(errno));
-                }
+                int r = sf_rt_boost_begin(b);
+                if (r < 0 && __atomic_exchange_n(&s->writer_rt, false, __ATOMIC_RELAXED))
+                        log_info("store: the writer cannot run at real-time priority (%s); it keeps its thread's",
+                                 strerror(-r));
         }
         pthread_mutex_lock(&s->write_lock);
 }
 
-static void writer_unlock(sf_store *s, const struct boost *b)
+static void writer_unlock(sf_store *s, const struct sf_rt_boost *b)
 {
+        int r;
         pthread_mutex_unlock(&s->write_lock);
-        if (b->on && sched_setscheduler(0, b->policy, &b->param) < 0)
-                log_warn_rl("store: cannot set the writer's thread back to its priority: %m");
+        r = sf_rt_boost_end(b);
+        if (r < 0)
+                log_warn_rl("store: cannot set the writer's thread back to its priority: %s", strerror(-r));
 }
 
 static int wal_hook(void *u, sqlite3 *db, const char *name, int frames)
@@ -312,7 +300,7 @@ static int wal_hook(void *u, sqlite3 *db, const char *name, int frames)
  * starts it over. */
 static void restart_wal(sf_store *s)
 {
-        struct boost b;
+        struct sf_rt_boost b;
         writer_lock(s, &b);
         if (sf_sql_exec(&s->checkpointer, "BEGIN IMMEDIATE; PRAGMA application_id=" APPLICATION_ID "; COMMIT", NULL) < 0)
                 (void) sf_sql_exec(&s->checkpointer, "ROLLBACK", NULL);
@@ -438,7 +426,7 @@ int sf_store_schema_version(sf_store *s) { return s->schema_version; }
 
 int sf_tx_begin(sf_store *s, sf_tx **ret, sf_err *e)
 {
-        struct boost b;
+        struct sf_rt_boost b;
         sf_tx *tx;
         int r;
 

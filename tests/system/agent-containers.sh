@@ -92,6 +92,10 @@ mhd_nice=$(for t in /proc/$SFD_PID/task/*; do case "$(cat "$t/comm")" in MHD-*) 
 [ "$mhd_nice" = -20 ] || die "sfd's listening and request threads should all run at nice -20, not '$mhd_nice'"
 [ "$(sf exec talker -- sh -c 'cut -d" " -f19 /proc/self/stat')" = 0 ] || die "exec'd process inherited a raised priority"
 [ "$(sf exec talker -- sh -c 'cut -d" " -f19 /proc/1/stat')" = 0 ] || die "the container's process inherited a raised priority"
+# Nor the real-time priority of a thread holding the store's writer lock or the agent's lock
+# (--lock-priority): field 41 of stat is the scheduling policy, 0 for SCHED_OTHER.
+[ "$(sf exec talker -- sh -c 'cut -d" " -f41 /proc/self/stat')" = 0 ] || die "exec'd process inherited a real-time policy"
+[ "$(sf exec talker -- sh -c 'cut -d" " -f41 /proc/1/stat')" = 0 ] || die "the container's process inherited a real-time policy"
 
 note "restart policies, stop and start"
 sf run --name crash --restart on-failure --network neta busybox -- sh -c 'sleep 0.3; exit 2' >/dev/null || die "run crash"
