@@ -124,6 +124,10 @@ struct sf_agent {
 void agent_lock(sf_agent *a);
 bool agent_trylock(sf_agent *a); /* true: taken */
 void agent_unlock(sf_agent *a);
+/* The same priority without the lock, for a short step that others wait for as much (a warm
+ * namespace's hand-out): from agent_raise to agent_lower, which nest with the lock. */
+void agent_raise(sf_agent *a);
+void agent_lower(sf_agent *a);
 
 /* cache.c */
 int agent_cache_start(sf_agent *a, sf_err *e);

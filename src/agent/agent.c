@@ -20,13 +20,15 @@ SF_LOG_MODULE("agent");
 
 json_t *agent_detect_features(void);
 
-/* The calling thread's own scheduling while it waits for or holds a->lock. */
+/* The calling thread's own scheduling while it waits for or holds a->lock, or is raised for
+ * a hand-out (agent_raise): the first of these raises it, the last one out sets it back. */
 static __thread struct sf_rt_boost lock_boost;
+static __thread unsigned boost_refs;
 
 static void boost(sf_agent *a)
 {
         int r;
-        if (!__atomic_load_n(&a->o.lock_rt, __ATOMIC_RELAXED))
+        if (boost_refs++ > 0 || !__atomic_load_n(&a->o.lock_rt, __ATOMIC_RELAXED))
                 return;
         r = sf_rt_boost_begin(&lock_boost);
         if (r < 0 && __atomic_exchange_n(&a->o.lock_rt, false, __ATOMIC_RELAXED))
@@ -36,11 +38,17 @@ static void boost(sf_agent *a)
 
 static void unboost(void)
 {
-        int r = sf_rt_boost_end(&lock_boost);
+        int r;
+        if (--boost_refs > 0)
+                return;
+        r = sf_rt_boost_end(&lock_boost);
         if (r < 0)
                 log_warn_rl("cannot set a thread back to its priority after the agent's lock: %s", strerror(-r));
         lock_boost.on = false;
 }
+
+void agent_raise(sf_agent *a) { boost(a); }
+void agent_lower(sf_agent *a) { unboost(); }
 
 void agent_lock(sf_agent *a)
 {

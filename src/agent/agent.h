@@ -32,9 +32,10 @@ struct sf_agent_options {
          * reconciler, workers, warm hand-out lane); 0: the process's. The processes they
          * spawn drop back to the main thread's (sf_spawn). */
         int control_nice;
-        /* The threads that wait for or hold the agent's lock run at real-time priority
-         * meanwhile (sf_rt_boost_begin): a holder preempted by the other threads of a burst,
-         * all at control_nice, would keep every hand-out and report waiting. */
+        /* The threads that wait for or hold the agent's lock, or hand a warm namespace over,
+         * run at real-time priority meanwhile (sf_rt_boost_begin): a holder preempted by the
+         * other threads of a burst, all at control_nice, would keep every hand-out and report
+         * waiting. */
         bool lock_rt;
 };
 

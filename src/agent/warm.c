@@ -533,7 +533,7 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id), *fpp = fp_path(a->warm, h[i].port_id);
                 _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
-                double check_ms = 0, fp_ms = 0;
+                double check_ms = 0, fp_ms = 0, bind_ms = 0;
                 uint64_t t0 = sf_now_usec();
                 bool watched = false;
                 struct stat st;
@@ -561,19 +561,22 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
                 /* Its socket has no business in the namespace the workload gets. */
                 sf_netns_watch_free(TAKE_PTR(h[i].watch));
                 if (!h[i].why) {
+                        uint64_t t_bind;
                         (void) unlink(fpp); /* not a warm one any more, whatever happens next */
                         /* At its workload's path now; still at the warm one until
                          * handout_unbind (an unmount: not on the way to ready). */
+                        t_bind = sf_now_usec();
                         if (sf_netns_bind(path, netns, &e) < 0)
                                 h[i].why = xasprintf("cannot move it: %s", sf_err_msg(&e));
+                        bind_ms = (sf_now_usec() - t_bind) / 1000.0;
                 }
                 if (h[i].why)
                         destroy(a, h[i].port_id);
                 h[i].ready_at = sf_timestamp(sf_realtime_usec());
                 h[i].watched = watched;
-                h[i].info = json_pack("{s:f, s:b, s:f, s:b, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
+                h[i].info = json_pack("{s:f, s:b, s:f, s:b, s:f, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
                                       "process_scan_shared", shared, "netns_check_ms", check_ms, "netns_watched",
-                                      watched, "fingerprint_ms", fp_ms, "warm_take_ms",
+                                      watched, "fingerprint_ms", fp_ms, "netns_bind_ms", bind_ms, "warm_take_ms",
                                       (sf_now_usec() - h[i].claimed) / 1000.0, "warm_batch", (int) n);
         }
         snapshot_put(w, snap);
@@ -666,9 +669,11 @@ static void handout_finish(sf_agent *a, struct handout *h, size_t n)
 /* Lock held on entry and on return, dropped meanwhile: claimed namespaces handed out. */
 static void handout_run(sf_agent *a, struct handout *h, size_t n)
 {
+        agent_raise(a);
         agent_unlock(a);
         handout_batch(a, h, n);
         agent_lock(a);
+        agent_lower(a);
         a->warm->scans++;
         handout_finish(a, h, n);
 }
@@ -1222,6 +1227,9 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
          * pass can hold for milliseconds in a burst, is not worth waiting for. Taken, the hint
          * waits for the next hand-out thread or sync that holds it; lost, the watch brings the
          * workload a little later, as without hints. */
+        /* The hand-out below, like the lock, is short work that a burst's other threads must
+         * not keep off the CPU: raised from here on. */
+        agent_raise(a);
         if (agent_trylock(a)) {
                 struct warm_ns *x = !a->stopping ? hint_apply(a, &h) : NULL;
                 /* Ready: handed out here and now, which spares the hand-out a wake-up of
@@ -1238,6 +1246,7 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
                                 w->scans++;
                                 handout_finish(a, &ho, 1);
                                 agent_unlock(a);
+                                agent_lower(a);
                                 return;
                         }
                         /* Taken: recorded by the fast lane, and the request answered now. */
@@ -1247,11 +1256,14 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
                         __atomic_store_n(&w->n_done, w->n_done + 1, __ATOMIC_RELEASE);
                         pthread_mutex_unlock(&w->hint_lock);
                         pthread_cond_broadcast(&w->cond);
+                        agent_lower(a);
                         return;
                 }
                 agent_unlock(a);
+                agent_lower(a);
                 return;
         }
+        agent_lower(a);
         pthread_mutex_lock(&w->hint_lock);
         if (w->n_hints < HINTS_MAX) {
                 w->hints = xrealloc(w->hints, sizeof(*w->hints) * (w->n_hints + 1));
