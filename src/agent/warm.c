@@ -533,6 +533,7 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id), *fpp = fp_path(a->warm, h[i].port_id);
                 _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
+                _cleanup_free_ char *unwatched = NULL; /* why its watch could not answer */
                 double check_ms = 0, fp_ms = 0, bind_ms = 0;
                 uint64_t t0 = sf_now_usec();
                 bool watched = false;
@@ -540,16 +541,23 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
                 sf_err_clear(&e);
                 /* Armed: clean if its watch saw nothing and no process is inside. Anything
                  * else is a reason to look from inside, which decides. */
-                if (h[i].watch && tasks && stat(path, &st) == 0) {
-                        _cleanup_free_ char *changed = sf_netns_watch_changed(h[i].watch);
+                if (!h[i].watch)
+                        unwatched = xstrdup("not armed");
+                else if (!tasks)
+                        unwatched = xstrdup("no process snapshot");
+                else if (stat(path, &st) < 0)
+                        unwatched = xasprintf("stat: %m");
+                else {
                         _cleanup_free_ pid_t *pids = NULL;
                         size_t n_pids = 0;
-                        if (!changed && sf_netns_tasks_pids_in(tasks, &st, &pids, &n_pids) >= 0 && !n_pids)
+                        unwatched = sf_netns_watch_changed(h[i].watch);
+                        if (!unwatched && sf_netns_tasks_pids_in(tasks, &st, &pids, &n_pids) >= 0 && !n_pids)
                                 watched = true;
-                        else
-                                log_debug("warm namespace of port %s: %s; checking it from inside", h[i].port_id,
-                                          changed ? changed : "a process inside");
+                        else if (!unwatched)
+                                unwatched = xstrdup("a process inside");
                 }
+                if (unwatched)
+                        log_debug("warm namespace of port %s: %s; checking it from inside", h[i].port_id, unwatched);
                 if (watched)
                         check_ms = (sf_now_usec() - t0) / 1000.0;
                 else
@@ -578,6 +586,8 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
                                       "process_scan_shared", shared, "netns_check_ms", check_ms, "netns_watched",
                                       watched, "fingerprint_ms", fp_ms, "netns_bind_ms", bind_ms, "warm_take_ms",
                                       (sf_now_usec() - h[i].claimed) / 1000.0, "warm_batch", (int) n);
+                if (unwatched)
+                        json_object_set_new(h[i].info, "netns_unwatched", json_string(unwatched));
         }
         snapshot_put(w, snap);
 }

@@ -169,9 +169,18 @@ char *sf_netns_watch_changed(sf_netns_watch *w)
                         break;
                 len = (int) n;
                 for (const struct nlmsghdr *h = (const struct nlmsghdr *) buf; NLMSG_OK(h, len);
-                     h = NLMSG_NEXT(h, len))
+                     h = NLMSG_NEXT(h, len)) {
+                        /* A neighbour's removal leaves nothing behind, and the kernel's
+                         * garbage collector removes stale ones on its own (in every namespace
+                         * at once: the table and its thresholds are shared, so a burst of
+                         * containers elsewhere set it off, and every armed namespace then had
+                         * to be checked from inside). One removed by hand is announced first
+                         * with its change to FAILED (an RTM_NEWNEIGH), which counts. */
+                        if (h->nlmsg_type == RTM_DELNEIGH)
+                                continue;
                         if (!msgs++)
                                 first_type = h->nlmsg_type;
+                }
         }
         if (msgs)
                 return xasprintf("%u rtnetlink notification%s (the first of type %u)", msgs,

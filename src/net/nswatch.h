@@ -4,7 +4,9 @@
  *  - an rtnetlink socket subscribed to every group that reports configuration or state:
  *    links, addresses, routes, rules, next hops, neighbours, qdiscs and filters, IPv4/IPv6
  *    netconf (forwarding, rp_filter, proxy_arp...). The kernel sends a notification for any
- *    change, so an empty socket proves there was none (an overflow counts as a change);
+ *    change, so an empty socket proves there was none (an overflow counts as a change). A
+ *    neighbour's removal is not one: it leaves nothing behind, the kernel's garbage collector
+ *    does it on its own, and a removal by hand is announced first as a change to FAILED;
  *  - /proc/net/sockstat: the number of sockets allocated in the namespace (every family) and
  *    of TIME_WAIT ones;
  *  - /proc/sys/net/netfilter/nf_conntrack_count (absent without conntrack);

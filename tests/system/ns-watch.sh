@@ -59,6 +59,11 @@ watch_case "a route" rtnetlink "ip -n $W route add 10.251.0.0/24 via 10.250.0.1"
 ip -n "$W" route del 10.251.0.0/24
 watch_case "a neighbour" rtnetlink "ip -n $W neigh replace 10.250.0.7 lladdr 02:00:00:00:00:07 dev eth0 nud reachable"
 ip -n "$W" neigh del 10.250.0.7 dev eth0
+# A removal alone is not reported (the kernel's garbage collector removes stale neighbours of
+# every namespace when the shared table grows), but one done by hand announces the
+# neighbour's change to FAILED first, and that is.
+ip -n "$W" neigh replace 10.250.0.8 lladdr 02:00:00:00:00:08 dev eth0 nud reachable
+watch_case "a neighbour removed by hand" rtnetlink "ip -n $W neigh del 10.250.0.8 dev eth0"
 watch_case "an MTU" rtnetlink "ip -n $W link set eth0 mtu 1400"
 ip -n "$W" link set eth0 mtu 1500
 watch_case "a qdisc" rtnetlink "tc -n $W qdisc add dev eth0 clsact"
