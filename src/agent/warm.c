@@ -1221,10 +1221,50 @@ static void hints_drain(sf_agent *a)
         free(v);
 }
 
+/* The hint applied, and its namespace handed out here if ready, when the agent's lock is free:
+ * false if it is not (the hint is then the caller's to queue). */
+static bool hint_now(sf_agent *a, const struct hint *h)
+{
+        struct agent_warm *w = a->warm;
+        struct warm_ns *x;
+        struct handout ho;
+
+        if (!agent_trylock(a))
+                return false;
+        x = !a->stopping ? hint_apply(a, h) : NULL;
+        /* Ready: handed out here and now, which spares the hand-out a wake-up of the fast
+         * lane (a few hundred microseconds in a burst, on two CPUs). */
+        if (!x || x->state != W_QUEUED) {
+                agent_unlock(a);
+                return true;
+        }
+        handout_claim(x, &ho, NULL);
+        x->at_commit = true;
+        w->at_commit++;
+        agent_unlock(a);
+        handout_batch(a, &ho, 1);
+        json_object_set_new(ho.info, "warm_at_commit", json_true());
+        if (agent_trylock(a)) {
+                w->scans++;
+                handout_finish(a, &ho, 1);
+                agent_unlock(a);
+                return true;
+        }
+        /* Taken: recorded by the fast lane, and the request answered now. */
+        pthread_mutex_lock(&w->hint_lock);
+        w->done = xrealloc(w->done, sizeof(*w->done) * (w->n_done + 1));
+        w->done[w->n_done] = ho;
+        __atomic_store_n(&w->n_done, w->n_done + 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&w->hint_lock);
+        pthread_cond_broadcast(&w->cond);
+        return true;
+}
+
 void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, const char *wid, int64_t revision)
 {
         struct agent_warm *w = a->warm;
         struct hint h = { 0 };
+        bool done;
 
         if (!w || strlen(node_id) >= sizeof(h.node_id) || strlen(port_id) >= sizeof(h.port_id) ||
             strlen(wid) >= sizeof(h.wid))
@@ -1236,44 +1276,13 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
         /* The caller is a request waiting for its answer: the agent's lock, which a reconcile
          * pass can hold for milliseconds in a burst, is not worth waiting for. Taken, the hint
          * waits for the next hand-out thread or sync that holds it; lost, the watch brings the
-         * workload a little later, as without hints. */
-        /* The hand-out below, like the lock, is short work that a burst's other threads must
-         * not keep off the CPU: raised from here on. */
+         * workload a little later, as without hints. The hand-out, like the lock, is short
+         * work that a burst's other threads must not keep off the CPU: raised meanwhile. */
         agent_raise(a);
-        if (agent_trylock(a)) {
-                struct warm_ns *x = !a->stopping ? hint_apply(a, &h) : NULL;
-                /* Ready: handed out here and now, which spares the hand-out a wake-up of
-                 * the fast lane (a few hundred microseconds in a burst, on two CPUs). */
-                if (x && x->state == W_QUEUED) {
-                        struct handout ho;
-                        handout_claim(x, &ho, NULL);
-                        x->at_commit = true;
-                        w->at_commit++;
-                        agent_unlock(a);
-                        handout_batch(a, &ho, 1);
-                        json_object_set_new(ho.info, "warm_at_commit", json_true());
-                        if (agent_trylock(a)) {
-                                w->scans++;
-                                handout_finish(a, &ho, 1);
-                                agent_unlock(a);
-                                agent_lower(a);
-                                return;
-                        }
-                        /* Taken: recorded by the fast lane, and the request answered now. */
-                        pthread_mutex_lock(&w->hint_lock);
-                        w->done = xrealloc(w->done, sizeof(*w->done) * (w->n_done + 1));
-                        w->done[w->n_done] = ho;
-                        __atomic_store_n(&w->n_done, w->n_done + 1, __ATOMIC_RELEASE);
-                        pthread_mutex_unlock(&w->hint_lock);
-                        pthread_cond_broadcast(&w->cond);
-                        agent_lower(a);
-                        return;
-                }
-                agent_unlock(a);
-                agent_lower(a);
-                return;
-        }
+        done = hint_now(a, &h);
         agent_lower(a);
+        if (done)
+                return;
         pthread_mutex_lock(&w->hint_lock);
         if (w->n_hints < HINTS_MAX) {
                 w->hints = xrealloc(w->hints, sizeof(*w->hints) * (w->n_hints + 1));

@@ -163,6 +163,20 @@ static int parse_pool_opt(int which, const char *arg, struct sf_pool_options *p)
         return 0;
 }
 
+/* A flag with two values: off (false) or on (true); anything else is refused, named. */
+static int parse_either(const char *flag, const char *arg, const char *off, const char *on, bool *ret)
+{
+        if (STREQ(arg, off))
+                *ret = false;
+        else if (STREQ(arg, on))
+                *ret = true;
+        else {
+                fprintf(stderr, "sfd: %s: '%s' is not %s or %s\n", flag, arg, off, on);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int parse_args(int argc, char **argv, struct config *c)
 {
         enum { OPT_ROLE = 256, OPT_LISTEN, OPT_STATE, OPT_URLFILE, OPT_SYNC, OPT_LOG, OPT_VERSION,
@@ -233,14 +247,8 @@ static int parse_args(int argc, char **argv, struct config *c)
                         c->url_file = optarg;
                         break;
                 case OPT_SYNC:
-                        if (STREQ(optarg, "full"))
-                                c->sync_full = true;
-                        else if (STREQ(optarg, "normal"))
-                                c->sync_full = false;
-                        else {
-                                fprintf(stderr, "sfd: --sync: '%s' is not normal or full\n", optarg);
+                        if (parse_either("--sync", optarg, "normal", "full", &c->sync_full) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case OPT_LOG:
                         lvl = sf_log_parse_level(optarg);
@@ -290,14 +298,8 @@ static int parse_args(int argc, char **argv, struct config *c)
                         break;
                 }
                 case OPT_LOCK_PRIORITY:
-                        if (STREQ(optarg, "rt"))
-                                c->locks_normal = false;
-                        else if (STREQ(optarg, "normal"))
-                                c->locks_normal = true;
-                        else {
-                                fprintf(stderr, "sfd: --lock-priority: '%s' is not rt or normal\n", optarg);
+                        if (parse_either("--lock-priority", optarg, "rt", "normal", &c->locks_normal) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case OPT_CONTROLLER:
                         c->controller = optarg;
