@@ -23,9 +23,8 @@ SF_LOG_MODULE("pool");
 
 #define LAT_SAMPLES 64
 #define QUEUE_MAX 256
-/* A refill waits for a quiet moment (this long after the pool's last take) so that it does not
- * compete with the starts that triggered it, unless the pool runs low (below half its min). */
-#define QUIET_USEC 100000
+/* While the node of a pool is busy (sf_pool_refill_when), the refiller looks again this often. */
+#define BUSY_POLL_USEC 50000
 
 struct pool_cfg {
         bool enabled;
@@ -1151,8 +1150,24 @@ int sf_pool_recover(sf_vim *v, unsigned *ret_ports, sf_err *e)
 
 /* ---- the refiller ---- */
 
-/* Is the pool low enough to refill at once, even in the middle of takes? */
-static bool urgent(sf_vim *v, const char *pool_id)
+/* Does a workload of this node still wait for its start? */
+static bool node_busy(sf_rd *rd, const char *node_id)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        if (!node_id)
+                return false;
+        st = sf_stmt(rd->conn,
+                     "SELECT EXISTS (SELECT 1 FROM resources WHERE kind = 'container' AND node = ? "
+                     "AND json_extract(body, '$.status.phase') IN ('Pending', 'Creating'))",
+                     NULL);
+        if (!st)
+                return false;
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        return sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+}
+
+enum sf_pool_when sf_pool_refill_when(sf_vim *v, const char *pool_id, uint64_t last_take,
+                                     uint64_t now)
 {
         _cleanup_rd_ sf_rd rd = { 0 };
         json_auto_t *pool = NULL, *net = NULL;
@@ -1162,9 +1177,15 @@ static bool urgent(sf_vim *v, const char *pool_id)
         if (sf_res_get(&rd, "pool", pool_id, &pool, NULL) < 0 ||
             sf_res_get(&rd, "network", sv(pool, "network_id"), &net, NULL) < 0 ||
             pp_count(rd.conn, pool_id, &size, NULL) < 0)
-                return true;
+                return SF_POOL_REFILL_NOW;
         cfg = cfg_of(v, net, pool);
-        return (uint64_t) size * 2 < cfg.min || size == 0;
+        if ((uint64_t) size * 2 < cfg.min || size == 0)
+                return SF_POOL_REFILL_NOW;
+        if (now < last_take + SF_POOL_QUIET_USEC)
+                return SF_POOL_REFILL_QUIET;
+        if (now < last_take + SF_POOL_QUIET_MAX_USEC && node_busy(&rd, sv(pool, "node_id")))
+                return SF_POOL_REFILL_BUSY;
+        return SF_POOL_REFILL_NOW;
 }
 
 static void *refiller(void *u)
@@ -1183,15 +1204,20 @@ static void *refiller(void *u)
                 /* The first queued pool whose quiet moment has come. */
                 for (size_t i = 0; i < p->n_queue && !*id; i++) {
                         struct pool_stats *s = stats_for(p, p->queue[i]);
-                        if (s->last_take && now < s->last_take + QUIET_USEC) {
-                                bool low;
+                        if (s->last_take && now < s->last_take + SF_POOL_QUIET_MAX_USEC) {
+                                enum sf_pool_when when;
+                                uint64_t last_take = s->last_take;
                                 char qid[40];
                                 snprintf(qid, sizeof(qid), "%s", p->queue[i]);
                                 pthread_mutex_unlock(&p->lock);
-                                low = urgent(v, qid);
+                                when = sf_pool_refill_when(v, qid, last_take, now);
                                 pthread_mutex_lock(&p->lock);
-                                if (!low) {
-                                        wake = MIN(wake, stats_for(p, qid)->last_take + QUIET_USEC);
+                                if (when == SF_POOL_REFILL_QUIET) {
+                                        wake = MIN(wake, stats_for(p, qid)->last_take + SF_POOL_QUIET_USEC);
+                                        continue;
+                                }
+                                if (when == SF_POOL_REFILL_BUSY) {
+                                        wake = MIN(wake, now + BUSY_POLL_USEC);
                                         continue;
                                 }
                         }

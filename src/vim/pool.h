@@ -69,5 +69,21 @@ int sf_pool_scan(sf_vim *v, sf_err *e);
  * ports) whose node or network is gone. *ret_ports (may be NULL) gets the idle ports kept. */
 int sf_pool_recover(sf_vim *v, unsigned *ret_ports, sf_err *e);
 
+/* When the background refiller may refill a pool last taken from at last_take (monotonic
+ * usec), at now. A refill waits for a quiet moment, so that it does not compete with the
+ * starts that triggered it: SF_POOL_QUIET_USEC after the last take, and once no workload of
+ * the pool's node still waits for its start (phase Pending or Creating: a burst in progress),
+ * or at the latest SF_POOL_QUIET_MAX_USEC after the last take; at once if the pool runs low
+ * (below half its min, or empty). */
+#define SF_POOL_QUIET_USEC 100000
+#define SF_POOL_QUIET_MAX_USEC 2000000
+enum sf_pool_when {
+        SF_POOL_REFILL_NOW,
+        SF_POOL_REFILL_QUIET, /* too soon after the last take */
+        SF_POOL_REFILL_BUSY,  /* the node still starts workloads */
+};
+enum sf_pool_when sf_pool_refill_when(sf_vim *v, const char *pool_id, uint64_t last_take,
+                                     uint64_t now);
+
 /* Appends the pools' Prometheus metrics; for sf_api_add_metrics (userdata: the sf_vim). */
 void sf_vim_pool_metrics(void *vim, FILE *out);

@@ -296,6 +296,46 @@ static void test_port_taken_listener(void **state)
         (void) b, (void) c, (void) v, (void) d;
 }
 
+/* When the background refiller refills after a take: not in the middle of the burst that
+ * took the ports (its node still starting workloads), unless the pool runs low. */
+static void test_refill_waits_for_quiet_node(void **state)
+{
+        const uint64_t t = 1000000000, ms = 1000;
+        json_auto_t *n1 = node("n1"), *n2 = node("n2");
+        pooled_net("net", "10.0.0.0/24", "{'enabled': true, 'min': 6, 'max': 8, 'batch': 2}");
+        scan();
+        json_auto_t *p = pool_view("net.n1");
+        const char *pid = str(p, "id");
+        assert_int_equal(num(p, "size"), 6);
+
+        /* a container of n1 waits for its start (Pending): the node is busy */
+        json_auto_t *a = container("a", "n1", "['net']");
+        assert_string_equal(str(json_object_get(a, "status"), "phase"), "Pending");
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 50 * ms), SF_POOL_REFILL_QUIET);
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 200 * ms), SF_POOL_REFILL_BUSY);
+        /* not for ever: a node whose agent never answers does not keep its pool short */
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + SF_POOL_QUIET_MAX_USEC), SF_POOL_REFILL_NOW);
+        /* Creating is busy too */
+        json_decref(update_ok("container", "a", "{'status': {'phase': 'Creating'}}"));
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 200 * ms), SF_POOL_REFILL_BUSY);
+        /* started: quiet */
+        json_decref(update_ok("container", "a", "{'status': {'phase': 'Running'}}"));
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 200 * ms), SF_POOL_REFILL_NOW);
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 50 * ms), SF_POOL_REFILL_QUIET);
+        /* another node's burst is not this pool's business */
+        json_auto_t *b = container("b", "n2", "['net']");
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 200 * ms), SF_POOL_REFILL_NOW);
+        /* low (below half its min): at once, busy node or not */
+        json_auto_t *c = container("c", "n1", "['net']");
+        assert_int_equal(pool_size("net.n1"), 4);
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 50 * ms), SF_POOL_REFILL_QUIET);
+        json_auto_t *d = container("d", "n1", "['net']");
+        json_auto_t *e = container("e", "n1", "['net']");
+        assert_int_equal(pool_size("net.n1"), 2);
+        assert_int_equal(sf_pool_refill_when(fx->vim, pid, t, t + 50 * ms), SF_POOL_REFILL_NOW);
+        (void) n1, (void) n2, (void) b, (void) c, (void) d, (void) e;
+}
+
 static void test_resize_fill_drain(void **state)
 {
         _cleanup_err_ sf_err e = SF_ERR_INIT;
@@ -478,6 +518,7 @@ int main(void)
                 cmocka_unit_test(test_shrink_under_pressure),
                 cmocka_unit_test_setup_teardown(test_fill_take_fifo_recycle, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_port_taken_listener, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_refill_waits_for_quiet_node, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_resize_fill_drain, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_exhaustion_and_reclaim, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_cascades, fx_setup, fx_teardown),
