@@ -119,8 +119,11 @@ struct sf_agent {
         struct agent_trunks *trunks; /* trunk.c: VLAN subports of VM taps */
 };
 
-/* agent.c: a->lock, raised to real-time priority from before the wait until after the
- * unlock when o.lock_rt (sf_rt_boost_begin; a thread already there stays as it is). */
+/* agent.c: a client of the controller for one thread: in process when the daemon is
+ * all-in-one (o.controller_local), over HTTP otherwise. */
+int agent_http_new(sf_agent *a, sf_httpc **ret, sf_err *e);
+/* a->lock, raised to real-time priority from before the wait until after the unlock when
+ * o.lock_rt (sf_rt_boost_begin; a thread already there stays as it is). */
 void agent_lock(sf_agent *a);
 bool agent_trylock(sf_agent *a); /* true: taken */
 void agent_unlock(sf_agent *a);

@@ -71,6 +71,14 @@ void agent_unlock(sf_agent *a)
         unboost();
 }
 
+int agent_http_new(sf_agent *a, sf_httpc **ret, sf_err *e)
+{
+        int r = sf_httpc_new(a->o.controller, ret, e);
+        if (r >= 0)
+                sf_httpc_prefer_local(*ret, a->o.controller_local);
+        return r;
+}
+
 /* The run directory holds volatile state that is written on every container start (bundles,
  * runtime and shim state, overlay upper dirs): it belongs in memory, as /run normally is. When
  * it is not on tmpfs (some VMs have /run on disk), mount one there, once: the mount outlives

@@ -37,6 +37,9 @@ struct sf_agent_options {
          * other threads of a burst, all at control_nice, would keep every hand-out and report
          * waiting. */
         bool lock_rt;
+        /* The controller is in this process (sfd all-in-one, its server answering in process:
+         * sf_http_server_serve_local): the agent's calls to it skip HTTP. */
+        bool controller_local;
 };
 
 /* Starts the agent's threads; registers its routes (/agent/v1/...) on api. */

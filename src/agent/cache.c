@@ -122,7 +122,7 @@ static void *watch_loop(void *u)
         unsigned backoff_ms = 200;
         bool need_list = true;
 
-        if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
+        if (agent_http_new(a, &http, NULL) < 0)
                 return NULL;
         if (a->o.control_nice)
                 (void) sf_thread_set_nice(a->o.control_nice);
@@ -145,9 +145,11 @@ static void *watch_loop(void *u)
                 since = a->revision;
                 agent_unlock(a);
                 {
+                        /* In process, a long poll cannot be cut short when the agent stops:
+                         * a short one then (an idle one costs a query, no request). */
                         _cleanup_free_ char *path = xasprintf(
-                                "/v1/events?since=%" PRId64 "&timeout=30&limit=2000&kinds=" KINDS_PARAM,
-                                since);
+                                "/v1/events?since=%" PRId64 "&timeout=%d&limit=2000&kinds=" KINDS_PARAM,
+                                since, sf_httpc_is_local(http) ? 1 : 30);
                         r = sf_httpc_call(http, "GET", path, NULL, &out, &e);
                 }
                 if (r == -ENODATA) {

@@ -128,7 +128,7 @@ int agent_node_report(sf_agent *a, sf_err *e)
         agent_unlock(a);
         if (!path)
                 return 0; /* not registered yet: registration reports it */
-        r = sf_httpc_new(a->o.controller, &http, e);
+        r = agent_http_new(a, &http, e);
         if (r < 0)
                 return r;
         sf_httpc_set_timeout(http, 5000);
@@ -153,7 +153,7 @@ static void *heartbeat_loop(void *u)
         _cleanup_httpc_ sf_httpc *http = NULL;
         bool registered = a->node_id != NULL;
         unsigned interval = a->o.heartbeat_ms;
-        if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
+        if (agent_http_new(a, &http, NULL) < 0)
                 return NULL;
         sf_httpc_set_timeout(http, 5000);
         while (!a->stopping) {

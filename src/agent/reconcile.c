@@ -376,7 +376,7 @@ static void *reconcile_loop(void *u)
 {
         sf_agent *a = u;
         _cleanup_httpc_ sf_httpc *http = NULL;
-        if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
+        if (agent_http_new(a, &http, NULL) < 0)
                 return NULL;
         if (a->o.control_nice)
                 (void) sf_thread_set_nice(a->o.control_nice);
@@ -403,7 +403,7 @@ static void *worker_loop(void *u)
 {
         sf_agent *a = u;
         _cleanup_httpc_ sf_httpc *http = NULL;
-        if (sf_httpc_new(a->o.controller, &http, NULL) < 0)
+        if (agent_http_new(a, &http, NULL) < 0)
                 return NULL;
         if (a->o.control_nice) /* the processes it spawns drop back (sf_spawn) */
                 (void) sf_thread_set_nice(a->o.control_nice);

@@ -468,7 +468,7 @@ static void report(sf_agent *a, json_t *reports)
         _cleanup_httpc_ sf_httpc *http = NULL;
         const char *id;
         json_t *body;
-        if (json_object_size(reports) == 0 || sf_httpc_new(a->o.controller, &http, NULL) < 0)
+        if (json_object_size(reports) == 0 || agent_http_new(a, &http, NULL) < 0)
                 return;
         sf_httpc_set_timeout(http, 5000);
         json_object_foreach(reports, id, body) {

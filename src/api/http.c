@@ -7,6 +7,7 @@
 
 #include "api/http.h"
 #include "lib/errcode.h"
+#include "lib/httpc.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -17,6 +18,15 @@ struct sf_http_server {
         struct sf_http_options opts;
         int fd;
         char *url;
+        bool serves_local;
+};
+
+/* A request answered in process: its query arguments (decoded as libmicrohttpd decodes them)
+ * and its one header a handler reads. */
+struct sf_http_local {
+        size_t n;
+        char **keys, **values; /* a value is NULL when its argument had no '=' */
+        char *if_match;        /* as on the wire: quoted */
 };
 
 struct req_state {
@@ -62,11 +72,19 @@ void sf_http_resp_errorf(sf_http_resp *resp, int code, const char *field, const 
 
 const char *sf_http_req_query(sf_http_req *req, const char *key)
 {
+        if (req->local) {
+                for (size_t i = 0; i < req->local->n; i++)
+                        if (STREQ(req->local->keys[i], key))
+                                return req->local->values[i];
+                return NULL;
+        }
         return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 const char *sf_http_req_header(sf_http_req *req, const char *key)
 {
+        if (req->local)
+                return strcasecmp(key, MHD_HTTP_HEADER_IF_MATCH) == 0 ? req->local->if_match : NULL;
         return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
 
@@ -88,6 +106,11 @@ int sf_http_req_query_foreach(sf_http_req *req, int (*fn)(void *u, const char *k
                               void *u)
 {
         struct foreach_ctx c = { fn, u, 0 };
+        if (req->local) {
+                for (size_t i = 0; i < req->local->n && c.r >= 0; i++)
+                        c.r = fn(u, req->local->keys[i], req->local->values[i] ? req->local->values[i] : "");
+                return c.r;
+        }
         MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iter, &c);
         return c.r;
 }
@@ -155,6 +178,26 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, sf_http_resp *r)
         return ret;
 }
 
+/* The request, whole (body included), to its handler. */
+static void dispatch(sf_http_server *s, struct req_state *st, sf_http_resp *resp)
+{
+        split_path(st);
+        if (st->req.body_too_large)
+                sf_http_resp_errorf(resp, -E2BIG, NULL,
+                                    "request body is larger than %zu bytes", s->opts.max_body);
+        else if (st->req.too_many_segs)
+                sf_http_resp_errorf(resp, -ENOENT, NULL, "no such path '%.200s'", st->req.url);
+        else
+                s->opts.handler(s->opts.userdata, &st->req, resp);
+}
+
+static void observe(sf_http_server *s, struct req_state *st, sf_http_resp *resp)
+{
+        if (s->opts.observe)
+                s->opts.observe(s->opts.userdata, resp->route ? resp->route : "other",
+                                st->req.method, resp->status, sf_now_usec() - st->start);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -195,18 +238,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         st->req.body = st->buf ? st->buf : "";
         st->req.body_len = st->len;
-        split_path(st);
-        if (st->req.body_too_large)
-                sf_http_resp_errorf(&resp, -E2BIG, NULL,
-                                    "request body is larger than %zu bytes", s->opts.max_body);
-        else if (st->req.too_many_segs)
-                sf_http_resp_errorf(&resp, -ENOENT, NULL, "no such path '%.200s'", url);
-        else
-                s->opts.handler(s->opts.userdata, &st->req, &resp);
+        dispatch(s, st, &resp);
         ret = send_resp(conn, &resp);
-        if (s->opts.observe)
-                s->opts.observe(s->opts.userdata, resp.route ? resp.route : "other", method,
-                                resp.status, sf_now_usec() - st->start);
+        observe(s, st, &resp);
         resp_clear(&resp);
         return ret;
 }
@@ -221,6 +255,107 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(st->path);
         free(st);
         *con_cls = NULL;
+}
+
+/* ---- requests answered in process ---- */
+
+static int hexval(char c)
+{
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F'                              ? c - 'A' + 10
+                                                                   : -1;
+}
+
+/* In place, as libmicrohttpd does: %XX to its byte (a malformed one is kept as it is), and in
+ * query arguments '+' to a space first. */
+static void unescape(char *s, bool plus)
+{
+        char *w = s;
+        for (const char *r = s; *r; r++) {
+                if (*r == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
+                        *w++ = (char) (hexval(r[1]) * 16 + hexval(r[2]));
+                        r += 2;
+                } else
+                        *w++ = plus && *r == '+' ? ' ' : *r;
+        }
+        *w = 0;
+}
+
+static void local_clear(struct sf_http_local *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->keys[i]);
+                free(l->values[i]);
+        }
+        free(l->keys);
+        free(l->values);
+        free(l->if_match);
+}
+
+static void parse_query(struct sf_http_local *l, const char *q)
+{
+        _cleanup_free_ char *copy = xstrdup(q);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, "&", &save); t; t = strtok_r(NULL, "&", &save)) {
+                char *eq = strchr(t, '=');
+                if (eq)
+                        *eq = 0;
+                l->keys = xrealloc(l->keys, sizeof(*l->keys) * (l->n + 1));
+                l->values = xrealloc(l->values, sizeof(*l->values) * (l->n + 1));
+                l->keys[l->n] = xstrdup(t);
+                l->values[l->n] = eq ? xstrdup(eq + 1) : NULL;
+                unescape(l->keys[l->n], true);
+                if (l->values[l->n])
+                        unescape(l->values[l->n], true);
+                l->n++;
+        }
+}
+
+static int local_call(void *userdata, const char *method, const char *path, const char *body,
+                      const char *if_match, struct sf_httpc_resp *ret)
+{
+        sf_http_server *s = userdata;
+        struct sf_http_local loc = { 0 };
+        struct req_state st = { .start = sf_now_usec() };
+        sf_http_resp resp = { 0 };
+        const char *q = strchr(path, '?');
+        _cleanup_free_ char *url = q ? strndup(path, (size_t) (q - path)) : xstrdup(path);
+
+        if (!url)
+                sf_oom();
+        unescape(url, false);
+        if (q)
+                parse_query(&loc, q + 1);
+        if (if_match)
+                loc.if_match = xasprintf("\"%s\"", if_match);
+        st.req.method = method;
+        st.req.url = url;
+        st.req.local = &loc;
+        st.req.body = body ? body : "";
+        st.req.body_len = strlen(st.req.body);
+        st.req.body_too_large = st.req.body_len > s->opts.max_body;
+        dispatch(s, &st, &resp);
+        ret->status = resp.status ? resp.status : 500;
+        if (!STREQ(method, "HEAD")) { /* as over a socket: no body */
+                if (resp.json)
+                        ret->json = TAKE_PTR(resp.json);
+                else if (resp.text) {
+                        ret->text = TAKE_PTR(resp.text);
+                        ret->len = strlen(ret->text);
+                }
+        }
+        ret->etag = TAKE_PTR(resp.etag);
+        observe(s, &st, &resp);
+        resp_clear(&resp);
+        free(st.path);
+        local_clear(&loc);
+        return 0;
+}
+
+void sf_http_server_serve_local(sf_http_server *s)
+{
+        sf_httpc_local_register(s->url, local_call, s);
+        s->serves_local = true;
 }
 
 _printf_(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -353,6 +488,8 @@ void sf_http_server_stop(sf_http_server *s)
 {
         if (!s)
                 return;
+        if (s->serves_local)
+                sf_httpc_local_register(NULL, NULL, NULL);
         MHD_stop_daemon(s->mhd);
         free(s->url);
         free(s);

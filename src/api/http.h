@@ -11,10 +11,13 @@ typedef struct sf_http_server sf_http_server;
 
 #define SF_HTTP_MAX_SEGS 8
 
+struct sf_http_local;
+
 typedef struct sf_http_req {
         const char *method;
         const char *url;
-        struct MHD_Connection *conn;
+        struct MHD_Connection *conn;        /* NULL for a request answered in process */
+        const struct sf_http_local *local;  /* its query arguments and headers then */
         const char *body;
         size_t body_len;
         bool body_too_large;
@@ -53,6 +56,10 @@ int sf_http_server_start(const struct sf_http_options *opts, sf_http_server **re
 void sf_http_server_stop(sf_http_server *s);
 /* "http://127.0.0.1:7480", with the port actually bound. */
 const char *sf_http_server_url(sf_http_server *s);
+/* Answers, from now on, the sf_httpc requests to this server's URL that prefer it in process
+ * (sf_httpc_prefer_local) with the same handler, in the caller's thread, and observes them
+ * like the others; until sf_http_server_stop. One server per process. */
+void sf_http_server_serve_local(sf_http_server *s);
 
 /* Splits "host:port" / "[v6]:port"; fills a sockaddr. */
 int sf_http_parse_listen(const char *listen, struct sockaddr_storage *ret, socklen_t *ret_len,

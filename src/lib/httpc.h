@@ -42,5 +42,27 @@ int sf_httpc_call(sf_httpc *c, const char *method, const char *path, const json_
 int sf_httpc_call_if(sf_httpc *c, const char *method, const char *path, const json_t *body,
                      const char *if_match, json_t **ret, sf_err *e);
 
+/* ---- in-process transport ----
+ *
+ * A server in this process may answer requests for its own base URL directly, without a
+ * socket, HTTP framing, or the answer's JSON written out and parsed again (sfd all-in-one:
+ * the agent's calls to its controller). fn answers one request as the server would over a
+ * socket: path with its query string (percent-encoded, as on the wire), body a JSON text or
+ * NULL, if_match NULL or a revision; it fills ret (status; json, owned, for a JSON answer, or
+ * text and len; etag) and returns 0. */
+typedef int (*sf_httpc_local_fn)(void *userdata, const char *method, const char *path,
+                                 const char *body, const char *if_match,
+                                 struct sf_httpc_resp *ret);
+/* Registers fn as the in-process answerer for base_url (one at a time), or with fn NULL
+ * removes it, after the in-process calls in progress have returned. */
+void sf_httpc_local_register(const char *base_url, sf_httpc_local_fn fn, void *userdata);
+/* From now on c's requests go to the in-process answerer of its base URL when there is one at
+ * the time of the request, and over the socket otherwise. Off by default. A request answered
+ * in process has no timeout and no cancellation: its handler returns by itself (a long poll at
+ * its own timeout). */
+void sf_httpc_prefer_local(sf_httpc *c, bool on);
+/* Whether c's next request would be answered in process. */
+bool sf_httpc_is_local(sf_httpc *c);
+
 /* Percent-encodes a path segment or query value. */
 char *sf_httpc_escape(const char *s);

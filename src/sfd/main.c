@@ -54,6 +54,7 @@ struct config {
         unsigned workers;
         int control_nice;
         bool locks_normal; /* --lock-priority normal */
+        bool agent_http;   /* --agent-calls http */
 };
 
 static void usage(FILE *f)
@@ -87,6 +88,9 @@ static void usage(FILE *f)
                 "                      (SCHED_FIFO 1) meanwhile, so that a saturated CPU cannot keep\n"
                 "                      it off while every other request waits (default: rt; normal:\n"
                 "                      its own)\n"
+                "  --agent-calls local|http  all-in-one: the agent's calls to its controller are\n"
+                "                      answered in process, by the same handlers (default: local;\n"
+                "                      http: over the API's socket, as a remote agent's)\n"
                 "  --ns-cidr-pool CIDR controller: virtual links of NS instances without a CIDR get\n"
                 "                      a /24 of this pool (default: 10.100.0.0/16)\n"
                 "\n"
@@ -183,7 +187,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                OPT_RUN, OPT_LEASE, OPT_CONTROLLER, OPT_NODE, OPT_SITE, OPT_UNDERLAY, OPT_RUNTIME,
                OPT_ADVERTISE, OPT_LABELS, OPT_WORKERS, OPT_NETNS, OPT_EVICT, OPT_CGROUP, OPT_POOLS, OPT_POOL_MIN,
                OPT_POOL_MAX, OPT_POOL_BATCH, OPT_POOL_PERIOD, OPT_NS_POOL, OPT_PARENT, OPT_NESTED_MODE,
-               OPT_NESTED_LINK, OPT_CONTROL_NICE, OPT_LOCK_PRIORITY };
+               OPT_NESTED_LINK, OPT_CONTROL_NICE, OPT_LOCK_PRIORITY, OPT_AGENT_CALLS };
         static const struct option opts[] = {
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -216,6 +220,7 @@ static int parse_args(int argc, char **argv, struct config *c)
                 { "control-nice", required_argument, NULL, OPT_CONTROL_NICE },
                 { "lock-priority", required_argument, NULL, OPT_LOCK_PRIORITY },
                 { "writer-priority", required_argument, NULL, OPT_LOCK_PRIORITY }, /* its former name */
+                { "agent-calls", required_argument, NULL, OPT_AGENT_CALLS },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -299,6 +304,10 @@ static int parse_args(int argc, char **argv, struct config *c)
                 }
                 case OPT_LOCK_PRIORITY:
                         if (parse_either("--lock-priority", optarg, "rt", "normal", &c->locks_normal) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_AGENT_CALLS:
+                        if (parse_either("--agent-calls", optarg, "local", "http", &c->agent_http) < 0)
                                 return -EINVAL;
                         break;
                 case OPT_CONTROLLER:
@@ -522,6 +531,8 @@ int main(int argc, char **argv)
                 if (r < 0)
                         goto fail;
         }
+        if (c.role == ROLE_ALL && !c.agent_http)
+                sf_http_server_serve_local(http);
         if (c.role != ROLE_CONTROLLER) {
                 struct sf_agent_options ao = {
                         .controller = c.role == ROLE_ALL ? sf_http_server_url(http)
@@ -537,6 +548,7 @@ int main(int argc, char **argv)
                         .workers = c.workers,
                         .control_nice = c.control_nice,
                         .lock_rt = !c.locks_normal,
+                        .controller_local = c.role == ROLE_ALL && !c.agent_http,
                         .labels = c.labels,
                         .cgroup_parent = c.cgroup_parent,
                         .parent = c.parent,

@@ -110,7 +110,7 @@ sf network create y --mtu five 2>/dev/null; [ $? = 1 ] || die "bad integer shoul
 msg=$(sf network create x --mtu 5 2>&1); echo "$msg" | grep -q "^sfctl: mtu: must be between 68 and 9000" || die "CLI message: $msg"
 
 note "sfd's own flags: refused before anything starts, the flag and the range named"
-for bad in "--control-nice 5" "--control-nice -21" "--control-nice x" "--workers 0" "--pool-min x" "--sync maybe" "--lock-priority fast"; do
+for bad in "--control-nice 5" "--control-nice -21" "--control-nice x" "--workers 0" "--pool-min x" "--sync maybe" "--lock-priority fast" "--agent-calls tcp"; do
         # shellcheck disable=SC2086
         msg=$("$SFD" $bad --state-dir "$T/never" --listen 127.0.0.1:0 2>&1) && die "sfd $bad started"
         flag=${bad%% *}

@@ -1,7 +1,11 @@
 /* Unit tests: the REST API (src/api) served in-process by sf_http_server on 127.0.0.1 with a
  * free port, over a VIM and a store on a temporary file, driven with sf_httpc and raw libcurl:
  * error mapping (status, error.code, error.field), body limit, HEAD and ETag, If-Match,
- * unknown paths, methods (405 with Allow), two-phase delete, events and metrics. */
+ * unknown paths, methods (405 with Allow), two-phase delete, events and metrics. All of it
+ * twice: sf_httpc's requests over the socket, then answered in process
+ * (sf_http_server_serve_local, as sfd all-in-one's agent calls its controller), which must
+ * not make any difference a client can see; raw libcurl requests go over the socket both
+ * times (and see what the in-process ones did, the metrics included). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@ static struct {
         sf_api *api;
         sf_http_server *http;
         sf_httpc *c;
+        bool local;
 } g;
 
 static int group_setup(void **state)
@@ -56,6 +61,18 @@ static int group_setup(void **state)
                 return -1;
         }
         sf_httpc_set_timeout(g.c, 10000);
+        if (g.local) {
+                sf_httpc_prefer_local(g.c, true);
+                if (sf_httpc_is_local(g.c)) {
+                        fprintf(stderr, "setup: in process before the server offers it\n");
+                        return -1;
+                }
+                sf_http_server_serve_local(g.http);
+                if (!sf_httpc_is_local(g.c)) {
+                        fprintf(stderr, "setup: not in process\n");
+                        return -1;
+                }
+        }
         return 0;
 }
 
@@ -480,6 +497,21 @@ static void test_list_filters(void **state)
         assert_int_equal(json_array_size(json_object_get(l4, "items")), 1);
 }
 
+/* Paths and query arguments are percent-decoded ('+' is a space in an argument). */
+static void test_percent_decoding(void **state)
+{
+        json_decref(call_ok("POST", "/v1/networks", "{'name': 'pd-net'}"));
+        json_auto_t *n = call_ok("GET", "/v1/networks/pd%2Dnet", NULL);
+        assert_string_equal(json_string_value(json_object_get(n, "name")), "pd-net");
+        json_decref(call_ok("POST", "/v1/subnets", "{'network': 'pd-net', 'cidr': '10.9.0.0/24'}"));
+        json_auto_t *l = call_ok("GET", "/v1/subnets?net%77ork=pd%2dnet&limit=%35", NULL);
+        assert_int_equal(json_array_size(json_object_get(l, "items")), 1);
+        json_auto_t *l2 = call_ok("GET", "/v1/subnets?network=pd+net", NULL);
+        assert_int_equal(json_array_size(json_object_get(l2, "items")), 0);
+        expect_error("GET", "/v1/networks?limit=1+", NULL, 400, "invalid", "limit");
+        expect_error("GET", "/v1/networks?limit=%zz", NULL, 400, "invalid", "limit");
+}
+
 static void test_container_two_phase_delete(void **state)
 {
         json_auto_t *node = call_ok("POST", "/v1/nodes", "{'name': 'api-node', "
@@ -565,6 +597,9 @@ int main(void)
                 cmocka_unit_test(test_unknown_paths),   cmocka_unit_test(test_method_not_allowed),
                 cmocka_unit_test(test_list_filters),    cmocka_unit_test(test_container_two_phase_delete),
                 cmocka_unit_test(test_events),          cmocka_unit_test(test_metrics),
+                cmocka_unit_test(test_percent_decoding),
         };
-        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+        int failed = cmocka_run_group_tests_name("over the socket", tests, group_setup, group_teardown);
+        g.local = true;
+        return failed + cmocka_run_group_tests_name("in process", tests, group_setup, group_teardown);
 }
