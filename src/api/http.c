@@ -1,5 +1,7 @@
 /* HTTP server plumbing over libmicrohttpd: body accumulation with a size limit, path
- * splitting, response building, the errno -> HTTP status table, and per-request timing. */
+ * splitting, response building, the errno -> HTTP status table, and per-request timing; the
+ * same handler for requests answered in process (query arguments decoded as libmicrohttpd
+ * does). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>

@@ -1,4 +1,5 @@
-/* HTTP/JSON client on libcurl, used by sfctl and by agents talking to the controller. One
+/* HTTP/JSON client on libcurl, used by sfctl and by agents talking to the controller;
+ * requests to a server of the same process may be answered in process (sfd all-in-one). One
  * sf_httpc per thread (it keeps its connection alive between requests). */
 #pragma once
 
