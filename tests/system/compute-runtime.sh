@@ -167,19 +167,19 @@ set -e
 ok "exec returns output and exit code"
 out=$(cli exec --id "$ID" --state-dir "$T/$ID" -- sh -c \
         'hostname; cat /etc/resolv.conf /etc/vnf.conf; grep web1 /etc/hosts; { echo x >/etc/vnf.conf; } 2>/dev/null || echo ro')
-echo "$out" | grep -q '^web1$' || fail "hostname: $out"
-echo "$out" | grep -q '^nameserver 192.0.2.53$' || fail "resolv.conf: $out"
-echo "$out" | grep -q '^mode=edge$' || fail "day-0 mount: $out"
-echo "$out" | grep -q "^$NET.2 web1$" || fail "hosts: $out"
-echo "$out" | grep -q '^ro$' || fail "day-0 mount is not read-only: $out"
+grep -q '^web1$' <<< "$out" || fail "hostname: $out"
+grep -q '^nameserver 192.0.2.53$' <<< "$out" || fail "resolv.conf: $out"
+grep -q '^mode=edge$' <<< "$out" || fail "day-0 mount: $out"
+grep -q "^$NET.2 web1$" <<< "$out" || fail "hosts: $out"
+grep -q '^ro$' <<< "$out" || fail "day-0 mount is not read-only: $out"
 ok "hostname, /etc/hosts, /etc/resolv.conf and a read-only day-0 file are in place"
 set +e
 out=$(cli exec --id "$ID" --state-dir "$T/$ID" --timeout 300 -- sleep 30 2>&1)
 rc=$?
 set -e
-[ $rc -ne 0 ] && echo "$out" | grep -q "did not finish within 300 ms" || fail "exec timeout: $out"
+[ $rc -ne 0 ] && grep -q "did not finish within 300 ms" <<< "$out" || fail "exec timeout: $out"
 sleep 0.2
-cli exec --id "$ID" --state-dir "$T/$ID" -- ps | grep -q 'sleep 30' && fail "exec timeout left 'sleep 30' behind"
+[[ $(cli exec --id "$ID" --state-dir "$T/$ID" -- ps) == *'sleep 30'* ]] && fail "exec timeout left 'sleep 30' behind"
 ok "exec times out and kills the command in the container"
 
 # The log: the container writes straight to it.
@@ -246,7 +246,7 @@ set +e
 out=$(cli start --id "$ID3" --rootfs "$T/rootfs" --state-dir "$T/$ID3" -- /no/such/program 2>&1)
 rc=$?
 set -e
-[ $rc -ne 0 ] && echo "$out" | grep -q 'runc run failed: .*/no/such/program.*no such file or directory' ||
+[ $rc -ne 0 ] && grep -q 'runc run failed: .*/no/such/program.*no such file or directory' <<< "$out" ||
         fail "failed start: $out"
 [ -z "$(find /sys/fs/cgroup -mindepth 3 -maxdepth 3 -path "*/superfluid/$ID3")" ] || fail "failed start left cgroups"
 ok "a failed start reports the runtime's error: ${out#*: }"
@@ -284,7 +284,7 @@ else
         set -e
         if [ $rc -ne 0 ]; then
                 echo "$out"
-                echo "$out" | grep -q "use runc" || fail "crun: unexpected failure"
+                grep -q "use runc" <<< "$out" || fail "crun: unexpected failure"
                 echo "ok - crun cannot run here, with a clear message (see above)"
         else
                 CPIDC=$(echo "$out" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
@@ -305,7 +305,7 @@ else
                 [ "$(readlink /proc/$SHIMC/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] ||
                         fail "crun: the shim left the host mount namespace"
                 out=$(clic stop --id "$IDC" --state-dir "$T/$IDC" --timeout 1000)
-                echo "$out" | grep -q "state=exited pid=$CPIDC exit_code=137 signal=9" || fail "crun stop: $out"
+                grep -q "state=exited pid=$CPIDC exit_code=137 signal=9" <<< "$out" || fail "crun stop: $out"
                 clic remove --id "$IDC" --state-dir "$T/$IDC"
                 check_clean "$IDC" "$T/crun" "$CPIDC"
                 if [ "$cg_before" = 0 ]; then

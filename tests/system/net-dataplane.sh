@@ -351,7 +351,9 @@ t1 unplumb-many --dir "$CDIR" --prefix sfa --bridge br42 --count 5 --async
 # the kernel deletes them in the background: its netns cleanup work is global and, on a busy
 # machine that just tore down many namespaces, can take seconds
 for _ in $(seq 600); do
-        ip -n "$H1" -o link | grep -q sfa || break
+        # not "ip | grep -q": under pipefail, grep's early exit can kill ip with SIGPIPE and end
+        # the wait while the ports are still there
+        [[ $(ip -n "$H1" -o link) == *sfa* ]] || break
         sleep 0.1
 done
 expect_not_in "async ports left" "$(ip -n "$H1" -o link)" "sfa"
