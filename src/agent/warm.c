@@ -531,7 +531,7 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
         tasks = snap->tasks; /* NULL when the scan failed: sf_netns_check_with scans itself */
         scan_ms = (sf_now_usec() - t_scan) / 1000.0;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id), *fpp = fp_path(a->warm, h[i].port_id);
+                _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id);
                 _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
                 _cleanup_free_ char *unwatched = NULL; /* why its watch could not answer */
                 double check_ms = 0, fp_ms = 0, bind_ms = 0;
@@ -566,21 +566,22 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
                          * between its fork and its exec. */
                         h[i].why = verify(a, h[i].port_id, tasks, h[i].fingerprint,
                                           h[i].watch ? sf_netns_watch_fd(h[i].watch) : -1, &check_ms, &fp_ms);
-                /* Its socket has no business in the namespace the workload gets. */
-                sf_netns_watch_free(TAKE_PTR(h[i].watch));
                 if (!h[i].why) {
-                        uint64_t t_bind;
-                        (void) unlink(fpp); /* not a warm one any more, whatever happens next */
-                        /* At its workload's path now; still at the warm one until
-                         * handout_unbind (an unmount: not on the way to ready). */
-                        t_bind = sf_now_usec();
+                        /* At its workload's path now; still at the warm one, with its
+                         * fingerprint, until handout_unbind: neither is on the way to ready.
+                         * (Should the agent stop in between, recover() sees it bound at a
+                         * workload's path and drops it from the warm pool.) */
+                        uint64_t t_bind = sf_now_usec();
                         if (sf_netns_bind(path, netns, &e) < 0)
                                 h[i].why = xasprintf("cannot move it: %s", sf_err_msg(&e));
                         bind_ms = (sf_now_usec() - t_bind) / 1000.0;
                 }
+                h[i].ready_at = sf_timestamp(sf_realtime_usec());
+                /* Its socket has no business in the namespace the workload gets: closed
+                 * before the workload's job can see it (handout_done) or it is destroyed. */
+                sf_netns_watch_free(TAKE_PTR(h[i].watch));
                 if (h[i].why)
                         destroy(a, h[i].port_id);
-                h[i].ready_at = sf_timestamp(sf_realtime_usec());
                 h[i].watched = watched;
                 h[i].info = json_pack("{s:f, s:b, s:f, s:b, s:f, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
                                       "process_scan_shared", shared, "netns_check_ms", check_ms, "netns_watched",
@@ -630,11 +631,13 @@ static void handout_done(sf_agent *a, struct handout *h, size_t n, bool lane)
 static void handout_unbind(sf_agent *a, struct handout *h, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *path = NULL;
+                _cleanup_free_ char *path = NULL, *fpp = NULL;
                 _cleanup_err_ sf_err e = SF_ERR_INIT;
                 if (h[i].why)
                         continue;
                 path = ns_path(a->warm, h[i].port_id);
+                fpp = fp_path(a->warm, h[i].port_id);
+                (void) unlink(fpp); /* first: without it, recover() never takes it for a ready one */
                 if (sf_netns_delete(path, &e) < 0)
                         log_warn("%s after handing it out, ignoring", sf_err_msg(&e));
         }
@@ -1419,16 +1422,19 @@ static void recover(sf_agent *a)
                 mounted = stat(path, &st) == 0 && st.st_dev != dst.st_dev;
                 for (size_t i = 0; i < n_links; i++)
                         veth |= STREQ(links[i].name, host_if);
-                rec = json_load_file(fpp, 0, NULL);
-                if (mounted && !rec) {
+                if (mounted) {
+                        /* With or without its fingerprint: the agent may have stopped right
+                         * after the bind (handout_batch), before handout_unbind. */
                         bool handed = false;
                         for (size_t i = 0; i < n_wl && !handed; i++)
                                 handed = wl[i].st_dev == st.st_dev && wl[i].st_ino == st.st_ino;
                         if (handed) { /* its veth is the workload's now */
+                                (void) unlink(fpp);
                                 (void) sf_netns_delete(path, NULL);
                                 continue;
                         }
                 }
+                rec = json_load_file(fpp, 0, NULL);
                 if (!mounted || !veth || !rec || !json_is_array(json_object_get(rec, "fingerprint"))) {
                         destroy(a, de->d_name);
                         removed++;

@@ -276,13 +276,17 @@ static void writer_lock(sf_store *s, struct sf_rt_boost *b)
         pthread_mutex_lock(&s->write_lock);
 }
 
-static void writer_unlock(sf_store *s, const struct sf_rt_boost *b)
+static void boost_end(const struct sf_rt_boost *b)
 {
-        int r;
-        pthread_mutex_unlock(&s->write_lock);
-        r = sf_rt_boost_end(b);
+        int r = sf_rt_boost_end(b);
         if (r < 0)
                 log_warn_rl("store: cannot set the writer's thread back to its priority: %s", strerror(-r));
+}
+
+static void writer_unlock(sf_store *s, const struct sf_rt_boost *b)
+{
+        pthread_mutex_unlock(&s->write_lock);
+        boost_end(b);
 }
 
 static int wal_hook(void *u, sqlite3 *db, const char *name, int frames)
@@ -523,10 +527,12 @@ int sf_tx_commit(sf_tx *tx, sf_err *e)
         if (changed)
                 pthread_cond_broadcast(&s->rev_cond);
         pthread_mutex_unlock(&s->rev_lock);
-        writer_unlock(s, &tx->boost);
-
+        /* The hooks run after the next writer may start, but still at the writer's priority:
+         * short work (counters, a warm namespace's hand-out) that a request waits for. */
+        pthread_mutex_unlock(&s->write_lock);
         for (size_t i = 0; i < tx->n_hooks; i++)
                 tx->hooks[i].fn(tx->hooks[i].userdata);
+        boost_end(&tx->boost);
         tx_free(tx);
         return 0;
 }

@@ -86,6 +86,8 @@ cleanup() {
         ip link del "$U2" 2>/dev/null
         ip link del "$UB" 2>/dev/null
         umount -l "$CDIR" 2>/dev/null
+        umount -l "$CROOT/again/ns" 2>/dev/null
+        umount -l "$CROOT/again" 2>/dev/null
         rm -rf "$CROOT"
         if [ $rc -eq 0 ]; then
                 echo "PASS: net-dataplane"
@@ -372,6 +374,12 @@ for h in 1 2; do
         "$T" netns-del "$ns"
 done
 "$T" del "$UB"
+
+step "a namespace directory removed and made again in one process"
+"$T" netns-again "$CROOT/again/ns" || die "netns-again"
+grep -q " $CROOT/again .*shared:" /proc/self/mountinfo || die "the directory made again is not a shared mount"
+"$T" netns-del "$CROOT/again/ns"
+umount "$CROOT/again"
 umount "$CDIR" # the shared bind mount sf_netns_create made of the container directory
 rm -rf "$CROOT"
 

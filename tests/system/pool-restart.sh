@@ -93,6 +93,25 @@ note "the recovered namespaces are handed out as warm ones"
 sf run --name after --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run after"
 sf container show after -o json | jq -e .status.timings.warm >/dev/null || die "not warm after recovery: $(sf container show after -o json | jq -c .status.timings)"
 
+note "agent-side crash between a hand-out's bind and its unbind: that namespace is not warm any more"
+# The hand-out binds a warm namespace at its workload's path first, and removes its warm path
+# and fingerprint after (both off the way to ready). Stopped in between, the agent must not
+# offer it again on restart: it would be shared by two workloads.
+wait_for 60 "all warm" node_matches
+kill9_sfd
+handed_port=$(ls "$RUN/warm" | grep '\.json$' | head -1 | sed 's/\.json$//')
+[ -n "$handed_port" ] || die "no warm namespace to hand out"
+touch "$RUN/netns/sftest-handed" && mount --bind "$RUN/warm/$handed_port" "$RUN/netns/sftest-handed" || die "simulate the bind"
+handed_ino=$(stat -L -c %i "$RUN/netns/sftest-handed")
+start_sfd "${ARGS[@]}"
+grep "warm namespaces recovered" "$T/sfd.log" | tail -1
+wait_for 120 "warm namespaces match again" node_matches
+now_ino=$(stat -L -c %i "$RUN/warm/$handed_port" 2>/dev/null)
+[ "$now_ino" != "$handed_ino" ] || die "the namespace bound at a workload's path was recovered as a warm one"
+umount "$RUN/netns/sftest-handed" 2>/dev/null
+rm -f "$RUN/netns/sftest-handed"
+out=$(consistent) || die "inconsistent: $out"
+
 note "agent-side crash in the middle of building: half-built namespaces are removed"
 sf pool drain "$pool" >/dev/null || die "drain"
 wait_for 60 "warm namespaces gone" sh -c "[ -z \"\$(ls $RUN/warm)\" ]"

@@ -5,6 +5,7 @@
 #include <linux/neighbour.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -35,6 +36,7 @@ static int usage(void)
         fputs("usage: sf-net-test [--netns PATH] [--bpf-tasks] COMMAND ...\n"
               "  (--bpf-tasks: process snapshots through the BPF task iterator, as sfd takes them)\n"
               "  netns-add PATH | netns-del PATH | netns-pids PATH\n"
+              "  netns-again PATH   (add, delete, remove its directory, add again: in one process)\n"
               "  netns-thread PATH SECONDS   (one thread of this process in PATH, the others not)\n"
               "  netns-check PATH [--hold-udp] [--ignore-held]\n"
               "  netns-watch PATH [SYSCTL...]   (arm a watch, wait for a line on stdin, say what changed)\n"
@@ -129,6 +131,19 @@ static int cmd_netns(int argc, char **argv, sf_err *e)
                 return sf_netns_create(argv[1], e) < 0 ? fail(e) : 0;
         if (STREQ(argv[0], "netns-del"))
                 return sf_netns_delete(argv[1], e) < 0 ? fail(e) : 0;
+        if (STREQ(argv[0], "netns-again")) {
+                /* The directory, made ready (and a mount of its own) by the first add, goes
+                 * away: the second add must make it again, not trust what it knew. */
+                _cleanup_free_ char *dir = xstrdup(argv[1]);
+                *strrchr(dir, '/') = 0;
+                if (sf_netns_create(argv[1], e) < 0 || sf_netns_delete(argv[1], e) < 0)
+                        return fail(e);
+                if (umount2(dir, MNT_DETACH) < 0 || rmdir(dir) < 0) {
+                        sf_err_errno(e, -errno, "remove '%s'", dir);
+                        return fail(e);
+                }
+                return sf_netns_create(argv[1], e) < 0 ? fail(e) : 0;
+        }
         if (STREQ(argv[0], "netns-pids")) {
                 _cleanup_free_ pid_t *pids = NULL;
                 size_t n;
@@ -1065,7 +1080,8 @@ int main(int argc, char **argv)
         argv += optind;
         cmd = argv[0];
 
-        if (STREQ(cmd, "netns-add") || STREQ(cmd, "netns-del") || STREQ(cmd, "netns-pids"))
+        if (STREQ(cmd, "netns-add") || STREQ(cmd, "netns-del") || STREQ(cmd, "netns-again") ||
+            STREQ(cmd, "netns-pids"))
                 return cmd_netns(argc, argv, &e);
         if (STREQ(cmd, "netns-thread"))
                 return cmd_netns_thread(argc, argv, &e);
