@@ -261,9 +261,12 @@ void agent_warm_sync(sf_agent *a);
  * of a miss, and "ready_at" (RFC 3339) when the namespace became the workload's. Lock NOT
  * held. */
 bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const char *netns, json_t *info);
-/* sf_agent_port_taken: queues the port's ready warm namespace for wid, which the cache has
- * from revision on. Lock NOT held. */
-void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, const char *wid, int64_t revision);
+/* sf_agent_port_taken: the port's ready warm namespace, claimed for wid at PREPARE and checked
+ * by the fast lane meanwhile, is moved at COMMIT (and given back at ABORT); or, with no
+ * PREPARE before, queued for wid at COMMIT (which the cache has from revision on) and handed
+ * out then. Lock NOT held. */
+void agent_warm_hint(sf_agent *a, enum sf_agent_take phase, const char *node_id, const char *port_id, const char *wid,
+                     int64_t revision);
 
 /* trunk.c: the host side of trunks (VLAN subports of VM taps): kernel VLAN devices where 8021q
  * exists, else the BPF VLAN datapath (src/net/vlan-bpf.c). */

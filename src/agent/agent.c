@@ -240,10 +240,10 @@ fail:
         return r;
 }
 
-void sf_agent_port_taken(void *agent, const char *node_id, const char *port_id, const char *workload_id,
-                         int64_t revision)
+void sf_agent_port_taken(sf_agent *a, enum sf_agent_take phase, const char *node_id, const char *port_id,
+                         const char *workload_id, int64_t revision)
 {
-        agent_warm_hint(agent, node_id, port_id, workload_id, revision);
+        agent_warm_hint(a, phase, node_id, port_id, workload_id, revision);
 }
 
 void sf_agent_stop(sf_agent *a)

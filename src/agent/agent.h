@@ -44,11 +44,17 @@ struct sf_agent_options {
 
 /* Starts the agent's threads; registers its routes (/agent/v1/...) on api. */
 int sf_agent_start(const struct sf_agent_options *o, sf_api *api, sf_agent **ret, sf_err *e);
-/* The controller's word, in the all-in-one daemon, that a workload on this node took a pooled
+/* The controller's word, in the all-in-one daemon, that a workload on this node takes a pooled
  * port (sf_vim_set_port_taken's listener; agent is the sf_agent): the port's warm namespace,
- * when ready, goes to the fast lane now rather than when the event watch brings the workload.
- * A hint only: the watch still decides. Never blocks on more than the agent's lock. */
-void sf_agent_port_taken(void *agent, const char *node_id, const char *port_id, const char *workload_id,
-                         int64_t revision);
+ * when ready, is checked while the transaction commits and handed over at the commit, rather
+ * than when the event watch brings the workload. A hint only: the watch still decides. Never
+ * blocks on a lock but short ones. */
+enum sf_agent_take {
+        SF_AGENT_TAKE_PREPARE, /* inside the transaction that takes the port: the writer lock is held */
+        SF_AGENT_TAKE_COMMIT,  /* it committed */
+        SF_AGENT_TAKE_ABORT,   /* it ended without a commit */
+};
+void sf_agent_port_taken(sf_agent *a, enum sf_agent_take phase, const char *node_id, const char *port_id,
+                         const char *workload_id, int64_t revision);
 /* Stops the threads. Workloads keep running (they are not the agent's children). */
 void sf_agent_stop(sf_agent *a);

@@ -92,6 +92,8 @@ struct hint {
         int64_t rev;
 };
 
+struct precheck;
+
 struct agent_warm {
         char *dir;
         pthread_t lane_thread[LANE_THREADS], build_thread;
@@ -117,9 +119,15 @@ struct agent_warm {
          * recorded by the fast lane (under hint_lock; n_done also read without it). */
         struct handout *done;
         size_t n_done;
+        /* Hand-outs claimed inside the transaction that takes their port, checked by the fast
+         * lane while it commits (agent_warm_hint), oldest first (under hint_lock). */
+        struct precheck *prechecks;
+        size_t n_unstarted;  /* of them, not taken by a lane thread (also read without hint_lock) */
+        uint64_t prechecked; /* checks done before their commit was known (atomic) */
 };
 
 static void hints_drain(sf_agent *a);
+static bool precheck_run(sf_agent *a);
 
 /* Lock held: the namespace goes to workload wid, handed out by the fast lane now when ready,
  * or queued by the builder once armed; false when its state allows neither (being built, handed
@@ -456,9 +464,13 @@ struct handout {
         json_t *fingerprint;
         sf_netns_watch *watch; /* its watch, when armed */
         uint64_t claimed;
-        /* results */
-        bool watched; /* its watch answered for it */
-        char *why;
+        /* the clean check (handout_check) */
+        double scan_ms, check_ms, fp_ms;
+        bool scan_shared;
+        bool watched;    /* its watch answered for it */
+        char *unwatched; /* why its watch could not */
+        char *why;       /* not clean, or (handout_move) not moved: why */
+        /* the move (handout_move) */
         json_t *info;
         char *ready_at;
 };
@@ -516,10 +528,10 @@ static struct snapshot *snapshot_get(struct agent_warm *w, uint64_t claimed, boo
         return s;
 }
 
-static void handout_batch(sf_agent *a, struct handout *h, size_t n)
+/* The first half of a hand-out: the clean check. */
+static void handout_check(sf_agent *a, struct handout *h, size_t n)
 {
         struct agent_warm *w = a->warm;
-        _cleanup_err_ sf_err e = SF_ERR_INIT;
         uint64_t t_scan = sf_now_usec(), claimed = 0;
         struct snapshot *snap;
         sf_netns_tasks *tasks;
@@ -532,40 +544,52 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
         scan_ms = (sf_now_usec() - t_scan) / 1000.0;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id);
-                _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
-                _cleanup_free_ char *unwatched = NULL; /* why its watch could not answer */
-                double check_ms = 0, fp_ms = 0, bind_ms = 0;
                 uint64_t t0 = sf_now_usec();
-                bool watched = false;
                 struct stat st;
-                sf_err_clear(&e);
+                h[i].scan_ms = scan_ms;
+                h[i].scan_shared = shared;
                 /* Armed: clean if its watch saw nothing and no process is inside. Anything
                  * else is a reason to look from inside, which decides. */
                 if (!h[i].watch)
-                        unwatched = xstrdup("not armed");
+                        h[i].unwatched = xstrdup("not armed");
                 else if (!tasks)
-                        unwatched = xstrdup("no process snapshot");
+                        h[i].unwatched = xstrdup("no process snapshot");
                 else if (stat(path, &st) < 0)
-                        unwatched = xasprintf("stat: %m");
+                        h[i].unwatched = xasprintf("stat: %m");
                 else {
                         _cleanup_free_ pid_t *pids = NULL;
                         size_t n_pids = 0;
-                        unwatched = sf_netns_watch_changed(h[i].watch);
-                        if (!unwatched && sf_netns_tasks_pids_in(tasks, &st, &pids, &n_pids) >= 0 && !n_pids)
-                                watched = true;
-                        else if (!unwatched)
-                                unwatched = xstrdup("a process inside");
+                        h[i].unwatched = sf_netns_watch_changed(h[i].watch);
+                        if (!h[i].unwatched && sf_netns_tasks_pids_in(tasks, &st, &pids, &n_pids) >= 0 && !n_pids)
+                                h[i].watched = true;
+                        else if (!h[i].unwatched)
+                                h[i].unwatched = xstrdup("a process inside");
                 }
-                if (unwatched)
-                        log_debug("warm namespace of port %s: %s; checking it from inside", h[i].port_id, unwatched);
-                if (watched)
-                        check_ms = (sf_now_usec() - t0) / 1000.0;
+                if (h[i].unwatched)
+                        log_debug("warm namespace of port %s: %s; checking it from inside", h[i].port_id,
+                                  h[i].unwatched);
+                if (h[i].watched)
+                        h[i].check_ms = (sf_now_usec() - t0) / 1000.0;
                 else
                         /* With the watch still open: its socket is ours. Closed first, it
                          * could still be there, held for a moment by a child of this process
                          * between its fork and its exec. */
                         h[i].why = verify(a, h[i].port_id, tasks, h[i].fingerprint,
-                                          h[i].watch ? sf_netns_watch_fd(h[i].watch) : -1, &check_ms, &fp_ms);
+                                          h[i].watch ? sf_netns_watch_fd(h[i].watch) : -1, &h[i].check_ms, &h[i].fp_ms);
+        }
+        snapshot_put(w, snap);
+}
+
+/* The second half: the checked namespaces moved to their workloads' paths (the ones found
+ * not clean destroyed instead), with their timings in info. */
+static void handout_move(sf_agent *a, struct handout *h, size_t n)
+{
+        _cleanup_err_ sf_err e = SF_ERR_INIT;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = ns_path(a->warm, h[i].port_id);
+                _cleanup_free_ char *netns = h[i].netns ? xstrdup(h[i].netns) : agent_netns_path(a, h[i].owner);
+                double bind_ms = 0;
+                sf_err_clear(&e);
                 if (!h[i].why) {
                         /* At its workload's path now; still at the warm one, with its
                          * fingerprint, until handout_unbind: neither is on the way to ready.
@@ -582,15 +606,20 @@ static void handout_batch(sf_agent *a, struct handout *h, size_t n)
                 sf_netns_watch_free(TAKE_PTR(h[i].watch));
                 if (h[i].why)
                         destroy(a, h[i].port_id);
-                h[i].watched = watched;
-                h[i].info = json_pack("{s:f, s:b, s:f, s:b, s:f, s:f, s:f, s:i}", "process_scan_ms", scan_ms,
-                                      "process_scan_shared", shared, "netns_check_ms", check_ms, "netns_watched",
-                                      watched, "fingerprint_ms", fp_ms, "netns_bind_ms", bind_ms, "warm_take_ms",
-                                      (sf_now_usec() - h[i].claimed) / 1000.0, "warm_batch", (int) n);
-                if (unwatched)
-                        json_object_set_new(h[i].info, "netns_unwatched", json_string(unwatched));
+                h[i].info = json_pack("{s:f, s:b, s:f, s:b, s:f, s:f, s:f}", "process_scan_ms", h[i].scan_ms,
+                                      "process_scan_shared", h[i].scan_shared, "netns_check_ms", h[i].check_ms,
+                                      "netns_watched", h[i].watched, "fingerprint_ms", h[i].fp_ms, "netns_bind_ms",
+                                      bind_ms, "warm_take_ms", (sf_now_usec() - h[i].claimed) / 1000.0);
+                json_object_set_new(h[i].info, "warm_batch", json_integer((json_int_t) n));
+                if (h[i].unwatched)
+                        json_object_set_new(h[i].info, "netns_unwatched", json_string(h[i].unwatched));
         }
-        snapshot_put(w, snap);
+}
+
+static void handout_batch(sf_agent *a, struct handout *h, size_t n)
+{
+        handout_check(a, h, n);
+        handout_move(a, h, n);
 }
 
 /* Lock held: records the outcome of hand-outs. */
@@ -652,6 +681,7 @@ static void handout_free(struct handout *h, size_t n)
                 if (h[i].info)
                         json_decref(h[i].info);
                 free(h[i].why);
+                free(h[i].unwatched);
                 free(h[i].ready_at);
                 free(h[i].netns);
         }
@@ -826,6 +856,17 @@ static void *lane_loop(void *u)
                 size_t nh = 0, queued = 0, take;
                 done_drain(a);
                 hints_drain(a);
+                if (__atomic_load_n(&w->n_unstarted, __ATOMIC_ACQUIRE)) {
+                        bool ran;
+                        /* Raised across (as handout_run): no priority change on the way. */
+                        agent_raise(a);
+                        agent_unlock(a);
+                        ran = precheck_run(a);
+                        agent_lock(a);
+                        agent_lower(a);
+                        if (ran)
+                                continue;
+                }
                 /* An even share of what is queued: a burst's hand-outs go to every lane thread
                  * at once instead of filling one batch while the others idle. */
                 for (size_t i = 0; i < w->n; i++)
@@ -1224,6 +1265,25 @@ static void hints_drain(sf_agent *a)
         free(v);
 }
 
+/* Records a hand-out done on the controller's word at a commit: now if the agent's lock is
+ * free (or may_wait), else by the fast lane, so that a committing request is answered now. */
+static void at_commit_record(sf_agent *a, struct handout *ho, bool may_wait)
+{
+        struct agent_warm *w = a->warm;
+        if (may_wait ? (agent_lock(a), true) : agent_trylock(a)) {
+                w->scans++;
+                handout_finish(a, ho, 1);
+                agent_unlock(a);
+                return;
+        }
+        pthread_mutex_lock(&w->hint_lock);
+        w->done = xrealloc(w->done, sizeof(*w->done) * (w->n_done + 1));
+        w->done[w->n_done] = *ho;
+        __atomic_store_n(&w->n_done, w->n_done + 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&w->hint_lock);
+        pthread_cond_broadcast(&w->cond);
+}
+
 /* The hint applied, and its namespace handed out here if ready, when the agent's lock is free:
  * false if it is not (the hint is then the caller's to queue). */
 static bool hint_now(sf_agent *a, const struct hint *h)
@@ -1247,23 +1307,189 @@ static bool hint_now(sf_agent *a, const struct hint *h)
         agent_unlock(a);
         handout_batch(a, &ho, 1);
         json_object_set_new(ho.info, "warm_at_commit", json_true());
-        if (agent_trylock(a)) {
-                w->scans++;
-                handout_finish(a, &ho, 1);
-                agent_unlock(a);
-                return true;
-        }
-        /* Taken: recorded by the fast lane, and the request answered now. */
-        pthread_mutex_lock(&w->hint_lock);
-        w->done = xrealloc(w->done, sizeof(*w->done) * (w->n_done + 1));
-        w->done[w->n_done] = ho;
-        __atomic_store_n(&w->n_done, w->n_done + 1, __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&w->hint_lock);
-        pthread_cond_broadcast(&w->cond);
+        at_commit_record(a, &ho, false);
         return true;
 }
 
-void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, const char *wid, int64_t revision)
+/* ---- prechecks: the clean check while the transaction that takes the port commits ----
+ *
+ * The controller tells its agent of a pooled port's taking three times (all-in-one daemon):
+ * PREPARE inside the transaction, then COMMIT or ABORT. At PREPARE a ready namespace is
+ * claimed for the workload (W_HANDING, as at any hand-out) and queued here; a fast-lane
+ * thread runs its clean check, on the other CPU, while the request's thread writes the
+ * commit. Whoever comes second of the check's end and the commit moves it (the bind): so a
+ * namespace is never the workload's before its workload is committed, and the check still
+ * starts after the claim. At ABORT it goes back to the ready ones (a namespace found not clean
+ * is destroyed, as at any hand-out). */
+struct precheck {
+        struct handout h;
+        bool started;                /* a lane thread took it */
+        bool checked;                /* ... and its check is done */
+        enum sf_agent_take decision; /* SF_AGENT_TAKE_PREPARE: the transaction is still open */
+        struct precheck *next;
+};
+
+/* hint_lock held: the one of port and wid, if any. */
+static struct precheck *precheck_find(struct agent_warm *w, const char *port_id, const char *wid)
+{
+        for (struct precheck **pp = &w->prechecks; *pp; pp = &(*pp)->next)
+                if (STREQ((*pp)->h.port_id, port_id) && STREQ((*pp)->h.owner, wid))
+                        return *pp;
+        return NULL;
+}
+
+static void precheck_unlink(struct agent_warm *w, struct precheck *pc)
+{
+        for (struct precheck **pp = &w->prechecks; *pp; pp = &(*pp)->next)
+                if (*pp == pc) {
+                        *pp = pc->next;
+                        pc->next = NULL;
+                        return;
+                }
+}
+
+/* The agent's lock held (tried from the request's thread, inside its transaction): claims
+ * the port's namespace if ready and queues it for the fast lane. */
+static void precheck_prepare(sf_agent *a, const struct hint *hi)
+{
+        struct agent_warm *w = a->warm;
+        struct warm_ns *x = a->node_id && STREQ(a->node_id, hi->node_id) ? find(w, hi->port_id) : NULL;
+        struct precheck *pc, **pp;
+        /* Only a ready one: any other state is left to the commit, as without a PREPARE. */
+        if (a->stopping || !x || x->state != W_READY || hint_apply(a, hi) != x || x->state != W_QUEUED)
+                return;
+        pc = new0(struct precheck, 1);
+        pc->decision = SF_AGENT_TAKE_PREPARE;
+        handout_claim(x, &pc->h, NULL);
+        x->at_commit = true;
+        w->at_commit++;
+        pthread_mutex_lock(&w->hint_lock);
+        for (pp = &w->prechecks; *pp; pp = &(*pp)->next)
+                ;
+        *pp = pc;
+        __atomic_store_n(&w->n_unstarted, w->n_unstarted + 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&w->hint_lock);
+        pthread_cond_broadcast(&w->cond);
+}
+
+/* No lock held: a precheck whose transaction committed, checked (by a lane thread:
+ * prechecked), moved and recorded. by_lane: the caller is that thread, not the request's. */
+static void precheck_commit(sf_agent *a, struct precheck *pc, bool prechecked, bool by_lane)
+{
+        handout_move(a, &pc->h, 1);
+        json_object_set_new(pc->h.info, "warm_at_commit", json_true());
+        json_object_set_new(pc->h.info, "warm_prechecked", json_boolean(prechecked));
+        at_commit_record(a, &pc->h, by_lane);
+        free(pc);
+}
+
+/* No lock held: a precheck whose transaction did not commit: its namespace is a ready one
+ * again (with its watch, which saw nothing), or destroyed when found not clean. */
+static void precheck_abort(sf_agent *a, struct precheck *pc)
+{
+        struct agent_warm *w = a->warm;
+        struct warm_ns *x;
+        if (pc->h.why) {
+                sf_netns_watch_free(TAKE_PTR(pc->h.watch));
+                destroy(a, pc->h.port_id);
+        }
+        agent_lock(a);
+        x = find(w, pc->h.port_id);
+        if (x && x->state == W_HANDING && STREQ(x->owner, pc->h.owner)) {
+                x->at_commit = false;
+                x->hint_rev = 0;
+                w->at_commit--;
+                if (pc->h.why) {
+                        /* As a refused hand-out: removed, then built again (agent_warm_sync). */
+                        w->dirty++;
+                        log_warn("warm namespace of port %s not clean: %s; plumbing a new one", pc->h.port_id,
+                                 pc->h.why);
+                        x->state = W_REFUSED;
+                        x->claimed = true;
+                } else {
+                        x->state = W_READY;
+                        x->owner[0] = 0;
+                        x->watch = TAKE_PTR(pc->h.watch);
+                }
+                pthread_cond_broadcast(&w->cond);
+        }
+        agent_unlock(a);
+        handout_free(&pc->h, 1);
+        free(pc);
+}
+
+/* A fast-lane thread, no lock held: the oldest precheck not started, if any, checked; moved
+ * or given back when its transaction has ended meanwhile. */
+static bool precheck_run(sf_agent *a)
+{
+        struct agent_warm *w = a->warm;
+        enum sf_agent_take d;
+        struct precheck *pc;
+        pthread_mutex_lock(&w->hint_lock);
+        for (pc = w->prechecks; pc && pc->started; pc = pc->next)
+                ;
+        if (pc) {
+                pc->started = true;
+                __atomic_store_n(&w->n_unstarted, w->n_unstarted - 1, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&w->hint_lock);
+        if (!pc)
+                return false;
+        agent_raise(a);
+        handout_check(a, &pc->h, 1);
+        pthread_mutex_lock(&w->hint_lock);
+        pc->checked = true;
+        d = pc->decision;
+        if (d != SF_AGENT_TAKE_PREPARE)
+                precheck_unlink(w, pc);
+        else
+                __atomic_fetch_add(&w->prechecked, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&w->hint_lock);
+        if (d == SF_AGENT_TAKE_COMMIT)
+                precheck_commit(a, pc, true, true);
+        else if (d == SF_AGENT_TAKE_ABORT)
+                precheck_abort(a, pc);
+        agent_lower(a);
+        return true;
+}
+
+/* The transaction of a PREPARE ended (d): false if there was no precheck for it. */
+static bool precheck_decide(sf_agent *a, const struct hint *hi, enum sf_agent_take d)
+{
+        struct agent_warm *w = a->warm;
+        struct precheck *pc;
+        bool prechecked;
+        pthread_mutex_lock(&w->hint_lock);
+        pc = precheck_find(w, hi->port_id, hi->wid);
+        if (pc && pc->started && !pc->checked) {
+                pc->decision = d; /* the lane thread checking it finishes it */
+                pthread_mutex_unlock(&w->hint_lock);
+                return true;
+        }
+        if (pc) {
+                precheck_unlink(w, pc);
+                if (!pc->started)
+                        __atomic_store_n(&w->n_unstarted, w->n_unstarted - 1, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&w->hint_lock);
+        if (!pc)
+                return false;
+        if (d == SF_AGENT_TAKE_ABORT) {
+                precheck_abort(a, pc);
+                return true;
+        }
+        /* Checked already, or no lane thread got to it: checked here, as without a PREPARE. */
+        agent_raise(a);
+        prechecked = pc->checked;
+        if (!prechecked)
+                handout_check(a, &pc->h, 1);
+        precheck_commit(a, pc, prechecked, false);
+        agent_lower(a);
+        return true;
+}
+
+void agent_warm_hint(sf_agent *a, enum sf_agent_take phase, const char *node_id, const char *port_id, const char *wid,
+                     int64_t revision)
 {
         struct agent_warm *w = a->warm;
         struct hint h = { 0 };
@@ -1276,7 +1502,18 @@ void agent_warm_hint(sf_agent *a, const char *node_id, const char *port_id, cons
         snprintf(h.port_id, sizeof(h.port_id), "%s", port_id);
         snprintf(h.wid, sizeof(h.wid), "%s", wid);
         h.rev = revision;
-        /* The caller is a request waiting for its answer: the agent's lock, which a reconcile
+        if (phase == SF_AGENT_TAKE_PREPARE) {
+                /* Inside the transaction: nothing here may wait. */
+                if (agent_trylock(a)) {
+                        precheck_prepare(a, &h);
+                        agent_unlock(a);
+                }
+                return;
+        }
+        if (precheck_decide(a, &h, phase) || phase == SF_AGENT_TAKE_ABORT)
+                return;
+        /* Committed, with no precheck (the lock was taken at PREPARE, or the namespace not
+         * ready then). The caller is a request waiting for its answer: the agent's lock, which a reconcile
          * pass can hold for milliseconds in a burst, is not worth waiting for. Taken, the hint
          * waits for the next hand-out thread or sync that holds it; lost, the watch brings the
          * workload a little later, as without hints. The hand-out, like the lock, is short
@@ -1329,9 +1566,13 @@ static void warm_metrics(void *u, FILE *f)
                 "# HELP sf_warm_hinted_total Namespaces queued for the fast lane on the controller's word at the commit "
                 "(all-in-one), before the event watch brought their workload.\n"
                 "# TYPE sf_warm_hinted_total counter\nsf_warm_hinted_total %" PRIu64 "\n"
-                "# HELP sf_warm_handed_at_commit_total Hand-outs done by the committing request's thread on the "
-                "controller's word (all-in-one), without waking the fast lane.\n"
+                "# HELP sf_warm_handed_at_commit_total Hand-outs done as their workload's transaction committed, on "
+                "the controller's word (all-in-one): by the committing request's thread, or by the fast lane when "
+                "it checked the namespace while the transaction committed (sf_warm_prechecked_total).\n"
                 "# TYPE sf_warm_handed_at_commit_total counter\nsf_warm_handed_at_commit_total %" PRIu64 "\n"
+                "# HELP sf_warm_prechecked_total Clean checks the fast lane finished before their workload's "
+                "transaction committed.\n"
+                "# TYPE sf_warm_prechecked_total counter\nsf_warm_prechecked_total %" PRIu64 "\n"
                 "# HELP sf_warm_process_scans_total Process snapshots taken for hand-outs (one per batch).\n"
                 "# TYPE sf_warm_process_scans_total counter\nsf_warm_process_scans_total %" PRIu64 "\n"
                 "# HELP sf_warm_built_total Warm namespaces built.\n# TYPE sf_warm_built_total counter\n"
@@ -1343,7 +1584,7 @@ static void warm_metrics(void *u, FILE *f)
                 "# HELP sf_process_snapshot_info Where process snapshots come from.\n"
                 "# TYPE sf_process_snapshot_info gauge\nsf_process_snapshot_info{source=\"%s\"} 1\n",
                 ready, building, failed, armed, w->hits, w->misses, w->dirty, w->watched, w->lane, w->hinted, w->at_commit,
-                w->scans,
+                __atomic_load_n(&w->prechecked, __ATOMIC_RELAXED), w->scans,
                 w->built,
                 w->built ? w->build_ms_sum / (double) w->built : 0.0,
                 w->hits ? w->check_ms_sum / (double) w->hits : 0.0,
@@ -1537,6 +1778,14 @@ void agent_warm_stop(sf_agent *a)
         agent_lock(a);
         done_drain(a);
         agent_unlock(a);
+        /* Prechecks whose transaction's end was never told (sfd unset its listener first):
+         * their namespaces were not moved. */
+        while (w->prechecks) {
+                struct precheck *pc = w->prechecks;
+                w->prechecks = pc->next;
+                handout_free(&pc->h, 1);
+                free(pc);
+        }
         /* The namespaces stay: a restarted agent recovers them. */
         while (w->n)
                 drop(w, w->v[0]);

@@ -408,6 +408,16 @@ static int parse_args(int argc, char **argv, struct config *c)
 }
 
 /* One sfd per state directory: a second one would share the database writer. */
+/* The VIM's word to the agent in the same process (the two layers do not know each other). */
+static void port_taken(void *agent, enum sf_port_take phase, const char *node_id, const char *port_id,
+                       const char *workload_id, int64_t revision)
+{
+        enum sf_agent_take p = phase == SF_PORT_TAKE_PREPARE  ? SF_AGENT_TAKE_PREPARE
+                               : phase == SF_PORT_TAKE_COMMIT ? SF_AGENT_TAKE_COMMIT
+                                                              : SF_AGENT_TAKE_ABORT;
+        sf_agent_port_taken(agent, p, node_id, port_id, workload_id, revision);
+}
+
 static int lock_state_dir(const char *dir, sf_err *e)
 {
         _cleanup_free_ char *p = xasprintf("%s/sfd.lock", dir);
@@ -559,9 +569,9 @@ int main(int argc, char **argv)
                 if (r < 0)
                         goto fail;
                 /* The controller and the agent in one process: the agent hears of a pooled
-                 * port's taking at its commit (its watch still brings everything). */
+                 * port's taking as it is committed (its watch still brings everything). */
                 if (vim)
-                        sf_vim_set_port_taken(vim, sf_agent_port_taken, agent);
+                        sf_vim_set_port_taken(vim, port_taken, agent);
         }
         log_info("sfd %s (%s) listening on %s, state in '%s'%s", SF_VERSION,
                  c.role == ROLE_ALL ? "all-in-one" : c.role == ROLE_AGENT ? "agent" : "controller",

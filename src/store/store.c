@@ -67,6 +67,7 @@ struct commit_hook {
         void (*fn)(void *);
         void *userdata;
         bool owned; /* userdata is free()d when the transaction ends */
+        bool on_abort; /* runs when it ends without a commit, instead of after one */
 };
 
 struct sf_tx {
@@ -457,7 +458,20 @@ sf_store *sf_tx_store(sf_tx *tx) { return tx->store; }
 void sf_tx_on_commit(sf_tx *tx, void (*fn)(void *), void *userdata)
 {
         tx->hooks = xrealloc(tx->hooks, sizeof(*tx->hooks) * (tx->n_hooks + 1));
-        tx->hooks[tx->n_hooks++] = (struct commit_hook) { fn, userdata, false };
+        tx->hooks[tx->n_hooks++] = (struct commit_hook) { fn, userdata, false, false };
+}
+
+void sf_tx_on_abort(sf_tx *tx, void (*fn)(void *), void *userdata)
+{
+        tx->hooks = xrealloc(tx->hooks, sizeof(*tx->hooks) * (tx->n_hooks + 1));
+        tx->hooks[tx->n_hooks++] = (struct commit_hook) { fn, userdata, false, true };
+}
+
+static void run_hooks(sf_tx *tx, bool committed)
+{
+        for (size_t i = 0; i < tx->n_hooks; i++)
+                if (tx->hooks[i].on_abort != committed)
+                        tx->hooks[i].fn(tx->hooks[i].userdata);
 }
 
 void sf_tx_on_commit_owned(sf_tx *tx, void (*fn)(void *), void *userdata)
@@ -515,9 +529,7 @@ int sf_tx_commit(sf_tx *tx, sf_err *e)
         if (r >= 0)
                 r = sf_sql_exec(&s->writer, "COMMIT", e);
         if (r < 0) {
-                sf_sql_exec(&s->writer, "ROLLBACK", NULL);
-                writer_unlock(s, &tx->boost);
-                tx_free(tx);
+                sf_tx_abort(tx);
                 return r;
         }
         pthread_mutex_lock(&s->rev_lock);
@@ -530,8 +542,7 @@ int sf_tx_commit(sf_tx *tx, sf_err *e)
         /* The hooks run after the next writer may start, but still at the writer's priority:
          * short work (counters, a warm namespace's hand-out) that a request waits for. */
         pthread_mutex_unlock(&s->write_lock);
-        for (size_t i = 0; i < tx->n_hooks; i++)
-                tx->hooks[i].fn(tx->hooks[i].userdata);
+        run_hooks(tx, true);
         boost_end(&tx->boost);
         tx_free(tx);
         return 0;
@@ -542,7 +553,9 @@ void sf_tx_abort(sf_tx *tx)
         if (!tx)
                 return;
         sf_sql_exec(&tx->store->writer, "ROLLBACK", NULL);
-        writer_unlock(tx->store, &tx->boost);
+        pthread_mutex_unlock(&tx->store->write_lock);
+        run_hooks(tx, false);
+        boost_end(&tx->boost);
         tx_free(tx);
 }
 

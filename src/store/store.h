@@ -56,6 +56,10 @@ sf_store *sf_tx_store(sf_tx *tx);
 void sf_tx_on_commit(sf_tx *tx, void (*fn)(void *), void *userdata);
 /* The same, and userdata (malloc'd) is freed when the transaction ends, committed or not. */
 void sf_tx_on_commit_owned(sf_tx *tx, void (*fn)(void *), void *userdata);
+/* Runs fn when the transaction ends without committing (aborted, or its commit failed), after
+ * the rollback, outside the writer lock. userdata is not freed (an owned commit hook's may be
+ * shared: it is freed after both kinds ran). */
+void sf_tx_on_abort(sf_tx *tx, void (*fn)(void *), void *userdata);
 
 /* A read handle: either a transaction's connection or a pooled reader. */
 typedef struct sf_rd {

@@ -369,7 +369,6 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
         _cleanup_free_ char *ts = sf_timestamp(sf_realtime_usec());
         _cleanup_free_ char *node_id = NULL, *reason = NULL, *parent_vm = NULL;
         const char *cid;
-        bool pooled_first = false;
         size_t i;
         sf_rd rd;
         int r;
@@ -560,9 +559,11 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                         return r;
                 }
                 /* A container's first port from the pool: its node may have the namespace
-                 * built already, to be handed over as soon as this commits (below). */
+                 * built already, checked while this transaction goes on, and handed over as
+                 * soon as it commits. The port's revision is one of this transaction's. */
                 if (r > 0 && i == 0 && !host_vm && STREQ(kind, "container"))
-                        pooled_first = true;
+                        sf_vim_port_taken_tell(v, tx, node_id, json_string_value(json_object_get(port, "id")), cid,
+                                               json_integer_value(json_object_get(port, "revision")));
                 json_array_append(port_ids, json_object_get(port, "id"));
         }
         json_array_foreach(ports, i, x) {
@@ -602,9 +603,6 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                           &(struct sf_res_cols) { .node = node_id }, e);
         if (r < 0)
                 return r;
-        if (pooled_first)
-                sf_vim_port_taken_on_commit(v, tx, node_id, json_string_value(json_array_get(port_ids, 0)), cid,
-                                            json_integer_value(json_object_get(obj, "revision")));
         *ret = TAKE_PTR(obj);
         return 0;
 }

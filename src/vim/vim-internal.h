@@ -93,10 +93,10 @@ void sf_pool_free(sf_vim *v);
  * sf_vim_port_create takes. Returns 1 when the port came from the pool, 0 when created. */
 int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const char *node_id,
                      json_t **ret, sf_err *e);
-/* After tx commits, tells the port-taken listener (sf_vim_set_port_taken), if any, that the
- * workload, written at revision, took the port. */
-void sf_vim_port_taken_on_commit(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
-                                 const char *workload_id, int64_t revision);
+/* Tells the port-taken listener (sf_vim_set_port_taken), if any, that the workload, written at
+ * revision, takes the port (now), and then whether tx committed (see sf_vim_port_taken_fn). */
+void sf_vim_port_taken_tell(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
+                            const char *workload_id, int64_t revision);
 /* A port its container no longer needs: back into its pool (1) when the pool wants it,
  * otherwise 0 and the caller deletes it. */
 int sf_pool_recycle(sf_vim *v, sf_tx *tx, json_t *port, bool automatic, sf_err *e);

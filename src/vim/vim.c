@@ -77,17 +77,19 @@ struct taken_hook {
         int64_t revision;
 };
 
-static void taken_commit(void *u)
+static void taken_tell(struct taken_hook *h, enum sf_port_take phase)
 {
-        struct taken_hook *h = u;
         pthread_rwlock_rdlock(&h->v->taken_lock);
         if (h->v->taken_fn)
-                h->v->taken_fn(h->v->taken_data, h->node_id, h->port_id, h->workload_id, h->revision);
+                h->v->taken_fn(h->v->taken_data, phase, h->node_id, h->port_id, h->workload_id, h->revision);
         pthread_rwlock_unlock(&h->v->taken_lock);
 }
 
-void sf_vim_port_taken_on_commit(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
-                                 const char *workload_id, int64_t revision)
+static void taken_commit(void *u) { taken_tell(u, SF_PORT_TAKE_COMMIT); }
+static void taken_abort(void *u) { taken_tell(u, SF_PORT_TAKE_ABORT); }
+
+void sf_vim_port_taken_tell(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
+                            const char *workload_id, int64_t revision)
 {
         struct taken_hook *h;
         /* Unlocked: a listener set meanwhile misses this one hint, no more. */
@@ -100,6 +102,8 @@ void sf_vim_port_taken_on_commit(sf_vim *v, sf_tx *tx, const char *node_id, cons
         snprintf(h->workload_id, sizeof(h->workload_id), "%s", workload_id);
         h->revision = revision;
         sf_tx_on_commit_owned(tx, taken_commit, h);
+        sf_tx_on_abort(tx, taken_abort, h);
+        taken_tell(h, SF_PORT_TAKE_PREPARE);
 }
 
 struct sf_kind *const *sf_vim_kinds(sf_vim *v) { return v->kinds; }

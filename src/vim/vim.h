@@ -23,15 +23,23 @@ int sf_vim_start(sf_vim *v, sf_err *e);
 void sf_vim_stop(sf_vim *v);
 void sf_vim_free(sf_vim *v);
 
-/* Told after the commit of each container creation whose first port came from the node's
- * pool: the all-in-one daemon's own agent then hands that port's pre-plumbed namespace over
- * at once, instead of when its event watch brings the change (a remote agent has only its
- * watch, which stays the authority: a hint names nothing the watch will not bring, and
- * revision is the store revision at which the watch brings the workload). Called from the
- * request's thread, no lock held; it must not block. NULL fn: none. Setting it again waits
- * for the calls in flight, so the userdata may be freed afterwards. */
-typedef void (*sf_vim_port_taken_fn)(void *userdata, const char *node_id, const char *port_id,
-                                     const char *workload_id, int64_t revision);
+/* Told of each container creation whose first port came from the node's pool: the all-in-one
+ * daemon's own agent then hands that port's pre-plumbed namespace over at once, instead of
+ * when its event watch brings the change (a remote agent has only its watch, which stays the
+ * authority: a hint names nothing the watch will not bring, and revision is one of the
+ * transaction that writes the workload, all of which the watch brings at once). Told three
+ * ways:
+ *  - SF_PORT_TAKE_PREPARE: inside the transaction, as soon as the port is taken (the agent may
+ *    start checking the namespace while the transaction goes on and commits), with the
+ *    writer lock held: it must not block on anything, nor touch the store;
+ *  - then SF_PORT_TAKE_COMMIT after the commit, or SF_PORT_TAKE_ABORT when the transaction ends
+ *    without one, no lock held; it must not block.
+ * Called from the request's thread. NULL fn: none. Setting it again waits for the calls in
+ * flight, so the userdata may be freed afterwards; a PREPARE told before then may have its
+ * COMMIT or ABORT never told. */
+enum sf_port_take { SF_PORT_TAKE_PREPARE, SF_PORT_TAKE_COMMIT, SF_PORT_TAKE_ABORT };
+typedef void (*sf_vim_port_taken_fn)(void *userdata, enum sf_port_take phase, const char *node_id,
+                                     const char *port_id, const char *workload_id, int64_t revision);
 void sf_vim_set_port_taken(sf_vim *v, sf_vim_port_taken_fn fn, void *userdata);
 
 /* The kinds this layer serves: site, node, network, subnet, port, router, container.

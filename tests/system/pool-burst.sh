@@ -45,12 +45,31 @@ echo "hand-outs queued on the controller's word: ${hinted:-none} of 3"
 at_commit=$(metric sf_warm_handed_at_commit_total)
 echo "of which handed out by the committing request's thread: ${at_commit:-none}"
 [ "${at_commit:-0}" -ge 1 ] || die "no hand-out by a committing request's thread (sf_warm_handed_at_commit_total ${at_commit:-missing})"
+prechecked=$(metric sf_warm_prechecked_total)
+[ -n "$prechecked" ] || die "no sf_warm_prechecked_total in /metrics"
+echo "of which checked clean by the fast lane before the commit: $prechecked"
+
+note "a creation that fails after taking a pooled port (its name is taken): the port and its warm namespace go back"
+head=$(sf pool show neta."$node" -o json | jq -r '.next_ports[0]')
+ino=$(stat -L -c %i "$RUN/warm/$head") || die "no warm namespace for the pool's head port $head"
+ready0=$(metric 'sf_warm_namespaces{state="ready"}')
+out=$(sf run --name f1 --stop-grace 0 --network neta busybox -- sleep 3600 2>&1) && die "a name clash was accepted"
+echo "$out"
+[[ $out == *name* ]] || die "the error does not name the field: $out"
+[ "$(sf pool show neta."$node" -o json | jq -r '.next_ports[0]')" = "$head" ] || die "port $head is not back at the head of its pool"
+wait_for 10 "the namespace ready again" warm_ready "$ready0"
+[ "$(stat -L -c %i "$RUN/warm/$head")" = "$ino" ] || die "the warm namespace of port $head was replaced"
+[ -f "$RUN/warm/$head.json" ] || die "the fingerprint of port $head is gone"
+[ "$(ls "$RUN/netns" | wc -l)" = 3 ] || die "netns files besides f1-f3's: $(ls "$RUN/netns")"
+sf run --name f4 --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run f4"
+[ "$(sf container show f4 -o json | jq -r '.port_ids[0]')" = "$head" ] || die "f4 did not get port $head"
+sf container show f4 -o json | jq -e .status.timings.warm >/dev/null || die "f4 not warm: $(sf container show f4 -o json | jq -c .status.timings)"
 note "created and force-deleted at once: a namespace handed out on that word goes too (leaks, below)"
 for i in 1 2 3 4 5; do
         id=$(sf run --detach -q --name z$i --stop-grace 0 --network neta busybox -- sleep 3600) || die "run z$i"
         $NSX curl -sf -X DELETE "$U/v1/containers/$id?force=true" >/dev/null || die "force-delete z$i"
 done
-sf rm f1 f2 f3 >/dev/null || die "rm"
+sf rm f1 f2 f3 f4 >/dev/null || die "rm"
 wait_for 30 "pool refilled" sh -c "[ \$($NSX $SFCTL --endpoint $U pool show neta.$node -o json | jq .size) -ge 8 ]"
 size0=$(pool_size neta."$node")
 wait_for 30 "warm namespaces rebuilt" warm_ready "$size0"

@@ -653,17 +653,19 @@ static void test_abort(void **state)
         struct fx *f = *state;
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         json_auto_t *a = put(f->s, "thing", "{\"name\": \"a\", \"x\": 1}", NULL, NULL);
-        int hooks = 0;
+        int hooks = 0, aborted = 0;
         sf_tx *tx = begin(f->s);
         json_auto_t *b = J("{\"name\": \"b\"}");
         assert_int_equal(sf_res_insert(tx, "thing", b, NULL, &e), 0);
         json_object_set_new(a, "x", json_integer(99));
         assert_int_equal(sf_res_update(tx, "thing", a, NULL, &e), 0);
         sf_tx_on_commit(tx, hook, &hooks);
+        sf_tx_on_abort(tx, hook, &aborted);
         sf_tx_abort(tx);
         sf_tx_abort(NULL);
 
         assert_int_equal(hooks, 0);
+        assert_int_equal(aborted, 1);
         assert_int_equal(sf_store_revision(f->s), 1);
         json_decref(get(f->s, "thing", "b", -ENOENT));
         json_auto_t *ga = get(f->s, "thing", "a", 0);
@@ -676,12 +678,14 @@ static void test_abort(void **state)
         json_auto_t *c = put(f->s, "thing", "{\"name\": \"c\"}", NULL, NULL);
         assert_int_equal(num(c, "revision"), 2);
 
-        /* commit hooks run after a commit, in order */
+        /* commit hooks run after a commit, in order; abort hooks do not */
         tx = begin(f->s);
         sf_tx_on_commit(tx, hook, &hooks);
+        sf_tx_on_abort(tx, hook, &aborted);
         sf_tx_on_commit(tx, hook, &hooks);
         commit(tx);
         assert_int_equal(hooks, 2);
+        assert_int_equal(aborted, 1);
 }
 
 static void test_reader_isolation(void **state)

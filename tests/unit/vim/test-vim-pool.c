@@ -241,15 +241,35 @@ static void test_fill_take_fifo_recycle(void **state)
 }
 
 struct taken {
-        int n;
+        int n, n_prepare, n_abort; /* n: commits */
+        enum sf_port_take last;
+        bool uncommitted; /* at the last PREPARE, the workload was not committed yet */
         char node[40], port[40], wid[40];
         int64_t rev;
 };
 
-static void on_taken(void *u, const char *node_id, const char *port_id, const char *wid, int64_t rev)
+static void on_taken(void *u, enum sf_port_take phase, const char *node_id, const char *port_id, const char *wid,
+                     int64_t rev)
 {
         struct taken *t = u;
-        t->n++;
+        if (phase == SF_PORT_TAKE_PREPARE) {
+                /* inside the transaction: a reader does not see the workload yet */
+                _cleanup_rd_ sf_rd rd = { 0 };
+                json_auto_t *o = NULL;
+                sf_rd_get(fx->store, &rd);
+                t->uncommitted = sf_res_get(&rd, "container", wid, &o, NULL) == -ENOENT;
+                t->n_prepare++;
+        } else {
+                /* the same port and workload as at PREPARE, and only once */
+                assert_int_equal(t->last, SF_PORT_TAKE_PREPARE);
+                assert_string_equal(t->port, port_id);
+                assert_string_equal(t->wid, wid);
+                if (phase == SF_PORT_TAKE_COMMIT)
+                        t->n++;
+                else
+                        t->n_abort++;
+        }
+        t->last = phase;
         snprintf(t->node, sizeof(t->node), "%s", node_id);
         snprintf(t->port, sizeof(t->port), "%s", port_id);
         snprintf(t->wid, sizeof(t->wid), "%s", wid);
@@ -260,7 +280,7 @@ static void on_taken(void *u, const char *node_id, const char *port_id, const ch
  * container whose first port came from a pool, after the commit, and for nothing else. */
 static void test_port_taken_listener(void **state)
 {
-        struct taken t = { 0 };
+        struct taken t = { .last = SF_PORT_TAKE_COMMIT };
         json_auto_t *n1 = create_ok("node", "{'name': 'n1', 'features': ['qemu'], 'status': {'state': 'Ready'}}");
         pooled_net("net", "10.0.0.0/24", "{'enabled': true, 'min': 4, 'max': 8, 'batch': 4}");
         pooled_net("coldnet", "10.1.0.0/24", "{'enabled': false}");
@@ -268,12 +288,17 @@ static void test_port_taken_listener(void **state)
         assert_int_equal(pool_size("net.n1"), 4);
         sf_vim_set_port_taken(fx->vim, on_taken, &t);
 
+        int64_t rev0 = sf_store_revision(fx->store);
         json_auto_t *a = container("a", "n1", "['net', 'coldnet']");
+        assert_int_equal(t.n_prepare, 1);
+        assert_true(t.uncommitted);
         assert_int_equal(t.n, 1);
+        assert_int_equal(t.last, SF_PORT_TAKE_COMMIT);
         assert_string_equal(t.node, str(n1, "id"));
         assert_string_equal(t.port, port0(a));
         assert_string_equal(t.wid, str(a, "id"));
-        assert_int_equal(t.rev, num(a, "revision"));
+        /* a revision of the transaction that wrote it (the watch brings all of it at once) */
+        assert_true(t.rev > rev0 && t.rev <= num(a, "revision"));
         /* a first port created cold (its network has no pool), even with a pooled second one */
         json_auto_t *b = container("b", "n1", "['coldnet', 'net']");
         assert_int_equal(t.n, 1);
@@ -285,14 +310,38 @@ static void test_port_taken_listener(void **state)
         json_auto_t *v = create_ok("container", "{'name': 'v', 'kind': 'vm', 'image': 'x', 'node': 'n1', 'networks': ['net']}");
         assert_int_equal(pool_size("net.n1"), 1);
         assert_int_equal(t.n, 1);
-        /* a creation that fails rolls back, and nobody is told */
+        /* a creation that fails after the take (its name is taken) rolls back: PREPARE, then
+         * ABORT, and the port is back in its pool */
         create_fails("container", "{'name': 'a', 'image': 'x', 'node': 'n1', 'networks': ['net']}", -EEXIST, "name",
                      NULL);
+        assert_int_equal(t.n_prepare, 2);
+        assert_int_equal(t.n_abort, 1);
         assert_int_equal(t.n, 1);
+        assert_int_equal(t.last, SF_PORT_TAKE_ABORT);
+        assert_int_equal(pool_size("net.n1"), 1);
+        /* a transaction that fails after the creation (a bigger one, as a network service's):
+         * PREPARE, then ABORT, and the port is back in its pool */
+        {
+                struct sf_kind *k = kind("container");
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                json_auto_t *obj = NULL, *in = J("{'name': 'e', 'image': 'x', 'node': 'n1', 'networks': ['net']}");
+                sf_tx *tx = NULL;
+                assert_int_equal(sf_tx_begin(fx->store, &tx, &e), 0);
+                assert_int_equal(k->create(k->ctx, tx, in, &obj, &e), 0);
+                assert_int_equal(t.n_prepare, 3);
+                assert_int_equal(t.last, SF_PORT_TAKE_PREPARE);
+                assert_string_equal(t.wid, str(obj, "id"));
+                sf_tx_abort(tx);
+                assert_int_equal(t.n_abort, 2);
+                assert_int_equal(t.n, 1);
+                assert_int_equal(t.last, SF_PORT_TAKE_ABORT);
+                assert_int_equal(pool_size("net.n1"), 1);
+        }
         /* unset: no more calls */
         sf_vim_set_port_taken(fx->vim, NULL, NULL);
         json_auto_t *d = container("d", "n1", "['net']");
         assert_int_equal(t.n, 1);
+        assert_int_equal(t.n_prepare, 3);
         (void) b, (void) c, (void) v, (void) d;
 }
 
