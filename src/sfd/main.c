@@ -407,7 +407,6 @@ static int parse_args(int argc, char **argv, struct config *c)
         return 0;
 }
 
-/* One sfd per state directory: a second one would share the database writer. */
 /* The VIM's word to the agent in the same process (the two layers do not know each other). */
 static void port_taken(void *agent, enum sf_port_take phase, const char *node_id, const char *port_id,
                        const char *workload_id, int64_t revision)
@@ -418,6 +417,7 @@ static void port_taken(void *agent, enum sf_port_take phase, const char *node_id
         sf_agent_port_taken(agent, p, node_id, port_id, workload_id, revision);
 }
 
+/* One sfd per state directory: a second one would share the database writer. */
 static int lock_state_dir(const char *dir, sf_err *e)
 {
         _cleanup_free_ char *p = xasprintf("%s/sfd.lock", dir);

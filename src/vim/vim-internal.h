@@ -93,8 +93,9 @@ void sf_pool_free(sf_vim *v);
  * sf_vim_port_create takes. Returns 1 when the port came from the pool, 0 when created. */
 int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const char *node_id,
                      json_t **ret, sf_err *e);
-/* Tells the port-taken listener (sf_vim_set_port_taken), if any, that the workload, written at
- * revision, takes the port (now), and then whether tx committed (see sf_vim_port_taken_fn). */
+/* Tells the port-taken listener (sf_vim_set_port_taken), if any, that the workload takes the
+ * port (now, revision being one of tx's), and then whether tx committed (see
+ * sf_vim_port_taken_fn). */
 void sf_vim_port_taken_tell(sf_vim *v, sf_tx *tx, const char *node_id, const char *port_id,
                             const char *workload_id, int64_t revision);
 /* A port its container no longer needs: back into its pool (1) when the pool wants it,
