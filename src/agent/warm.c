@@ -1316,8 +1316,8 @@ static bool hint_now(sf_agent *a, const struct hint *h)
  * The controller tells its agent of a pooled port's taking three times (all-in-one daemon):
  * PREPARE inside the transaction, then COMMIT or ABORT. At PREPARE a ready namespace is
  * claimed for the workload (W_HANDING, as at any hand-out) and queued here; a fast-lane
- * thread runs its clean check, on the other CPU, while the request's thread writes the
- * commit. Whoever comes second of the check's end and the commit moves it (the bind): so a
+ * thread runs its clean check, on the other CPU, while the request's thread finishes the
+ * transaction. Whoever comes second of the check's end and the commit moves it (the bind): so a
  * namespace is never the workload's before its workload is committed, and the check still
  * starts after the claim. At ABORT it goes back to the ready ones (a namespace found not clean
  * is destroyed, as at any hand-out). */
@@ -1332,12 +1332,13 @@ struct precheck {
 /* hint_lock held: the one of port and wid, if any. */
 static struct precheck *precheck_find(struct agent_warm *w, const char *port_id, const char *wid)
 {
-        for (struct precheck **pp = &w->prechecks; *pp; pp = &(*pp)->next)
-                if (STREQ((*pp)->h.port_id, port_id) && STREQ((*pp)->h.owner, wid))
-                        return *pp;
+        for (struct precheck *pc = w->prechecks; pc; pc = pc->next)
+                if (STREQ(pc->h.port_id, port_id) && STREQ(pc->h.owner, wid))
+                        return pc;
         return NULL;
 }
 
+/* hint_lock held. */
 static void precheck_unlink(struct agent_warm *w, struct precheck *pc)
 {
         for (struct precheck **pp = &w->prechecks; *pp; pp = &(*pp)->next)
