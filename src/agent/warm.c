@@ -2,7 +2,8 @@
  * pre-plumbed network namespace (veth in place with the port's MAC, addresses, routes and MTU,
  * host end on the network's bridge, neighbour entries both ways), so that a workload that gets
  * the port only has to adopt a ready namespace; its fast lane hands them over as the reconciler
- * sees a new workload, or, in the all-in-one daemon, on the controller's word at the commit
+ * sees a new workload, or, in the all-in-one daemon, on the controller's word: claimed inside
+ * the transaction, checked clean by the fast lane while it commits, bound at the commit
  * (sf_agent_port_taken).
  *
  * No state crosses workloads: a namespace is used by one workload only and destroyed with it;

@@ -1,5 +1,5 @@
-/* SQLite-backed resource store: connections, transactions, the resources table, revisions and
- * the event log. */
+/* SQLite-backed resource store: connections, transactions (with hooks run after a commit or
+ * after an abort), the resources table, revisions and the event log. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>

@@ -1,6 +1,6 @@
 /* VIM context and the helpers its kinds share: reference resolution, names, descriptions,
- * labels, merge patches; the port-taken listener (the all-in-one agent's word at commit that a
- * container took a pooled port). */
+ * labels, merge patches; the port-taken listener (the all-in-one agent's word, inside the
+ * transaction and again at its commit or abort, that a container takes a pooled port). */
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vim/vim-internal.h"
