@@ -1,5 +1,6 @@
 # Shared helpers for API and system tests (sourced). Starts a real sfd on a free loopback
-# port with a temporary state directory and removes everything on exit.
+# port with a temporary state directory and removes everything on exit. SF_BUILD names the
+# build directory (default build); SF_KEEP_LOG=FILE keeps a copy of sfd's log, pass or fail.
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B="$top/${SF_BUILD:-build}"
@@ -30,6 +31,7 @@ _cleanup() {
         if [ $rc -ne 0 ] && [ -f "$T/sfd.log" ]; then
                 echo "=== sfd log (tail) ==="; tail -n 40 "$T/sfd.log"
         fi
+        [ -n "${SF_KEEP_LOG:-}" ] && [ -f "$T/sfd.log" ] && cp "$T/sfd.log" "$SF_KEEP_LOG"
         rm -rf "$T"
         exit $rc
 }

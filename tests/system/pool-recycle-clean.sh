@@ -54,6 +54,11 @@ if command -v nft >/dev/null; then
         in_ns "$ans" busybox ping -c 1 -W 2 "$peerip" >/dev/null || die "ping through conntrack"
         [ "$(in_ns "$ans" cat /proc/sys/net/netfilter/nf_conntrack_count)" -ge 1 ] || die "no conntrack entry planted"
 fi
+# The peer answered a's pings through a neighbour entry for a's address that it would confirm
+# with unicast ARP probes a few seconds later, to a's MAC: whichever namespace has that port
+# then (b's, or a warm one) would learn the peer from them, a real change that the agent is
+# right to refuse but that this test must not race with. The peer forgets a instead.
+in_ns "$RUN/netns/$(sf container show peer -o json | jq -r .id)" ip neigh flush dev eth0 || die "peer's neighbours"
 nsenter --net="$ans" sleep 3600 & # a process that outlives the workload, as an escape would
 lingering=$!
 sleep 0.2
@@ -112,9 +117,12 @@ sleep 0.2
 refused0=$(metric 'sf_warm_takes_total{result="refused"}')
 watched0=$(metric sf_warm_watched_total)
 n_watched=0
+seen=""
 for c in c0 c1 c2 c3 c4 c5 c6; do
         sf run --name "$c" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run $c"
         t=$(sf container show "$c" -o json | jq -c .status.timings)
+        seen="$seen
+$c: $t"
         # The seven pooled ports go first (the oldest first), in an order this test does not
         # know: six are refused, the untouched one is handed out on its watch's word.
         if echo "$t" | jq -e '.warm == true' >/dev/null; then
@@ -129,7 +137,7 @@ for c in c0 c1 c2 c3 c4 c5 c6; do
         sf exec "$c" -- ip neigh | grep -q 10.41.0.78 && die "$c: neighbour"
         [ "$(sf exec "$c" -- ip -o link | wc -l)" = 2 ] || die "$c: interfaces"
 done
-[ $n_watched = 1 ] || die "$n_watched containers got an armed namespace, expected the untouched one"
+[ $n_watched = 1 ] || die "$n_watched containers got an armed namespace, expected the untouched one; timings:$seen"
 [ "$(metric sf_warm_watched_total)" = $((watched0 + 1)) ] || die "watched hand-outs not counted"
 [ "$(metric 'sf_warm_takes_total{result="refused"}')" = $((refused0 + 6)) ] || die "refusals not counted"
 [ "$(grep -c "refused for workload .*not empty: 1 process" "$T/sfd.log")" = 2 ] ||
