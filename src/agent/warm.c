@@ -1,7 +1,7 @@
 /* The node's warm pool (beyond Kuryr): for every idle pooled port bound to this node, a
  * pre-plumbed network namespace (veth in place with the port's MAC, addresses, routes and MTU,
- * host end on the network's bridge, neighbour entries both ways), so that a workload that gets
- * the port only has to adopt a ready namespace; its fast lane hands them over as the reconciler
+ * host end on the network's bridge, neighbour entries both ways; its bridge port disabled while
+ * idle), so that a workload that gets the port only has to adopt a ready namespace; its fast lane hands them over as the reconciler
  * sees a new workload, or, in the all-in-one daemon, on the controller's word: claimed inside
  * the transaction, checked clean by the fast lane while it commits, bound at the commit
  * (sf_agent_port_taken).
@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/if_bridge.h>
 #include <linux/rtnetlink.h>
 #include <search.h>
 #include <sys/resource.h>
@@ -73,6 +74,7 @@ struct warm_ns {
         int64_t hint_rev;
         bool at_commit; /* W_HANDING: by a committing request's thread (agent_warm_hint) */
         uint64_t built_at; /* monotonic usec; 0 when recovered from a previous agent */
+        int host_ifindex;  /* its veth's host end (port_state); 0 until built or recovered */
         json_t *info;   /* hand-out timings and outcome, for the workload's status */
         char *ready_at; /* when it became the workload's (RFC 3339) */
         uint64_t retry_at;
@@ -125,6 +127,9 @@ struct agent_warm {
         struct precheck *prechecks;
         size_t n_unstarted;  /* of them, not taken by a lane thread (also read without hint_lock) */
         uint64_t prechecked; /* checks done before their commit was known (atomic) */
+        /* The netlink socket that opens and closes warm namespaces' ports (port_state). */
+        pthread_mutex_t port_lock;
+        sf_nl *port_nl;
 };
 
 static void hints_drain(sf_agent *a);
@@ -425,6 +430,24 @@ static char *fingerprint_diff(json_t *was, json_t *now)
 /* Is the warm namespace of port_id exactly as it was built, and empty of state? NULL when
  * clean, else what was found (malloc'd). our_fd: a socket of ours in it (its watch), or -1.
  * No lock. */
+/* An idle warm namespace's port is closed: its host end is a disabled port of the bridge, so
+ * that nothing on the network reaches it (a peer's ARP request, which its kernel would answer
+ * and learn the peer from; a scan) and it sends nothing. It opens (forwarding, as every port of
+ * a workload) once checked clean for its workload, before its move. No lock needed. */
+static int port_state(sf_agent *a, int host_ifindex, bool open, sf_err *e)
+{
+        struct agent_warm *w = a->warm;
+        int r = 0;
+        pthread_mutex_lock(&w->port_lock);
+        if (!w->port_nl)
+                r = sf_nl_open(&w->port_nl, e);
+        if (r >= 0)
+                r = sf_link_set_brport_state(w->port_nl, host_ifindex,
+                                             open ? BR_STATE_FORWARDING : BR_STATE_DISABLED, e);
+        pthread_mutex_unlock(&w->port_lock);
+        return r;
+}
+
 static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *tasks, json_t *fp_built,
                     int our_fd, double *ret_ms, double *ret_fp_ms)
 {
@@ -461,16 +484,18 @@ static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *task
 struct handout {
         char port_id[40];
         char owner[40];
+        int host_ifindex;
         char *netns;       /* where it goes: NULL for agent_netns_path(owner) */
         json_t *fingerprint;
         sf_netns_watch *watch; /* its watch, when armed */
         uint64_t claimed;
         /* the clean check (handout_check) */
-        double scan_ms, check_ms, fp_ms;
+        double scan_ms, check_ms, fp_ms, port_ms;
         bool scan_shared;
         bool watched;    /* its watch answered for it */
         char *unwatched; /* why its watch could not */
         char *why;       /* not clean, or (handout_move) not moved: why */
+        bool port_open;  /* its port opened (port_state), once found clean */
         /* the move (handout_move) */
         json_t *info;
         char *ready_at;
@@ -577,6 +602,16 @@ static void handout_check(sf_agent *a, struct handout *h, size_t n)
                          * between its fork and its exec. */
                         h[i].why = verify(a, h[i].port_id, tasks, h[i].fingerprint,
                                           h[i].watch ? sf_netns_watch_fd(h[i].watch) : -1, &h[i].check_ms, &h[i].fp_ms);
+                if (!h[i].why) {
+                        _cleanup_err_ sf_err e = SF_ERR_INIT;
+                        uint64_t t_port = sf_now_usec();
+                        int r = port_state(a, h[i].host_ifindex, true, &e);
+                        h[i].port_ms = (sf_now_usec() - t_port) / 1000.0;
+                        if (r < 0)
+                                h[i].why = xasprintf("cannot open its port: %s", sf_err_msg(&e));
+                        else
+                                h[i].port_open = true;
+                }
         }
         snapshot_put(w, snap);
 }
@@ -612,6 +647,7 @@ static void handout_move(sf_agent *a, struct handout *h, size_t n)
                                       "netns_watched", h[i].watched, "fingerprint_ms", h[i].fp_ms, "netns_bind_ms",
                                       bind_ms, "warm_take_ms", (sf_now_usec() - h[i].claimed) / 1000.0);
                 json_object_set_new(h[i].info, "warm_batch", json_integer((json_int_t) n));
+                json_object_set_new(h[i].info, "port_open_ms", json_real(h[i].port_ms));
                 if (h[i].unwatched)
                         json_object_set_new(h[i].info, "netns_unwatched", json_string(h[i].unwatched));
         }
@@ -697,6 +733,7 @@ static void handout_claim(struct warm_ns *x, struct handout *h, const char *netn
                                 .netns = netns ? xstrdup(netns) : NULL, .watch = TAKE_PTR(x->watch) };
         snprintf(h->port_id, sizeof(h->port_id), "%s", x->port_id);
         snprintf(h->owner, sizeof(h->owner), "%s", x->owner);
+        h->host_ifindex = x->host_ifindex;
 }
 
 /* Lock held on entry and on return, dropped meanwhile: hand-outs done before their workloads'
@@ -763,6 +800,7 @@ static void build(sf_agent *a, const char *port_id)
         _cleanup_free_ char *path = ns_path(w, port_id), *fpp = fp_path(w, port_id), *txt = NULL;
         _cleanup_nl_ sf_nl *nl = NULL;
         json_auto_t *fp = NULL, *rec = NULL;
+        sf_plumb_result res = { 0 };
         struct warm_ns *x;
         uint64_t t0 = sf_now_usec();
         bool ok = false;
@@ -776,7 +814,9 @@ static void build(sf_agent *a, const char *port_id)
                 r = sf_nl_open(&nl, &e);
         }
         if (r >= 0)
-                r = agent_port_plumb(a, nl, &pp, path, NULL, &e);
+                r = agent_port_plumb(a, nl, &pp, path, &res, &e);
+        if (r >= 0 && (r = sf_link_set_brport_state(nl, res.host_ifindex, BR_STATE_DISABLED, &e)) < 0)
+                sf_err_prefix(&e, "close its port");
         if (r >= 0)
                 r = fingerprint(path, &fp, &e);
         if (r >= 0) {
@@ -797,6 +837,7 @@ static void build(sf_agent *a, const char *port_id)
                 if (x) {
                         x->state = W_READY;
                         x->fingerprint = json_incref(fp);
+                        x->host_ifindex = res.host_ifindex;
                         x->failures = 0;
                         x->built_at = sf_now_usec();
                         x->unwatchable = false;
@@ -922,28 +963,39 @@ static void arm_one(sf_agent *a, const char *port_id)
         _cleanup_err_ sf_err e = SF_ERR_INIT;
         _cleanup_close_ int fd = -EBADF;
         struct arm_ctx c = { .err = SF_ERR_INIT };
-        struct snapshot *snap;
+        struct snapshot *snap = NULL;
         struct warm_ns *x = find(w, port_id);
         json_auto_t *fp = json_incref(x->fingerprint);
         bool unwatchable = false, shared;
+        int host_ifindex = x->host_ifindex;
         double ms, fp_ms;
 
         agent_unlock(a);
-        /* The process snapshot first: the thread that opens the watch may still show as inside
-         * for a moment after it was joined (a thread's namespaces go after the wake-up that
-         * ends pthread_join), and would be found as a process of ours inside. Processes are
-         * not the watch's business anyway: each hand-out takes its own snapshot. */
-        snap = snapshot_get(w, sf_now_usec(), &shared);
-        fd = sf_netns_open(path, &e);
-        if (fd < 0 || sf_netns_run(fd, arm_inside, &c, &e) < 0) {
-                log_warn_rl("cannot watch the warm namespace of port %s: %s (it is checked from inside when "
-                            "handed out)", port_id, c.err.code ? sf_err_msg(&c.err) : sf_err_msg(&e));
-                unwatchable = true;
+        /* Closed again first: the bridge enables a disabled port when its carrier comes up,
+         * which the kernel may have told it after the build closed it. Whatever reached it
+         * meanwhile, the check below finds. */
+        if (port_state(a, host_ifindex, false, &e) < 0) {
+                why = xasprintf("cannot close its port: %s", sf_err_msg(&e));
+                destroy(a, port_id);
         } else {
-                why = verify(a, port_id, snap->tasks, fp, sf_netns_watch_fd(c.watch), &ms, &fp_ms);
-                if (why) {
-                        sf_netns_watch_free(TAKE_PTR(c.watch));
-                        destroy(a, port_id);
+                /* The process snapshot first: the thread that opens the watch may still show
+                 * as inside for a moment after it was joined (a thread's namespaces go after
+                 * the wake-up that ends pthread_join), and would be found as a process of ours
+                 * inside. Processes are not the watch's business anyway: each hand-out takes
+                 * its own snapshot. */
+                snap = snapshot_get(w, sf_now_usec(), &shared);
+                fd = sf_netns_open(path, &e);
+                if (fd < 0 || sf_netns_run(fd, arm_inside, &c, &e) < 0) {
+                        log_warn_rl("cannot watch the warm namespace of port %s: %s (it is checked from inside "
+                                    "when handed out)",
+                                    port_id, c.err.code ? sf_err_msg(&c.err) : sf_err_msg(&e));
+                        unwatchable = true;
+                } else {
+                        why = verify(a, port_id, snap->tasks, fp, sf_netns_watch_fd(c.watch), &ms, &fp_ms);
+                        if (why) {
+                                sf_netns_watch_free(TAKE_PTR(c.watch));
+                                destroy(a, port_id);
+                        }
                 }
         }
         snapshot_put(w, snap);
@@ -1391,6 +1443,12 @@ static void precheck_abort(sf_agent *a, struct precheck *pc)
 {
         struct agent_warm *w = a->warm;
         struct warm_ns *x;
+        if (!pc->h.why && pc->h.port_open) {
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
+                /* Whatever reached it while open, its watch saw: checked in full next time. */
+                if (port_state(a, pc->h.host_ifindex, false, &e) < 0)
+                        pc->h.why = xasprintf("cannot close its port again: %s", sf_err_msg(&e));
+        }
         if (pc->h.why) {
                 sf_netns_watch_free(TAKE_PTR(pc->h.watch));
                 destroy(a, pc->h.port_id);
@@ -1646,7 +1704,8 @@ static void recover(sf_agent *a)
                 _cleanup_free_ char *path = NULL, *fpp = NULL, *host_if = NULL;
                 json_auto_t *rec = NULL;
                 struct stat st;
-                bool mounted, veth = false;
+                bool mounted;
+                int host_ifindex = 0;
                 size_t len = strlen(de->d_name);
                 if (de->d_name[0] == '.')
                         continue;
@@ -1664,7 +1723,8 @@ static void recover(sf_agent *a)
                 host_if = agent_host_ifname(de->d_name);
                 mounted = stat(path, &st) == 0 && st.st_dev != dst.st_dev;
                 for (size_t i = 0; i < n_links; i++)
-                        veth |= STREQ(links[i].name, host_if);
+                        if (STREQ(links[i].name, host_if))
+                                host_ifindex = links[i].ifindex;
                 if (mounted) {
                         /* With or without its fingerprint: the agent may have stopped right
                          * after the bind (handout_batch), before handout_unbind. */
@@ -1678,7 +1738,10 @@ static void recover(sf_agent *a)
                         }
                 }
                 rec = json_load_file(fpp, 0, NULL);
-                if (!mounted || !veth || !rec || !json_is_array(json_object_get(rec, "fingerprint"))) {
+                /* Closed again: its port may have been opened for a hand-out that the agent
+                 * stopped before moving (or built by an agent that left ports open). */
+                if (!mounted || !host_ifindex || !rec || !json_is_array(json_object_get(rec, "fingerprint")) ||
+                    port_state(a, host_ifindex, false, NULL) < 0) {
                         destroy(a, de->d_name);
                         removed++;
                         continue;
@@ -1687,6 +1750,7 @@ static void recover(sf_agent *a)
                 {
                         struct warm_ns *x = add(w, de->d_name, W_READY);
                         x->fingerprint = json_incref(json_object_get(rec, "fingerprint"));
+                        x->host_ifindex = host_ifindex;
                         x->wanted = true; /* until the first reconcile pass says otherwise */
                 }
                 agent_unlock(a);
@@ -1736,6 +1800,7 @@ int agent_warm_start(sf_agent *a, sf_err *e)
         pthread_mutex_init(&w->snap_lock, NULL);
         pthread_cond_init(&w->snap_cond, NULL);
         pthread_mutex_init(&w->hint_lock, NULL);
+        pthread_mutex_init(&w->port_lock, NULL);
         w->max_armed = max_watches();
         a->warm = w;
         r = sf_mkdir_p(w->dir, 0700, e);
@@ -1799,6 +1864,8 @@ void agent_warm_stop(sf_agent *a)
         free(w->hints);
         free(w->done);
         pthread_mutex_destroy(&w->hint_lock);
+        sf_nl_free(w->port_nl);
+        pthread_mutex_destroy(&w->port_lock);
         free(w->dir);
         free(w);
         a->warm = NULL;

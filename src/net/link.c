@@ -1,7 +1,8 @@
 /* Link requests (RTM_NEWLINK/SETLINK/DELLINK/GETLINK) for bridges, veth, VXLAN, macvlan and
- * tap devices, and link queries. */
+ * tap devices, bridge port states, and link queries. */
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_bridge.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
@@ -326,6 +327,31 @@ int sf_link_build_set(sf_nlreq *r, sf_link_id id, const sf_link_change *s, sf_er
 int sf_link_set(sf_nl *nl, sf_link_id id, const sf_link_change *s, sf_err *e)
 {
         return RUN_BUILD(nl, sf_link_build_set, id, s, e);
+}
+
+int sf_link_build_brport_state(sf_nlreq *r, int ifindex, uint8_t state, sf_err *e)
+{
+        struct ifinfomsg *ifi;
+        struct nlattr *pi;
+        if (ifindex <= 0)
+                return sf_err_set(e, -EINVAL, "ifindex", "must be positive");
+        if (state > BR_STATE_BLOCKING)
+                return sf_err_set(e, -EINVAL, "state", "%u is no bridge port state", (unsigned) state);
+        sf_nlreq_begin(r, RTM_SETLINK, 0, "set bridge port ifindex %d state %u", ifindex, (unsigned) state);
+        ifi = sf_nlreq_reserve(r, sizeof(*ifi));
+        if (ifi) {
+                ifi->ifi_family = AF_BRIDGE;
+                ifi->ifi_index = ifindex;
+        }
+        pi = sf_nlreq_nest_start(r, IFLA_PROTINFO);
+        sf_nlreq_put_u8(r, IFLA_BRPORT_STATE, state);
+        sf_nlreq_nest_end(r, pi);
+        return sf_nlreq_end(r, e);
+}
+
+int sf_link_set_brport_state(sf_nl *nl, int ifindex, uint8_t state, sf_err *e)
+{
+        return RUN_BUILD(nl, sf_link_build_brport_state, ifindex, state, e);
 }
 
 int sf_link_set_up(sf_nl *nl, sf_link_id id, bool up, sf_err *e)

@@ -140,6 +140,14 @@ int sf_link_set_mtu(sf_nl *nl, sf_link_id id, unsigned mtu, sf_err *e);
 int sf_link_set_master(sf_nl *nl, sf_link_id id, int master, sf_err *e); /* -1: nomaster */
 int sf_link_set_mac(sf_nl *nl, sf_link_id id, const uint8_t mac[6], sf_err *e);
 int sf_link_set_name(sf_nl *nl, int ifindex, const char *new_name, sf_err *e);
+/* Sets a bridge port's state by hand (RTM_SETLINK of family AF_BRIDGE, IFLA_PROTINFO's
+ * IFLA_BRPORT_STATE, as `bridge link set dev X state N`), on a bridge without kernel STP:
+ * BR_STATE_DISABLED keeps every frame off the port both ways (the bridge neither forwards to
+ * it nor learns from it) until BR_STATE_FORWARDING. (BR_STATE_BLOCKING would not hold: without
+ * STP the bridge makes a blocking port forward again at once; and a port whose carrier comes
+ * up is enabled again.) -EOPNOTSUPP when the link is no bridge's port. */
+int sf_link_build_brport_state(sf_nlreq *r, int ifindex, uint8_t state, sf_err *e);
+int sf_link_set_brport_state(sf_nl *nl, int ifindex, uint8_t state, sf_err *e);
 
 /* Deletes a link. With SF_NL_MISSING_OK a missing one (-ENODEV) is success. Deleting one end
  * of a veth deletes the other. */

@@ -9,8 +9,10 @@
 # address, a neighbour, an interface, a process, and a process of which only one thread is
 # inside; each must be refused (the watch or the process snapshot sends the hand-out to the
 # full check, which refuses) and the workload plumbed afresh, while an untouched armed one is
-# handed out on its watch's word. Last, state planted while the agent is down is found when
-# the restarted agent arms the namespace: it is removed and built again.
+# handed out on its watch's word, even after a peer scanned them all with ARP requests: idle
+# warm namespaces' bridge ports are disabled, so nothing reaches them. Last, state planted while
+# the agent is down is found when the restarted agent arms the namespace: it is removed and
+# built again; a port left open is closed again.
 . "$(dirname "$0")/../lib.sh"
 need_root
 command -v runc >/dev/null || { echo "runc missing"; exit 77; }
@@ -113,6 +115,18 @@ for f in "$RUN"/warm/*.json; do
         i=$((i + 1))
 done
 [ $i = 7 ] || die "expected 7 warm namespaces, found $i"
+# Idle warm namespaces are closed to the network, each a disabled port of the bridge: a scan
+# of the subnet from a peer (ARP requests) reaches none of them, so none learns the peer, and
+# the untouched one below is still handed out on its watch's word.
+[ "$($NSX bridge -j link show | jq '[.[] | select(.state == "disabled")] | length')" = 7 ] ||
+        die "the idle warm namespaces' ports are not all disabled: $($NSX bridge link show)"
+ips=""
+for f in "$RUN"/warm/*.json; do
+        ips="$ips $(sf port show "$(basename "$f" .json)" -o json | jq -r '.fixed_ips[0].ip_address')"
+done
+answered=$(sf exec peer -- sh -c "for ip in $ips; do (arping -c 1 -w 1 -I eth0 \$ip >/dev/null 2>&1 && echo \$ip) & done; wait")
+[ -z "$answered" ] || die "idle warm namespaces answered ARP: $answered"
+sf exec peer -- arping -c 1 -w 1 -I eth0 10.41.0.1 >/dev/null || die "the scan's ARP requests reach nobody, not even the gateway"
 sleep 0.2
 refused0=$(metric 'sf_warm_takes_total{result="refused"}')
 watched0=$(metric sf_warm_watched_total)
@@ -128,6 +142,7 @@ $c: $t"
         if echo "$t" | jq -e '.warm == true' >/dev/null; then
                 echo "$t" | jq -e '.netns_watched == true' >/dev/null ||
                         die "$c: the untouched armed namespace was not handed out on its watch's word: $t"
+                sf exec "$c" -- ping -c 1 -W 2 "$peerip" >/dev/null || die "$c: its port was not opened"
                 n_watched=$((n_watched + 1))
         else
                 echo "$t" | jq -e '.warm_miss | test("refused")' >/dev/null || die "$c got a tampered namespace: $t"
@@ -155,14 +170,21 @@ stop_sfd || die "unclean stop"
 f=$(ls -tr "$RUN"/warm/*.json | head -1)
 w=${f%.json}
 in_ns "$w" ip addr add 10.41.0.252/32 dev eth0 || die "plant while down"
+# and a port left open, as by an agent stopped between a hand-out's check and its move
+disabled() { $NSX bridge -j link show | jq '[.[] | select(.state == "disabled")] | length'; }
+[ "$(disabled)" = 2 ] || die "the two idle ports are not disabled: $($NSX bridge link show)"
+$NSX bridge link set dev "$($NSX bridge -j link show | jq -r '[.[] | select(.state == "disabled")][0].ifname')" state 3 ||
+        die "open a port while down"
 start_sfd --pools on
 wait_for 30 "the tampered one found when armed" grep -q "warm namespace of port .* failed its check when armed: changed since it was built: .*10.41.0.252.*removed it" "$T/sfd.log"
 wait_for 30 "2 armed again, and only them" two_armed
 r=$(metric 'sf_warm_takes_total{result="refused"}'); [ "$r" = 1 ] || die "the removal was not counted as a refusal: $r"
+[ "$(disabled)" = 2 ] || die "the port left open was not closed again: $($NSX bridge link show)"
 for c in d0 d1; do
         sf run --name "$c" --stop-grace 0 --network neta busybox -- sleep 3600 >/dev/null || die "run $c"
         sf container show "$c" -o json | jq -e '.status.timings.warm == true' >/dev/null || die "$c not warm"
         sf exec "$c" -- ip addr | grep -q 10.41.0.252 && die "$c got the tampered namespace"
+        sf exec "$c" -- ping -c 1 -W 2 "$peerip" >/dev/null || die "$c: its port was not opened"
 done
 
 note "everything goes with the network"

@@ -1,6 +1,7 @@
 /* Unit tests for src/net/link.c builders: the exact attributes of veth (peer in another
  * namespace), bridge, VXLAN, macvlan, set and delete requests; interface name validation;
  * parsing of RTM_NEWLINK. */
+#include <linux/if_bridge.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -279,6 +280,34 @@ static void test_set(void **state)
         assert_int_equal(sf_link_build_set(r, SF_LINK_NAME("lo"), &s, NULL), -EINVAL);
 }
 
+static void test_brport_state(void **state)
+{
+        _cleanup_nlreq_ sf_nlreq *r = sf_nlreq_new();
+        const struct nlattr *tb[IFLA_MAX + 1], *pi[IFLA_BRPORT_MAX + 1];
+        const struct ifinfomsg *ifi;
+        sf_err e = SF_ERR_INIT;
+
+        assert_int_equal(sf_link_build_brport_state(r, 9, BR_STATE_DISABLED, NULL), 0);
+        assert_int_equal(only_msg(r)->nlmsg_type, RTM_SETLINK);
+        assert_int_equal(only_msg(r)->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+        ifi = mnl_nlmsg_get_payload(only_msg(r));
+        assert_int_equal(ifi->ifi_family, AF_BRIDGE);
+        assert_int_equal(ifi->ifi_index, 9);
+        attrs(only_msg(r), sizeof(*ifi), tb, IFLA_MAX);
+        assert_non_null(tb[IFLA_PROTINFO]);
+        /* nested, as the bridge's setlink wants it (else it takes the old single-byte form) */
+        assert_true(tb[IFLA_PROTINFO]->nla_type & NLA_F_NESTED);
+        nested(tb[IFLA_PROTINFO], pi, IFLA_BRPORT_MAX);
+        assert_attr_u8(pi[IFLA_BRPORT_STATE], BR_STATE_DISABLED);
+
+        assert_int_equal(sf_link_build_brport_state(r, 9, BR_STATE_BLOCKING + 1, &e), -EINVAL);
+        assert_string_equal(e.field, "state");
+        sf_err_clear(&e);
+        assert_int_equal(sf_link_build_brport_state(r, 0, BR_STATE_FORWARDING, &e), -EINVAL);
+        assert_string_equal(e.field, "ifindex");
+        sf_err_clear(&e);
+}
+
 static void test_del_bytes(void **state)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -367,6 +396,7 @@ int main(void)
                 cmocka_unit_test(test_macvlan),
                 cmocka_unit_test(test_vlandev),
                 cmocka_unit_test(test_set),
+                cmocka_unit_test(test_brport_state),
                 cmocka_unit_test(test_del_bytes),
                 cmocka_unit_test(test_del_by_index),
                 cmocka_unit_test(test_parse),
