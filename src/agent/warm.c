@@ -1,10 +1,10 @@
 /* The node's warm pool (beyond Kuryr): for every idle pooled port bound to this node, a
  * pre-plumbed network namespace (veth in place with the port's MAC, addresses, routes and MTU,
  * host end on the network's bridge, neighbour entries both ways; its bridge port disabled while
- * idle), so that a workload that gets the port only has to adopt a ready namespace; its fast lane hands them over as the reconciler
- * sees a new workload, or, in the all-in-one daemon, on the controller's word: claimed inside
- * the transaction, checked clean by the fast lane while it commits, bound at the commit
- * (sf_agent_port_taken).
+ * idle), so that a workload that gets the port only has to adopt a ready namespace; its fast
+ * lane hands them over as the reconciler sees a new workload, or, in the all-in-one daemon, on
+ * the controller's word: claimed inside the transaction, checked clean by the fast lane while
+ * it commits, bound at the commit (sf_agent_port_taken).
  *
  * No state crosses workloads: a namespace is used by one workload only and destroyed with it;
  * a recycled port gets a new one. Before a warm namespace is handed out it is checked as an
@@ -427,9 +427,6 @@ static char *fingerprint_diff(json_t *was, json_t *now)
         return s;
 }
 
-/* Is the warm namespace of port_id exactly as it was built, and empty of state? NULL when
- * clean, else what was found (malloc'd). our_fd: a socket of ours in it (its watch), or -1.
- * No lock. */
 /* An idle warm namespace's port is closed: its host end is a disabled port of the bridge, so
  * that nothing on the network reaches it (a peer's ARP request, which its kernel would answer
  * and learn the peer from; a scan) and it sends nothing. It opens (forwarding, as every port of
@@ -445,9 +442,18 @@ static int port_state(sf_agent *a, int host_ifindex, bool open, sf_err *e)
                 r = sf_link_set_brport_state(w->port_nl, host_ifindex,
                                              open ? BR_STATE_FORWARDING : BR_STATE_DISABLED, e);
         pthread_mutex_unlock(&w->port_lock);
+        /* No carrier yet (a namespace handed out right after its build): the bridge enables
+         * the port itself when the carrier comes up, as for a cold start's port. */
+        if (r == -ENETDOWN && open) {
+                sf_err_clear(e);
+                r = 0;
+        }
         return r;
 }
 
+/* Is the warm namespace of port_id exactly as it was built, and empty of state? NULL when
+ * clean, else what was found (malloc'd). our_fd: a socket of ours in it (its watch), or -1.
+ * No lock. */
 static char *verify(sf_agent *a, const char *port_id, const sf_netns_tasks *tasks, json_t *fp_built,
                     int our_fd, double *ret_ms, double *ret_fp_ms)
 {
@@ -1702,6 +1708,7 @@ static void recover(sf_agent *a)
                         ;
         while ((de = readdir(d))) {
                 _cleanup_free_ char *path = NULL, *fpp = NULL, *host_if = NULL;
+                _cleanup_err_ sf_err e = SF_ERR_INIT;
                 json_auto_t *rec = NULL;
                 struct stat st;
                 bool mounted;
@@ -1738,10 +1745,16 @@ static void recover(sf_agent *a)
                         }
                 }
                 rec = json_load_file(fpp, 0, NULL);
+                if (!mounted || !host_ifindex || !rec || !json_is_array(json_object_get(rec, "fingerprint"))) {
+                        destroy(a, de->d_name);
+                        removed++;
+                        continue;
+                }
                 /* Closed again: its port may have been opened for a hand-out that the agent
                  * stopped before moving (or built by an agent that left ports open). */
-                if (!mounted || !host_ifindex || !rec || !json_is_array(json_object_get(rec, "fingerprint")) ||
-                    port_state(a, host_ifindex, false, NULL) < 0) {
+                if (port_state(a, host_ifindex, false, &e) < 0) {
+                        log_warn("warm namespace of port %s: cannot close its port (%s); removed it", de->d_name,
+                                 sf_err_msg(&e));
                         destroy(a, de->d_name);
                         removed++;
                         continue;
