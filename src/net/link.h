@@ -1,6 +1,6 @@
 /* Network interfaces over rtnetlink: bridges, veth pairs (peer created directly in the
  * target namespace), VXLAN, macvlan, tap devices; setting state, MTU, master, MAC and name;
- * deleting; listing by name prefix.
+ * bridge port states; deleting; listing by name prefix.
  *
  * Each create/set/delete exists twice: sf_link_build_*() appends the request to an sf_nlreq
  * (for batching and byte-level tests), and the plain function builds and runs it on an sf_nl.

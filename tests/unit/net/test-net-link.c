@@ -1,6 +1,6 @@
 /* Unit tests for src/net/link.c builders: the exact attributes of veth (peer in another
- * namespace), bridge, VXLAN, macvlan, set and delete requests; interface name validation;
- * parsing of RTM_NEWLINK. */
+ * namespace), bridge, VXLAN, macvlan, set, bridge port state and delete requests; interface
+ * name validation; parsing of RTM_NEWLINK. */
 #include <linux/if_bridge.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
