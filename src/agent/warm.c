@@ -980,10 +980,9 @@ static void arm_one(sf_agent *a, const char *port_id)
         /* Closed again first: the bridge enables a disabled port when its carrier comes up,
          * which the kernel may have told it after the build closed it. Whatever reached it
          * meanwhile, the check below finds. */
-        if (port_state(a, host_ifindex, false, &e) < 0) {
+        if (port_state(a, host_ifindex, false, &e) < 0)
                 why = xasprintf("cannot close its port: %s", sf_err_msg(&e));
-                destroy(a, port_id);
-        } else {
+        else {
                 /* The process snapshot first: the thread that opens the watch may still show
                  * as inside for a moment after it was joined (a thread's namespaces go after
                  * the wake-up that ends pthread_join), and would be found as a process of ours
@@ -996,13 +995,12 @@ static void arm_one(sf_agent *a, const char *port_id)
                                     "when handed out)",
                                     port_id, c.err.code ? sf_err_msg(&c.err) : sf_err_msg(&e));
                         unwatchable = true;
-                } else {
+                } else
                         why = verify(a, port_id, snap->tasks, fp, sf_netns_watch_fd(c.watch), &ms, &fp_ms);
-                        if (why) {
-                                sf_netns_watch_free(TAKE_PTR(c.watch));
-                                destroy(a, port_id);
-                        }
-                }
+        }
+        if (why) {
+                sf_netns_watch_free(TAKE_PTR(c.watch));
+                destroy(a, port_id);
         }
         snapshot_put(w, snap);
         sf_err_clear(&c.err);
