@@ -137,15 +137,18 @@ static bool precheck_run(sf_agent *a);
 
 /* Lock held: the namespace goes to workload wid, handed out by the fast lane now when ready,
  * or queued by the builder once armed; false when its state allows neither (being built, handed
- * out already, ...: agent_warm_take decides then). */
-static bool queue_for(struct agent_warm *w, struct warm_ns *x, const char *wid)
+ * out already, ...: agent_warm_take decides then). wake: the lane is told; a caller that claims
+ * it at once, under the same hold of the lock, does not wake every waiting thread for nothing
+ * (a wake-up is tens of microseconds on the request's path). */
+static bool queue_for(struct agent_warm *w, struct warm_ns *x, const char *wid, bool wake)
 {
         if (x->state != W_READY && !(x->state == W_ARMING && !x->arm_queued))
                 return false;
         snprintf(x->owner, sizeof(x->owner), "%s", wid);
         if (x->state == W_READY) {
                 x->state = W_QUEUED;
-                pthread_cond_broadcast(&w->cond);
+                if (wake)
+                        pthread_cond_broadcast(&w->cond);
         } else
                 x->arm_queued = true; /* the builder queues it when armed */
         return true;
@@ -1203,7 +1206,7 @@ void agent_warm_sync(sf_agent *a)
                         }
                 } else if (x && wid && x->state != W_WANTED && x->state != W_FAILED && x->state != W_REMOVING) {
                         x->wanted = true; /* taken: kept until its workload has it */
-                        if (STREQ(owner, "compute:container") && queue_for(w, x, wid))
+                        if (STREQ(owner, "compute:container") && queue_for(w, x, wid, true))
                                 log_debug("fast lane: port %.8s queued for workload %.8s", id, wid);
                 }
         }
@@ -1291,12 +1294,13 @@ bool agent_warm_take(sf_agent *a, const char *wid, const char *port_id, const ch
 }
 
 /* Lock held: a hint applied. The same as agent_warm_sync does once the watch brings the
- * workload; a namespace in any other state is left to it (and to agent_warm_take). */
-static struct warm_ns *hint_apply(sf_agent *a, const struct hint *h)
+ * workload; a namespace in any other state is left to it (and to agent_warm_take). wake: as
+ * queue_for's. */
+static struct warm_ns *hint_apply(sf_agent *a, const struct hint *h, bool wake)
 {
         struct agent_warm *w = a->warm;
         struct warm_ns *x = a->node_id && STREQ(a->node_id, h->node_id) ? find(w, h->port_id) : NULL;
-        if (!x || !queue_for(w, x, h->wid))
+        if (!x || !queue_for(w, x, h->wid, wake))
                 return NULL;
         x->hint_rev = h->rev;
         w->hinted++;
@@ -1318,7 +1322,7 @@ static void hints_drain(sf_agent *a)
         __atomic_store_n(&w->n_hints, 0, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w->hint_lock);
         for (size_t i = 0; i < n; i++)
-                hint_apply(a, &v[i]);
+                hint_apply(a, &v[i], true);
         free(v);
 }
 
@@ -1351,7 +1355,7 @@ static bool hint_now(sf_agent *a, const struct hint *h)
 
         if (!agent_trylock(a))
                 return false;
-        x = !a->stopping ? hint_apply(a, h) : NULL;
+        x = !a->stopping ? hint_apply(a, h, false) : NULL;
         /* Ready: handed out here and now, which spares the hand-out a wake-up of the fast
          * lane (a few hundred microseconds in a burst, on two CPUs). */
         if (!x || x->state != W_QUEUED) {
@@ -1407,15 +1411,17 @@ static void precheck_unlink(struct agent_warm *w, struct precheck *pc)
 }
 
 /* The agent's lock held (tried from the request's thread, inside its transaction): claims
- * the port's namespace if ready and queues it for the fast lane. */
-static void precheck_prepare(sf_agent *a, const struct hint *hi)
+ * the port's namespace if ready and queues it for the fast lane; true if it did (the lane is
+ * the caller's to wake, once the lock is released: woken now, a lane thread would only wait
+ * for the lock). */
+static bool precheck_prepare(sf_agent *a, const struct hint *hi)
 {
         struct agent_warm *w = a->warm;
         struct warm_ns *x = a->node_id && STREQ(a->node_id, hi->node_id) ? find(w, hi->port_id) : NULL;
         struct precheck *pc, **pp;
         /* Only a ready one: any other state is left to the commit, as without a PREPARE. */
-        if (a->stopping || !x || x->state != W_READY || hint_apply(a, hi) != x || x->state != W_QUEUED)
-                return;
+        if (a->stopping || !x || x->state != W_READY || hint_apply(a, hi, false) != x || x->state != W_QUEUED)
+                return false;
         pc = new0(struct precheck, 1);
         pc->decision = SF_AGENT_TAKE_PREPARE;
         handout_claim(x, &pc->h, NULL);
@@ -1427,7 +1433,7 @@ static void precheck_prepare(sf_agent *a, const struct hint *hi)
         *pp = pc;
         __atomic_store_n(&w->n_unstarted, w->n_unstarted + 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w->hint_lock);
-        pthread_cond_broadcast(&w->cond);
+        return true;
 }
 
 /* No lock held: a precheck whose transaction committed, checked (by a lane thread:
@@ -1569,8 +1575,12 @@ void agent_warm_hint(sf_agent *a, enum sf_agent_take phase, const char *node_id,
         if (phase == SF_AGENT_TAKE_PREPARE) {
                 /* Inside the transaction: nothing here may wait. */
                 if (agent_trylock(a)) {
-                        precheck_prepare(a, &h);
+                        /* Queued with a->lock held, which a lane thread holds from its look at
+                         * n_unstarted to its wait: no wake-up is lost. */
+                        bool queued = precheck_prepare(a, &h);
                         agent_unlock(a);
+                        if (queued)
+                                pthread_cond_broadcast(&w->cond);
                 }
                 return;
         }
