@@ -455,6 +455,8 @@ int sf_tx_begin(sf_store *s, sf_tx **ret, sf_err *e)
 sf_conn *sf_tx_conn(sf_tx *tx) { return &tx->store->writer; }
 sf_store *sf_tx_store(sf_tx *tx) { return tx->store; }
 
+int64_t sf_tx_next_revision(sf_tx *tx) { return tx->rev + 1; }
+
 void sf_tx_on_commit(sf_tx *tx, void (*fn)(void *), void *userdata)
 {
         tx->hooks = xrealloc(tx->hooks, sizeof(*tx->hooks) * (tx->n_hooks + 1));

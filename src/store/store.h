@@ -52,6 +52,8 @@ static inline void sf_tx_abortp(sf_tx **tx) { sf_tx_abort(*tx); }
 #define _cleanup_tx_ _cleanup_(sf_tx_abortp)
 sf_conn *sf_tx_conn(sf_tx *tx);
 sf_store *sf_tx_store(sf_tx *tx);
+/* The revision the transaction's next write of a resource will have. */
+int64_t sf_tx_next_revision(sf_tx *tx);
 /* Runs fn after a successful commit (never after abort), outside the writer lock. */
 void sf_tx_on_commit(sf_tx *tx, void (*fn)(void *), void *userdata);
 /* The same, and userdata (malloc'd) is freed when the transaction ends, committed or not. */

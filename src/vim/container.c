@@ -552,18 +552,15 @@ static int container_create(void *ctx, sf_tx *tx, json_t *in, json_t **ret, sf_e
                 if (host_vm)
                         r = sf_nested_port(v, tx, obj, x, node_id, &port, e);
                 else
+                        /* A container's first port from the pool: its node may have the
+                         * namespace built already, checked while this transaction goes on, and
+                         * handed over as soon as it commits. */
                         r = sf_pool_port_for(v, tx, req, !json_object_get(x, "ip") && !json_object_get(x, "mac"),
-                                             node_id, &port, e);
+                                             node_id, i == 0 && STREQ(kind, "container") ? cid : NULL, &port, e);
                 if (r < 0) {
                         sf_err_field_prefix(e, f);
                         return r;
                 }
-                /* A container's first port from the pool: its node may have the namespace
-                 * built already, checked while this transaction goes on, and handed over as
-                 * soon as it commits. The port's revision is one of this transaction's. */
-                if (r > 0 && i == 0 && !host_vm && STREQ(kind, "container"))
-                        sf_vim_port_taken_tell(v, tx, node_id, json_string_value(json_object_get(port, "id")), cid,
-                                               json_integer_value(json_object_get(port, "revision")));
                 json_array_append(port_ids, json_object_get(port, "id"));
         }
         json_array_foreach(ports, i, x) {

@@ -772,7 +772,9 @@ int sf_pool_scan(sf_vim *v, sf_err *e)
 /* ---- hooks for the kinds ---- */
 
 /* Takes the oldest idle port of a pool for a workload: 1 and the port, or 0 when empty. */
-static int take(sf_tx *tx, const char *pool_id, json_t *req, json_t **ret, sf_err *e)
+/* The oldest idle port of the pool, taken for req (see sf_pool_port_for for tell_wid). */
+static int take(sf_vim *v, sf_tx *tx, const char *pool_id, const char *node_id, json_t *req, const char *tell_wid,
+                json_t **ret, sf_err *e)
 {
         for (int tries = 0; tries < 16; tries++) {
                 json_auto_t *port = NULL;
@@ -781,21 +783,27 @@ static int take(sf_tx *tx, const char *pool_id, json_t *req, json_t **ret, sf_er
                 int r = pp_end(tx, pool_id, false, pid, &seq, e);
                 if (r <= 0)
                         return r;
-                r = pp_del(tx, pool_id, seq, e);
-                if (r < 0)
-                        return r;
                 r = get_in(tx, "port", pid, &port, NULL);
-                if (r == -ENOENT)
-                        continue; /* stale entry: skip it */
-                if (r < 0)
+                if (r < 0 && r != -ENOENT)
                         return sf_err_set(e, r, NULL, "pooled port lookup failed");
-                if (!STREQ(sv(port, "device_owner") ?: "", SF_POOL_OWNER))
+                if (r == -ENOENT || !STREQ(sv(port, "device_owner") ?: "", SF_POOL_OWNER)) {
+                        /* A stale entry: skipped. */
+                        r = pp_del(tx, pool_id, seq, e);
+                        if (r < 0)
+                                return r;
                         continue;
+                }
+                /* Its row's update just below is the transaction's next write: that is its
+                 * revision. */
+                if (tell_wid)
+                        sf_vim_port_taken_tell(v, tx, node_id, pid, tell_wid, sf_tx_next_revision(tx));
                 json_object_set(port, "device_owner", json_object_get(req, "device_owner"));
                 json_object_set(port, "device_id", json_object_get(req, "device_id"));
                 json_object_set_new(port, "status", json_string("DOWN"));
                 r = sf_res_update(tx, "port", port,
                                   &(struct sf_res_cols) { .owner = sv(port, "network_id"), .node = sv(port, "node_id") }, e);
+                if (r >= 0)
+                        r = pp_del(tx, pool_id, seq, e);
                 if (r < 0)
                         return r;
                 *ret = TAKE_PTR(port);
@@ -927,7 +935,7 @@ static int create_cold(sf_vim *v, sf_tx *tx, json_t *req, json_t **ret, sf_err *
 }
 
 int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const char *node_id,
-                     json_t **ret, sf_err *e)
+                     const char *tell_wid, json_t **ret, sf_err *e)
 {
         if (v->pools && automatic && node_id) {
                 json_auto_t *net = NULL, *pool = NULL;
@@ -940,7 +948,7 @@ int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const ch
                         pool = NULL;
                 if (cfg_of(v, net, pool).enabled) {
                         if (pool) {
-                                r = take(tx, pool_id, req, ret, e);
+                                r = take(v, tx, pool_id, node_id, req, tell_wid, ret, e);
                                 if (r < 0)
                                         return r;
                                 if (r > 0) {

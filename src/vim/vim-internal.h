@@ -90,9 +90,12 @@ void sf_pool_free(sf_vim *v);
  * request names no address or MAC (automatic) and the pool has one, otherwise a new port
  * (the cold path) that first reclaims an idle pooled port holding what it needs when the
  * subnet is exhausted or the requested address or MAC is pooled. req is what
- * sf_vim_port_create takes. Returns 1 when the port came from the pool, 0 when created. */
+ * sf_vim_port_create takes. Returns 1 when the port came from the pool, 0 when created.
+ * tell_wid: a pooled port's taking is told (sf_vim_port_taken_tell) for that workload, as soon
+ * as the port is chosen, before its row is written: its node's check of the namespace starts
+ * that much sooner. */
 int sf_pool_port_for(sf_vim *v, sf_tx *tx, json_t *req, bool automatic, const char *node_id,
-                     json_t **ret, sf_err *e);
+                     const char *tell_wid, json_t **ret, sf_err *e);
 /* Tells the port-taken listener (sf_vim_set_port_taken), if any, that the workload takes the
  * port (now, revision being one of tx's), and then whether tx committed (see
  * sf_vim_port_taken_fn). */

@@ -29,9 +29,10 @@ void sf_vim_free(sf_vim *v);
  * authority: a hint names nothing the watch will not bring, and revision is one of the
  * transaction that writes the workload, all of which the watch brings at once). Told three
  * ways:
- *  - SF_PORT_TAKE_PREPARE: inside the transaction, as soon as the port is taken (the agent may
- *    start checking the namespace while the transaction goes on and commits), with the
- *    writer lock held: it must not block on anything, nor touch the store;
+ *  - SF_PORT_TAKE_PREPARE: inside the transaction, as soon as the port is chosen, before its row
+ *    is written (revision: the one that write gets); the agent may start checking the
+ *    namespace while the transaction goes on and commits. The writer lock is held: it must not
+ *    block on anything, nor touch the store;
  *  - then SF_PORT_TAKE_COMMIT after the commit, or SF_PORT_TAKE_ABORT when the transaction ends
  *    without one, no lock held; it must not block.
  * Called from the request's thread. NULL fn: none. Setting it again waits for the calls in

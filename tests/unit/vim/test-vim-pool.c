@@ -245,7 +245,7 @@ struct taken {
         enum sf_port_take last;
         bool uncommitted; /* at the last PREPARE, the workload was not committed yet */
         char node[40], port[40], wid[40];
-        int64_t rev;
+        int64_t rev, prepare_rev;
 };
 
 static void on_taken(void *u, enum sf_port_take phase, const char *node_id, const char *port_id, const char *wid,
@@ -259,6 +259,7 @@ static void on_taken(void *u, enum sf_port_take phase, const char *node_id, cons
                 sf_rd_get(fx->store, &rd);
                 t->uncommitted = sf_res_get(&rd, "container", wid, &o, NULL) == -ENOENT;
                 t->n_prepare++;
+                t->prepare_rev = rev;
         } else {
                 /* the same port and workload as at PREPARE, and only once */
                 assert_int_equal(t->last, SF_PORT_TAKE_PREPARE);
@@ -297,8 +298,17 @@ static void test_port_taken_listener(void **state)
         assert_string_equal(t.node, str(n1, "id"));
         assert_string_equal(t.port, port0(a));
         assert_string_equal(t.wid, str(a, "id"));
-        /* a revision of the transaction that wrote it (the watch brings all of it at once) */
+        /* a revision of the transaction that wrote it (the watch brings all of it at once): the
+         * port's own, told at PREPARE before its row was written */
         assert_true(t.rev > rev0 && t.rev <= num(a, "revision"));
+        {
+                json_auto_t *p = NULL;
+                _cleanup_rd_ sf_rd rd = { 0 };
+                sf_rd_get(fx->store, &rd);
+                assert_int_equal(sf_res_get(&rd, "port", port0(a), &p, NULL), 0);
+                assert_int_equal(t.rev, num(p, "revision"));
+                assert_int_equal(t.prepare_rev, t.rev);
+        }
         /* a first port created cold (its network has no pool), even with a pooled second one */
         json_auto_t *b = container("b", "n1", "['coldnet', 'net']");
         assert_int_equal(t.n, 1);
