@@ -771,8 +771,8 @@ int sf_pool_scan(sf_vim *v, sf_err *e)
 
 /* ---- hooks for the kinds ---- */
 
-/* Takes the oldest idle port of a pool for a workload: 1 and the port, or 0 when empty. */
-/* The oldest idle port of the pool, taken for req (see sf_pool_port_for for tell_wid). */
+/* Takes the oldest idle port of a pool for a workload (req): 1 and the port, or 0 when empty.
+ * tell_wid: see sf_pool_port_for. */
 static int take(sf_vim *v, sf_tx *tx, const char *pool_id, const char *node_id, json_t *req, const char *tell_wid,
                 json_t **ret, sf_err *e)
 {
